@@ -1,1 +1,45 @@
-fn main() {}
+//! blotctl: parse → run → print the error chain → exit code.
+
+use std::process::ExitCode;
+
+mod accounts;
+mod app;
+mod chkconfig;
+mod cli;
+mod config;
+mod engine;
+mod plan;
+mod report;
+mod steps;
+mod sys;
+mod upstart;
+mod verify;
+
+fn main() -> ExitCode {
+    let cli = match <cli::Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(app::EXIT_USAGE),
+            };
+        }
+    };
+    match app::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if let Some(hint) = app::hint(&err) {
+                eprintln!("hint: {hint}");
+            }
+            let usage = err.downcast_ref::<app::UsageError>().is_some();
+            ExitCode::from(if usage { app::EXIT_USAGE } else { app::EXIT_FAILED })
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The commands: load settings, build the context, run the engine, print, pick the exit code.
+
+use crate::cli::{Cli, Command, ProvisionArgs};
+use crate::config::{Settings, DEFAULT_CONFIG};
+use crate::engine::{self, Planned};
+use crate::report::{self, Tense};
+use crate::steps::{self, Ctx};
+use crate::sys::Sys;
+use anyhow::{anyhow, Context, Result};
+use std::io::IsTerminal;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_PENDING: u8 = 2;
+pub const EXIT_USAGE: u8 = 64;
+
+/// An error fixed by changing the command line (exit 64).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+pub fn run(cli: Cli) -> Result<u8> {
+    let sys = Sys::new(&cli.root)?;
+    let settings = load_settings(&sys, cli.config.as_deref())?;
+    match cli.command {
+        Command::Provision(args) => provision(&sys, &settings, &args),
+        Command::Verify(args) => crate::verify::run(&sys, &settings, &args),
+        Command::Render { name } => render(&sys, &settings, name.as_deref()),
+    }
+}
+
+/// Defaults, overridden by `--config FILE` or else by `/etc/blotctl.toml` under the root.
+fn load_settings(sys: &Sys, config: Option<&std::path::Path>) -> Result<Settings> {
+    let (text, origin) = match config {
+        Some(path) => {
+            let text = sys
+                .read_host_text(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            (Some(text), path.display().to_string())
+        }
+        None => (sys.read_text(DEFAULT_CONFIG)?, DEFAULT_CONFIG.to_string()),
+    };
+    match text {
+        Some(t) => Settings::from_toml(&t, &origin),
+        None => Ok(Settings::default()),
+    }
+}
+
+/// "No TTY" means stdin or stderr is not a terminal.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8> {
+    if !args.dry_run && !args.yes && !interactive() {
+        return Err(UsageError(
+            "refusing to change the box without confirmation: stdin or stderr is not a terminal; \
+             re-run with --yes to apply, or with --dry-run to see the plan"
+                .into(),
+        )
+        .into());
+    }
+    if !args.dry_run && !sys.is_root() {
+        return Err(anyhow!("provision must run as root to change the box").context(NotRoot));
+    }
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: args.no_start,
+    };
+    let all = steps::all();
+    let planned = engine::plan_all(&ctx, &all);
+    let (text, counts) = report::steps(&planned, Tense::Would);
+
+    if args.dry_run {
+        print!("{text}");
+        println!("{}", report::summary("dry run", counts));
+        return Ok(if counts.failed > 0 {
+            EXIT_FAILED
+        } else if counts.changes > 0 {
+            EXIT_PENDING
+        } else {
+            EXIT_OK
+        });
+    }
+    if counts.failed > 0 {
+        print!("{text}");
+        return Err(anyhow!(
+            "nothing was changed: {} could not be planned (see `failed` above)",
+            report::plural(counts.failed, "step")
+        ));
+    }
+    let blocked: Vec<String> = planned
+        .iter()
+        .flat_map(|p| p.changes())
+        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
+        .collect();
+    if !blocked.is_empty() {
+        print!("{text}");
+        return Err(anyhow!(
+            "nothing was changed: {} cannot be applied safely:\n  {}",
+            report::plural(blocked.len(), "change"),
+            blocked.join("\n  ")
+        ));
+    }
+    if counts.changes == 0 {
+        print!("{text}");
+        println!("{}", report::summary("nothing to do, the box is as provisioned", counts));
+        return Ok(EXIT_OK);
+    }
+    if !args.yes {
+        print!("{text}");
+        let go = dialoguer::Confirm::new()
+            .with_prompt(format!("Apply {}?", report::plural(counts.changes, "change")))
+            .default(false)
+            .interact()
+            .context("cannot read the answer")?;
+        if !go {
+            println!("cancelled: nothing was changed");
+            return Ok(EXIT_FAILED);
+        }
+    }
+    apply_all(&ctx, &all, &planned, counts.changes)
+}
+
+/// Apply every planned change in order, then plan again to prove convergence.
+fn apply_all(ctx: &Ctx, all: &[Box<dyn steps::Step>], planned: &[Planned], total: usize) -> Result<u8> {
+    let mut done = 0;
+    for (i, p) in planned.iter().enumerate() {
+        for c in p.changes() {
+            if let Err(e) = engine::apply(ctx, c) {
+                let (text, _) = report::steps(&planned[..i], Tense::Did);
+                print!("{text}");
+                println!("{:<13}{}: {e:#}", "failed", p.name);
+                return Err(anyhow!(
+                    "provision stopped at `{}` after {done} of {total} changes; fix the cause and run again",
+                    c.summary
+                ));
+            }
+            done += 1;
+        }
+    }
+    let (text, counts) = report::steps(planned, Tense::Did);
+    print!("{text}");
+    let again = engine::plan_all(ctx, all);
+    let mut left = Vec::new();
+    for p in &again {
+        match &p.plan {
+            Err(e) => left.push(format!("{}: {e:#}", p.name)),
+            Ok(plan) => left.extend(plan.changes.iter().map(|c| format!("{}: {}", p.name, c.summary))),
+        }
+    }
+    if !left.is_empty() {
+        return Err(anyhow!(
+            "did not converge: after applying {total} changes, this is still not as planned:\n  {}",
+            left.join("\n  ")
+        ));
+    }
+    println!("{}", report::summary("provisioned", counts));
+    Ok(EXIT_OK)
+}
+
+fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: true,
+    };
+    let names: Vec<&str> = match name {
+        None => steps::templates::JOBS.iter().copied().chain(["monit.rc"]).collect(),
+        Some(n) => vec![n],
+    };
+    for n in names {
+        let text = if n == "monit.rc" {
+            steps::templates::render(&ctx, n)?
+        } else if steps::templates::JOBS.contains(&n) {
+            steps::templates::render_job(&ctx, n)?
+        } else {
+            return Err(UsageError(format!(
+                "unknown file {n:?}: expected one of redis, blot, nginx, monit, monit.rc"
+            ))
+            .into());
+        };
+        let path = if n == "monit.rc" {
+            settings.monit_rc.clone()
+        } else {
+            steps::templates::job_path(n)
+        };
+        println!("# ---- {path}");
+        print!("{text}");
+    }
+    Ok(EXIT_OK)
+}
+
+/// Marks "must be root" so the hint can say what to do.
+#[derive(Debug)]
+pub struct NotRoot;
+impl std::fmt::Display for NotRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not running as root")
+    }
+}
+
+/// A `hint:` line for situations an operator can fix.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    if err.downcast_ref::<NotRoot>().is_some() {
+        return Some("run it with sudo, or use --dry-run to see the plan without root");
+    }
+    let text = format!("{err:#}");
+    if text.contains("init state unknown") {
+        Some("run as root on the box itself, where initctl can reach upstart; or use --dry-run")
+    } else if text.contains("visudo is not installed") {
+        Some("install sudo (it provides visudo): yum install sudo")
+    } else if text.contains("not a terminal") {
+        Some("add --yes to apply without asking")
+    } else {
+        None
+    }
+}

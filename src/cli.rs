@@ -1,0 +1,63 @@
+//! The command line. Global options may come before or after the command.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blotctl",
+    version,
+    about = "Provision and verify a Blot box (Amazon Linux AMI 2018.03, upstart 0.6.5)",
+    after_help = "Examples:\n  blotctl provision --dry-run --root ./box   show what would change, change nothing\n  sudo blotctl provision --yes              bring this box to the runbook's state\n  sudo blotctl verify --wait 120            after a reboot: provisioned and healthy?"
+)]
+pub struct Cli {
+    /// Act on the tree under DIR instead of / (messages still print box paths).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Settings file (TOML). Default: /etc/blotctl.toml under --root, if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the box to the provisioned state (idempotent).
+    #[command(after_help = "Examples:\n  blotctl provision --dry-run --root ./box\n  sudo blotctl provision --yes")]
+    Provision(ProvisionArgs),
+    /// Check that the box is as provisioned and healthy (read-only).
+    #[command(after_help = "Examples:\n  sudo blotctl verify\n  sudo blotctl verify --wait 120 --json")]
+    Verify(VerifyArgs),
+    /// Print the files blotctl renders (redis, blot, nginx, monit jobs; monit.rc).
+    #[command(after_help = "Examples:\n  blotctl render blot\n  blotctl render --root ./box")]
+    Render {
+        /// One of redis, blot, nginx, monit, monit.rc; all when omitted.
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// Show the plan with diffs and change nothing (exit 2 when changes are pending).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (required when stdin or stderr is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Do not start the upstart jobs.
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Retry failing checks about once a second for up to SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    /// Print one JSON document instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,269 @@
+//! Settings: the runbook's defaults, optionally overridden by a TOML file, validated so that
+//! no value can break out of the job file, sudoers line or exec line it lands in.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Where the default config file lives on the box (resolved under `--root`).
+pub const DEFAULT_CONFIG: &str = "/etc/blotctl.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The Blot checkout; logs live in `<app_dir>/logs`.
+    pub app_dir: String,
+    /// The app's entry point, relative to `app_dir`.
+    pub app_main: String,
+    /// The user the app runs as (`sudo -u`), and owner of the log files.
+    pub user: String,
+    /// node binary.
+    pub node: String,
+    /// Port the Blot app listens on (127.0.0.1).
+    pub blot_port: u16,
+    /// HTTP path that answers when Blot is healthy.
+    pub health_path: String,
+    /// Port nginx listens on.
+    pub nginx_port: u16,
+    /// Site names that must resolve to `hosts_address` in /etc/hosts.
+    pub sites: Vec<String>,
+    /// Address for the site names.
+    pub hosts_address: String,
+    /// redis-server binary.
+    pub redis_server: String,
+    /// The box's redis config (read, never changed: it decides `expect` and the port).
+    pub redis_config: String,
+    /// Init script names tried, in order, for the redis SysV service.
+    pub redis_services: Vec<String>,
+    /// nginx binary and config.
+    pub nginx: String,
+    pub nginx_config: String,
+    /// monit binary and control file.
+    pub monit: String,
+    pub monit_rc: String,
+    /// monit cycle and start delay, in seconds.
+    pub monit_interval: u32,
+    pub monit_start_delay: u32,
+    /// Programs monit calls to start/stop a job (`/sbin/start blot`).
+    pub start_program: String,
+    pub stop_program: String,
+    /// How long `provision` waits for each job to reach start/running, in seconds.
+    pub start_timeout: u64,
+    /// How long a started job must stay running before it counts, in milliseconds (a job
+    /// whose process dies at once shows start/running first).
+    pub start_settle_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            app_dir: "/var/www/blot".into(),
+            app_main: "app/index.js".into(),
+            user: "ec2-user".into(),
+            node: "/usr/bin/node".into(),
+            blot_port: 8080,
+            health_path: "/health".into(),
+            nginx_port: 80,
+            sites: vec!["blot.im".into(), "www.blot.im".into()],
+            hosts_address: "127.0.0.1".into(),
+            redis_server: "/usr/sbin/redis-server".into(),
+            redis_config: "/etc/redis.conf".into(),
+            redis_services: vec!["redis".into(), "redis-server".into()],
+            nginx: "/usr/sbin/nginx".into(),
+            nginx_config: "/etc/nginx/nginx.conf".into(),
+            monit: "/usr/bin/monit".into(),
+            monit_rc: "/etc/monit.rc".into(),
+            monit_interval: 30,
+            monit_start_delay: 60,
+            start_program: "/sbin/start".into(),
+            stop_program: "/sbin/stop".into(),
+            start_timeout: 30,
+            start_settle_ms: 2000,
+        }
+    }
+}
+
+impl Settings {
+    /// Parse a TOML document and validate it. `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Settings> {
+        let s: Settings =
+            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
+        s.validate()
+            .with_context(|| format!("invalid config file {origin}"))?;
+        Ok(s)
+    }
+
+    /// Refuse any value that could break out of where it is rendered.
+    pub fn validate(&self) -> Result<()> {
+        for (key, val) in [
+            ("app_dir", &self.app_dir),
+            ("node", &self.node),
+            ("redis_server", &self.redis_server),
+            ("redis_config", &self.redis_config),
+            ("nginx", &self.nginx),
+            ("nginx_config", &self.nginx_config),
+            ("monit", &self.monit),
+            ("monit_rc", &self.monit_rc),
+            ("start_program", &self.start_program),
+            ("stop_program", &self.stop_program),
+        ] {
+            absolute_path(key, val)?;
+        }
+        safe_word("app_main", &self.app_main)?;
+        if self.app_main.starts_with('/') || self.app_main.split('/').any(|c| c == "..") {
+            bail!("app_main = {:?}: must be a path inside app_dir", self.app_main);
+        }
+        if !(self.health_path.starts_with('/')) {
+            bail!("health_path = {:?}: must start with /", self.health_path);
+        }
+        safe_word("health_path", &self.health_path)?;
+        user_name("user", &self.user)?;
+        for (key, port) in [("blot_port", self.blot_port), ("nginx_port", self.nginx_port)] {
+            if port == 0 {
+                bail!("{key} = 0: a port must be 1..=65535");
+            }
+        }
+        if self.blot_port == self.nginx_port {
+            bail!("blot_port and nginx_port are both {}", self.blot_port);
+        }
+        if self.hosts_address.parse::<std::net::IpAddr>().is_err() {
+            bail!("hosts_address = {:?}: not an IP address", self.hosts_address);
+        }
+        if self.sites.is_empty() {
+            bail!("sites: at least one site name is needed");
+        }
+        for s in &self.sites {
+            host_name("sites", s)?;
+        }
+        if self.redis_services.is_empty() {
+            bail!("redis_services: at least one init script name is needed");
+        }
+        for s in &self.redis_services {
+            service_name("redis_services", s)?;
+        }
+        if self.monit_interval == 0 {
+            bail!("monit_interval must be at least 1 second");
+        }
+        if self.start_timeout == 0 {
+            bail!("start_timeout must be at least 1 second");
+        }
+        Ok(())
+    }
+
+    pub fn logs_dir(&self) -> String {
+        format!("{}/logs", self.app_dir)
+    }
+
+    pub fn log_files(&self) -> Vec<String> {
+        ["app", "sys", "monit"]
+            .iter()
+            .map(|n| format!("{}/{n}.log", self.logs_dir()))
+            .collect()
+    }
+}
+
+/// Characters that mean something to `/bin/sh`, upstart's tokenizer or sudoers.
+const SPECIAL: &[char] = &[
+    ' ', '\t', '\n', '\r', '"', '\'', '`', '$', '\\', ';', '&', '|', '<', '>', '(', ')', '{',
+    '}', '[', ']', '*', '?', '!', '#', '~', '%', ',', '=',
+];
+
+fn safe_word(key: &str, val: &str) -> Result<()> {
+    if val.is_empty() {
+        bail!("{key} is empty");
+    }
+    if let Some(c) = val.chars().find(|c| SPECIAL.contains(c) || c.is_control()) {
+        bail!(
+            "{key} = {val:?}: the character {c:?} is not allowed (it would break out of the \
+             job file or command line it is written into)"
+        );
+    }
+    Ok(())
+}
+
+fn absolute_path(key: &str, val: &str) -> Result<()> {
+    safe_word(key, val)?;
+    if !val.starts_with('/') || val.split('/').any(|c| c == "..") || val.len() > 1 && val.ends_with('/') {
+        bail!("{key} = {val:?}: must be an absolute path without `..` or a trailing /");
+    }
+    Ok(())
+}
+
+fn user_name(key: &str, val: &str) -> Result<()> {
+    let ok = !val.is_empty()
+        && val.len() <= 32
+        && val.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && val
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        bail!("{key} = {val:?}: not a valid user name ([a-z_][a-z0-9_-]*)");
+    }
+    Ok(())
+}
+
+fn host_name(key: &str, val: &str) -> Result<()> {
+    let ok = !val.is_empty()
+        && val.len() <= 253
+        && val.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !ok {
+        bail!("{key}: {val:?} is not a valid host name");
+    }
+    Ok(())
+}
+
+fn service_name(key: &str, val: &str) -> Result<()> {
+    let ok = !val.is_empty()
+        && val
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !val.starts_with('.');
+    if !ok {
+        bail!("{key}: {val:?} is not a valid init script name");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = Settings::from_toml("app_dirr = \"/x\"\n", "/c.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `app_dirr`"), "{e:#}");
+    }
+
+    #[test]
+    fn values_that_break_out_are_refused() {
+        for bad in [
+            "user = \"ec2-user\\nroot\"",
+            "app_dir = \"/var/www/blot; rm -rf /\"",
+            "node = \"/usr/bin/node\\\"\"",
+            "app_dir = \"relative\"",
+            "sites = [\"a b\"]",
+            "hosts_address = \"localhost\"",
+            "health_path = \"/h$(id)\"",
+            "app_main = \"../x.js\"",
+        ] {
+            assert!(Settings::from_toml(bad, "c").is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let s = Settings::from_toml("blot_port = 9000\n", "c").unwrap();
+        assert_eq!(s.blot_port, 9000);
+        assert_eq!(s.user, "ec2-user");
+    }
+}

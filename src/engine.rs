@@ -1,0 +1,128 @@
+//! The engine: plans every step, and is the only place that applies changes.
+//!
+//! `provision --dry-run`, `provision` and `verify` all start from [`plan_all`]. A real run
+//! applies only after every step planned without error and nothing is blocked (so a bad
+//! input fails with nothing changed), then plans again: whatever is left "did not converge".
+
+use crate::plan::{Action, Change, StepPlan};
+use crate::steps::{Ctx, Step};
+use crate::sys::command_failure;
+use crate::upstart::{classify_stderr, parse_status, InitctlError};
+use anyhow::{anyhow, bail, Result};
+use std::time::{Duration, Instant};
+
+/// One step's plan, or why it could not observe.
+pub struct Planned {
+    pub name: &'static str,
+    pub plan: Result<StepPlan>,
+}
+
+impl Planned {
+    pub fn changes(&self) -> &[Change] {
+        match &self.plan {
+            Ok(p) => &p.changes,
+            Err(_) => &[],
+        }
+    }
+}
+
+/// Plan every step in order; each sees the changes planned before it.
+pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
+    let mut earlier: Vec<Change> = Vec::new();
+    let mut out = Vec::new();
+    for step in steps {
+        let plan = step.plan(ctx, &earlier);
+        if let Ok(p) = &plan {
+            earlier.extend(p.changes.iter().cloned());
+        }
+        out.push(Planned {
+            name: step.name(),
+            plan,
+        });
+    }
+    out
+}
+
+/// Apply one change. The world is checked again first: a file that changed since it was
+/// planned is not overwritten.
+pub fn apply(ctx: &Ctx, change: &Change) -> Result<()> {
+    if let Some(why) = &change.blocked {
+        bail!("cannot {}: {why}", change.summary);
+    }
+    let sys = ctx.sys;
+    match &change.action {
+        Action::WriteFile {
+            path,
+            old,
+            new,
+            perms,
+        } => {
+            if sys.read(path)? != *old {
+                bail!("{path} changed while blotctl was running; nothing was written to it (run again)");
+            }
+            sys.write_atomic(path, new, perms.mode, perms.uid, perms.gid)
+        }
+        Action::SetPerms { path, from, to } => {
+            let now = sys
+                .meta(path)?
+                .ok_or_else(|| anyhow!("{path} disappeared while blotctl was running"))?;
+            if (now.mode, now.uid, now.gid) != (from.mode, from.uid, from.gid) {
+                bail!("{path} changed while blotctl was running; left as it is (run again)");
+            }
+            sys.set_meta(path, to.mode, to.uid, to.gid)
+        }
+        Action::CreateDir { path, perms } => sys.create_dir(path, perms.mode, perms.uid, perms.gid),
+        Action::Run { argv, ok_stderr } => {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let out = sys.run(&argv)?;
+            if out.success() || ok_stderr.iter().any(|s| out.stderr.contains(s.as_str())) {
+                Ok(())
+            } else {
+                bail!("{}", command_failure(&argv, &out))
+            }
+        }
+        Action::StartJob { job } => start_job(ctx, job),
+    }
+}
+
+/// `initctl start JOB` ("already running" is success: upstart chains our jobs), then wait
+/// until it is start/running with a process, and still is after a settle time (a job whose
+/// process dies at once shows start/running first, FACTS.md).
+fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
+    let argv = ["initctl", "start", job];
+    let out = ctx.sys.run(&argv)?;
+    if !out.success() && !matches!(classify_stderr(&out.stderr), InitctlError::AlreadyRunning(_)) {
+        bail!("{}", command_failure(&argv, &out));
+    }
+    let timeout = Duration::from_secs(ctx.settings.start_timeout);
+    let settle = Duration::from_millis(ctx.settings.start_settle_ms);
+    let begun = Instant::now();
+    let mut last = String::from("(no status yet)");
+    let mut running_since: Option<Instant> = None;
+    loop {
+        let argv = ["initctl", "status", job];
+        let out = ctx.sys.run(&argv)?;
+        if !out.success() {
+            bail!("{}", command_failure(&argv, &out));
+        }
+        last = out.stdout.trim_end().to_string();
+        let status = parse_status(&out.stdout)
+            .map_err(|e| anyhow!("cannot understand `initctl status {job}`: {e}"))?;
+        let alive = status.is_running() && status.pid.is_some_and(|p| ctx.sys.process_exists(p));
+        if alive {
+            if running_since.get_or_insert_with(Instant::now).elapsed() >= settle {
+                return Ok(());
+            }
+        } else {
+            running_since = None;
+        }
+        if begun.elapsed() >= timeout {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100).min(settle.max(Duration::from_millis(10))));
+    }
+    Err(anyhow!(
+        "job {job} did not stay start/running within {}s; last status: {last}",
+        timeout.as_secs()
+    ))
+}

@@ -1,0 +1,287 @@
+//! Plans are data: what a step found that differs from what it wants.
+//!
+//! A step observes and returns a [`StepPlan`]; it never acts. Only the engine turns a
+//! [`Change`] into an effect, through `sys`.
+
+use crate::sys::Meta;
+use serde::Serialize;
+
+/// Owner and mode wanted for a managed path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Perms {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One action the engine can take.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Create or replace a file's contents (atomically), with its final mode and owner.
+    /// `old` is what was observed: the engine refuses if the file changed since.
+    WriteFile {
+        path: String,
+        #[serde(skip)]
+        old: Option<Vec<u8>>,
+        #[serde(skip)]
+        new: Vec<u8>,
+        perms: Perms,
+    },
+    /// Fix mode and/or owner of an existing path.
+    SetPerms {
+        path: String,
+        from: Perms,
+        to: Perms,
+    },
+    /// Create a directory.
+    CreateDir { path: String, perms: Perms },
+    /// Run a command (argv). Exit 0 is success; `ok_stderr` lists stderr texts that also
+    /// mean success (e.g. `Job is already running`).
+    Run {
+        argv: Vec<String>,
+        #[serde(skip)]
+        ok_stderr: Vec<String>,
+    },
+    /// Start an upstart job and wait until it is `start/running` with a process.
+    StartJob { job: String },
+}
+
+/// One change a step wants, with a one-line description for people.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub summary: String,
+    pub action: Action,
+    /// Set when the change cannot be applied safely as things are (e.g. no visudo to
+    /// validate with, init state unknown): a dry run reports it, a real run refuses to
+    /// start with this text as the reason.
+    pub blocked: Option<String>,
+}
+
+impl Change {
+    pub fn new(summary: impl Into<String>, action: Action) -> Change {
+        Change {
+            summary: summary.into(),
+            action,
+            blocked: None,
+        }
+    }
+
+    pub fn blocked(mut self, why: impl Into<String>) -> Change {
+        self.blocked = Some(why.into());
+        self
+    }
+
+    /// The unified diff of a file write, or the metadata change, for people.
+    pub fn detail(&self) -> Option<String> {
+        match &self.action {
+            Action::WriteFile {
+                path,
+                old,
+                new,
+                perms,
+            } => Some(file_diff(path, old.as_deref(), new, *perms)),
+            Action::SetPerms { path, from, to } => Some(perms_diff(path, *from, *to)),
+            _ => None,
+        }
+    }
+}
+
+/// How a step ended up.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    /// Observed state is desired state (possibly with changes to make, see `changes`).
+    Planned,
+    /// The thing the step manages is not on this box (e.g. a service not installed).
+    Absent { reason: String },
+    /// The step was not run (e.g. `--no-start`).
+    Skipped { reason: String },
+}
+
+/// What one step observed and wants done.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPlan {
+    pub status: Status,
+    pub changes: Vec<Change>,
+    /// Things a person should know that are not changes (e.g. visudo missing in a dry run).
+    pub warnings: Vec<String>,
+    /// Plain facts worth a line (e.g. a service that is not installed).
+    pub notes: Vec<String>,
+}
+
+impl StepPlan {
+    pub fn changes(changes: Vec<Change>) -> StepPlan {
+        StepPlan {
+            status: Status::Planned,
+            changes,
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    pub fn absent(reason: impl Into<String>) -> StepPlan {
+        StepPlan {
+            status: Status::Absent {
+                reason: reason.into(),
+            },
+            changes: Vec::new(),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    pub fn skipped(reason: impl Into<String>) -> StepPlan {
+        StepPlan {
+            status: Status::Skipped {
+                reason: reason.into(),
+            },
+            changes: Vec::new(),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    pub fn warn(mut self, w: impl Into<String>) -> StepPlan {
+        self.warnings.push(w.into());
+        self
+    }
+    pub fn note(mut self, n: impl Into<String>) -> StepPlan {
+        self.notes.push(n.into());
+        self
+    }
+}
+
+/// Plan a file: its contents and its perms, compared with what is there.
+/// `what` describes the content change (e.g. "comment out requiretty").
+pub fn plan_file(
+    path: &str,
+    current: Option<(&[u8], Meta)>,
+    desired: &[u8],
+    perms: Perms,
+    what: &str,
+) -> Vec<Change> {
+    match current {
+        None => vec![Change::new(
+            format!("create {path} ({})", perms_text(perms)),
+            Action::WriteFile {
+                path: path.into(),
+                old: None,
+                new: desired.to_vec(),
+                perms,
+            },
+        )],
+        Some((old, _)) if old != desired => vec![Change::new(
+            format!("{what} in {path}"),
+            Action::WriteFile {
+                path: path.into(),
+                old: Some(old.to_vec()),
+                new: desired.to_vec(),
+                perms,
+            },
+        )],
+        Some((_, meta)) => plan_perms(path, meta, perms).into_iter().collect(),
+    }
+}
+
+/// A perms change when `meta` differs from `want`.
+pub fn plan_perms(path: &str, meta: Meta, want: Perms) -> Option<Change> {
+    let from = Perms {
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+    };
+    (from != want).then(|| {
+        Change::new(
+            format!("set {path} to {}", perms_text(want)),
+            Action::SetPerms {
+                path: path.into(),
+                from,
+                to: want,
+            },
+        )
+    })
+}
+
+pub fn perms_text(p: Perms) -> String {
+    format!("mode {:04o}, owner {}:{}", p.mode, p.uid, p.gid)
+}
+
+fn perms_diff(path: &str, from: Perms, to: Perms) -> String {
+    let mut s = String::new();
+    if from.mode != to.mode {
+        s.push_str(&format!("  {path}: mode {:04o} -> {:04o}\n", from.mode, to.mode));
+    }
+    if (from.uid, from.gid) != (to.uid, to.gid) {
+        s.push_str(&format!(
+            "  {path}: owner {}:{} -> {}:{}\n",
+            from.uid, from.gid, to.uid, to.gid
+        ));
+    }
+    s
+}
+
+fn file_diff(path: &str, old: Option<&[u8]>, new: &[u8], perms: Perms) -> String {
+    if old.is_none() && new.is_empty() {
+        return format!("  {path}: new empty file, {}\n", perms_text(perms));
+    }
+    let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
+    let new_text = String::from_utf8_lossy(new);
+    let old_name = if old.is_some() {
+        path.to_string()
+    } else {
+        "/dev/null".to_string()
+    };
+    let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
+    let mut out = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_name, path)
+        .to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if old.is_none() {
+        out.push_str(&format!("  {path}: new file, {}\n", perms_text(perms)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::Kind;
+
+    const P: Perms = Perms {
+        mode: 0o440,
+        uid: 0,
+        gid: 0,
+    };
+
+    fn meta(mode: u32) -> Meta {
+        Meta {
+            kind: Kind::File,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    #[test]
+    fn same_content_and_perms_is_no_change() {
+        assert!(plan_file("/f", Some((b"a\n", meta(0o440))), b"a\n", P, "edit").is_empty());
+    }
+
+    #[test]
+    fn perms_only_change_shows_mode() {
+        let c = plan_file("/f", Some((b"a\n", meta(0o644))), b"a\n", P, "edit");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].detail().unwrap(), "  /f: mode 0644 -> 0440\n");
+    }
+
+    #[test]
+    fn content_change_is_a_unified_diff() {
+        let c = plan_file("/f", Some((b"a\nb\n", meta(0o440))), b"a\nc\n", P, "edit");
+        assert_eq!(
+            c[0].detail().unwrap(),
+            "--- /f\n+++ /f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+        );
+    }
+}

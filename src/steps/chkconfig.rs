@@ -1,0 +1,130 @@
+//! chkconfig: the SysV services redis, nginx and monit must be off in every runlevel, so
+//! that only upstart starts them.
+//!
+//! With `chkconfig` on PATH its answers are used (`--list NAME`); without it (a dry run in
+//! CI under `--root`) the state is read from `<root>/etc/rcN.d`, the data chkconfig itself
+//! reads, and the change is reported but cannot be applied.
+
+use super::{Ctx, Step};
+use crate::chkconfig::{classify_stderr, levels_from_links, parse_list_line, ChkconfigError, ServiceLevels};
+use crate::plan::{Action, Change, StepPlan};
+use crate::sys::command_failure;
+use anyhow::{anyhow, Result};
+
+pub struct Chkconfig;
+
+/// What was found for one service.
+#[derive(Debug)]
+pub enum Found {
+    /// The init script is not there (or does not support chkconfig).
+    Absent(String),
+    /// Its runlevels.
+    Levels(ServiceLevels),
+}
+
+/// The services and the init script names to try for each.
+pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
+    vec![
+        ("redis", ctx.settings.redis_services.clone()),
+        ("nginx", vec!["nginx".into()]),
+        ("monit", vec!["monit".into()]),
+    ]
+}
+
+/// Find a service's real init script name and its runlevels.
+pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
+    let mut name = None;
+    for c in candidates {
+        if ctx.sys.meta(&format!("/etc/rc.d/init.d/{c}"))?.is_some() {
+            name = Some(c.clone());
+            break;
+        }
+    }
+    let Some(name) = name else {
+        return Ok(Found::Absent(format!(
+            "not installed (no /etc/rc.d/init.d/{})",
+            candidates.join(" or ")
+        )));
+    };
+    if ctx.sys.which("chkconfig").is_some() {
+        let argv = ["chkconfig", "--list", name.as_str()];
+        let out = ctx.sys.run(&argv)?;
+        if out.success() {
+            return parse_list_line(&out.stdout).map(Found::Levels).map_err(|e| {
+                anyhow!("cannot understand `{}`: {e} (it printed {:?})", argv.join(" "), out.stdout)
+            });
+        }
+        return match classify_stderr(&out.stderr) {
+            ChkconfigError::NoSuchService(_) => Ok(Found::Absent(format!("{name}: not installed"))),
+            ChkconfigError::NotSupported(_) => {
+                Ok(Found::Absent(format!("{name}: init script does not support chkconfig")))
+            }
+            ChkconfigError::NotReferenced(_) => Ok(Found::Levels(ServiceLevels { name, levels: [false; 7] })),
+            ChkconfigError::Other(_) => Err(anyhow!("{}", command_failure(&argv, &out))),
+        };
+    }
+    let mut links = Vec::new();
+    for level in 0..=6u8 {
+        let dir = format!("/etc/rc{level}.d");
+        let names = ctx.sys.list_dir(&dir)?.ok_or_else(|| {
+            anyhow!("{dir} does not exist: cannot tell which runlevels {name} starts in")
+        })?;
+        links.extend(names.into_iter().map(|n| (level, n)));
+    }
+    Ok(Found::Levels(
+        levels_from_links(&links, &name).unwrap_or(ServiceLevels { name, levels: [false; 7] }),
+    ))
+}
+
+fn on_levels(l: &ServiceLevels) -> String {
+    l.levels
+        .iter()
+        .enumerate()
+        .filter(|(_, on)| **on)
+        .map(|(i, _)| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Step for Chkconfig {
+    fn name(&self) -> &'static str {
+        "chkconfig"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        let have_chkconfig = ctx.sys.which("chkconfig").is_some();
+        let mut changes = Vec::new();
+        let mut notes = Vec::new();
+        let mut absent = 0;
+        for (label, candidates) in services(ctx) {
+            match observe(ctx, &candidates)? {
+                Found::Absent(why) => {
+                    absent += 1;
+                    notes.push(format!("{label}: {why}"));
+                }
+                Found::Levels(l) if l.any_on() => {
+                    let c = Change::new(
+                        format!("chkconfig {} off (on in runlevels {})", l.name, on_levels(&l)),
+                        Action::Run {
+                            argv: vec!["chkconfig".into(), l.name.clone(), "off".into()],
+                            ok_stderr: Vec::new(),
+                        },
+                    );
+                    changes.push(if have_chkconfig {
+                        c
+                    } else {
+                        c.blocked("chkconfig is not on PATH (read the state from /etc/rcN.d)")
+                    });
+                }
+                Found::Levels(_) => {}
+            }
+        }
+        let mut plan = if absent == 3 {
+            StepPlan::absent("none of redis, nginx, monit has a SysV init script")
+        } else {
+            StepPlan::changes(changes)
+        };
+        plan.notes = notes;
+        Ok(plan)
+    }
+}

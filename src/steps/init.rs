@@ -1,0 +1,119 @@
+//! upstart: reload the configuration after job files change, make sure upstart loaded every
+//! job (a job file it cannot parse is silently missing from `initctl list`), and start the
+//! jobs in order redis → blot → nginx → monit.
+//!
+//! Without a reachable init (no initctl, or not root so no system bus) the state is
+//! unknown: every init action is planned as blocked ("init state unknown"), never "in sync".
+
+use super::templates::{job_path, JOBS};
+use super::{pending_writes, Ctx, Step};
+use crate::plan::{Action, Change, StepPlan};
+use crate::sys::command_failure;
+use crate::upstart::{classify_stderr, parse_list, InitctlError, JobStatus};
+use anyhow::{anyhow, Result};
+
+/// What `initctl list` told us, or why we could not ask.
+pub enum InitState {
+    Known(Vec<JobStatus>),
+    Unknown(String),
+}
+
+impl InitState {
+    pub fn job(&self, name: &str) -> Option<&JobStatus> {
+        match self {
+            InitState::Known(list) => list.iter().find(|j| j.name == name && j.instance.is_none()),
+            InitState::Unknown(_) => None,
+        }
+    }
+}
+
+/// Ask upstart for its jobs.
+pub fn observe(ctx: &Ctx) -> Result<InitState> {
+    if ctx.sys.which("initctl").is_none() {
+        return Ok(InitState::Unknown("initctl is not on PATH".into()));
+    }
+    let argv = ["initctl", "list"];
+    let out = ctx.sys.run(&argv)?;
+    if !out.success() {
+        return match classify_stderr(&out.stderr) {
+            InitctlError::NoBus(_) => Ok(InitState::Unknown(format!(
+                "initctl cannot reach upstart ({}); run as root",
+                out.stderr.trim_end()
+            ))),
+            _ => Err(anyhow!("{}", command_failure(&argv, &out))),
+        };
+    }
+    let list = parse_list(&out.stdout)
+        .map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
+    Ok(InitState::Known(list))
+}
+
+fn unknown_reason(why: &str) -> String {
+    format!("init state unknown: {why}")
+}
+
+/// `initctl reload-configuration` when job files change; every job must then be loaded.
+pub struct Reload;
+
+impl Step for Reload {
+    fn name(&self) -> &'static str {
+        "upstart config"
+    }
+
+    fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
+        let pending: Vec<&str> = pending_writes(earlier).collect();
+        let job_changes = JOBS.iter().any(|j| pending.contains(&job_path(j).as_str()));
+        let reload = || {
+            Change::new(
+                "initctl reload-configuration (job files changed)",
+                Action::Run {
+                    argv: vec!["initctl".into(), "reload-configuration".into()],
+                    ok_stderr: Vec::new(),
+                },
+            )
+        };
+        match observe(ctx)? {
+            InitState::Unknown(why) => Ok(StepPlan::changes(vec![reload().blocked(unknown_reason(&why))])),
+            InitState::Known(list) => {
+                for job in JOBS {
+                    let path = job_path(job);
+                    if !list.iter().any(|j| j.name == job) && !pending.contains(&path.as_str()) {
+                        return Err(anyhow!(
+                            "upstart did not load the job `{job}`: {path} is installed but \
+                             `initctl list` does not show it, so upstart rejected the file; its \
+                             syntax is the likely cause (upstart logs the reason only to syslog: \
+                             grep '{path}' /var/log/messages)"
+                        ));
+                    }
+                }
+                Ok(StepPlan::changes(if job_changes { vec![reload()] } else { vec![] }))
+            }
+        }
+    }
+}
+
+/// Start the jobs that are not running, in order.
+pub struct Start;
+
+impl Step for Start {
+    fn name(&self) -> &'static str {
+        "start jobs"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        if ctx.no_start {
+            return Ok(StepPlan::skipped("--no-start"));
+        }
+        let state = observe(ctx)?;
+        let mut changes = Vec::new();
+        for job in JOBS {
+            let start = Change::new(format!("start {job}"), Action::StartJob { job: job.into() });
+            match (&state, state.job(job)) {
+                (InitState::Unknown(why), _) => changes.push(start.blocked(unknown_reason(why))),
+                (_, Some(s)) if s.is_running() => {}
+                _ => changes.push(start),
+            }
+        }
+        Ok(StepPlan::changes(changes))
+    }
+}

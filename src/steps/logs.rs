@@ -1,0 +1,56 @@
+//! Log files: `<app_dir>/logs/{app,sys,monit}.log` exist and belong to the app user
+//! (users resolved from the box's /etc/passwd, not the host's).
+
+use super::{Ctx, Step};
+use crate::plan::{plan_perms, Action, Change, Perms, StepPlan};
+use crate::sys::Kind;
+use anyhow::{bail, Result};
+
+pub struct Logs;
+
+impl Step for Logs {
+    fn name(&self) -> &'static str {
+        "log files"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        let s = ctx.settings;
+        let acct = ctx.app_account()?;
+        match ctx.sys.meta(&s.app_dir)? {
+            Some(m) if m.kind == Kind::Dir => {}
+            Some(_) => bail!("{} is not a directory", s.app_dir),
+            None => bail!(
+                "the app directory {} does not exist: clone Blot there first, or set `app_dir`",
+                s.app_dir
+            ),
+        }
+        let dir_perms = Perms { mode: 0o755, uid: acct.uid, gid: acct.gid };
+        let mut changes = Vec::new();
+        let logs = s.logs_dir();
+        match ctx.sys.meta(&logs)? {
+            None => changes.push(Change::new(
+                format!("create {logs}/ (owner {})", s.user),
+                Action::CreateDir { path: logs.clone(), perms: dir_perms },
+            )),
+            Some(m) if m.kind == Kind::Dir => {
+                changes.extend(plan_perms(&logs, m, Perms { mode: m.mode, ..dir_perms }))
+            }
+            Some(_) => bail!("{logs} exists but is not a directory"),
+        }
+        for file in s.log_files() {
+            let want = Perms { mode: 0o644, uid: acct.uid, gid: acct.gid };
+            match ctx.sys.meta(&file)? {
+                None => changes.push(Change::new(
+                    format!("create {file} (owner {})", s.user),
+                    Action::WriteFile { path: file.clone(), old: None, new: Vec::new(), perms: want },
+                )),
+                // An existing log keeps its mode and contents; only the owner is ours.
+                Some(m) if m.kind == Kind::File => {
+                    changes.extend(plan_perms(&file, m, Perms { mode: m.mode, ..want }))
+                }
+                Some(_) => bail!("{file} exists but is not a regular file"),
+            }
+        }
+        Ok(StepPlan::changes(changes))
+    }
+}

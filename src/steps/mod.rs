@@ -1,0 +1,70 @@
+//! The steps of `provision`. Each observes the box through `sys` and returns a plan; none
+//! acts. The engine runs them in the order of [`all`].
+
+use crate::config::Settings;
+use crate::plan::{Action, Change, Perms, StepPlan};
+use crate::sys::Sys;
+use anyhow::Result;
+
+pub mod chkconfig;
+pub mod hosts;
+pub mod init;
+pub mod logs;
+pub mod sudoers;
+pub mod templates;
+
+/// What every step may look at.
+pub struct Ctx<'a> {
+    pub sys: &'a Sys,
+    pub settings: &'a Settings,
+    /// `provision --no-start`.
+    pub no_start: bool,
+}
+
+impl Ctx<'_> {
+    /// The app user's uid and gid, from the box's own /etc/passwd.
+    pub fn app_account(&self) -> Result<crate::accounts::Account> {
+        let passwd = self
+            .sys
+            .read_text("/etc/passwd")?
+            .ok_or_else(|| anyhow::anyhow!("/etc/passwd does not exist"))?;
+        crate::accounts::lookup_user(&passwd, &self.settings.user)
+    }
+}
+
+/// One step of provisioning.
+pub trait Step {
+    /// Short name shown on its output line (`sudoers`, `upstart jobs`, ...).
+    fn name(&self) -> &'static str;
+    /// Observe and plan. `earlier` holds the changes that steps before this one planned,
+    /// so that e.g. the initctl step knows job files are about to change.
+    fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan>;
+}
+
+/// Every step, in the order they are planned and applied.
+pub fn all() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(sudoers::Sudoers),
+        Box::new(templates::Jobs),
+        Box::new(templates::MonitRc),
+        Box::new(hosts::Hosts),
+        Box::new(logs::Logs),
+        Box::new(chkconfig::Chkconfig),
+        Box::new(init::Reload),
+        Box::new(init::Start),
+    ]
+}
+
+pub const ROOT_0644: Perms = Perms {
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+};
+
+/// Paths that earlier steps are about to write.
+pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
+    earlier.iter().filter_map(|c| match &c.action {
+        Action::WriteFile { path, .. } => Some(path.as_str()),
+        _ => None,
+    })
+}

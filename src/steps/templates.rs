@@ -1,0 +1,198 @@
+//! Rendered files: the four upstart jobs and the monit control file.
+//!
+//! Templates are compiled into the binary. Every rendered job is linted against upstart
+//! 0.6.5's grammar before it may be installed: upstart silently skips a job it cannot parse.
+
+use super::{Ctx, Step, ROOT_0644};
+use crate::plan::{plan_file, Change, Perms, StepPlan};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+
+/// The upstart jobs blotctl owns, in start order.
+pub const JOBS: [&str; 4] = ["redis", "blot", "nginx", "monit"];
+
+const TEMPLATES: [(&str, &str); 5] = [
+    ("redis.conf", include_str!("../../templates/redis.conf.hbs")),
+    ("blot.conf", include_str!("../../templates/blot.conf.hbs")),
+    ("nginx.conf", include_str!("../../templates/nginx.conf.hbs")),
+    ("monit.conf", include_str!("../../templates/monit.conf.hbs")),
+    ("monit.rc", include_str!("../../templates/monit.rc.hbs")),
+];
+
+const MONIT_RC_PERMS: Perms = Perms {
+    mode: 0o700,
+    uid: 0,
+    gid: 0,
+};
+
+pub fn job_path(job: &str) -> String {
+    format!("/etc/init/{job}.conf")
+}
+
+/// What the templates see: the settings plus facts derived from the box.
+#[derive(Serialize)]
+struct Data<'a> {
+    #[serde(flatten)]
+    settings: &'a crate::config::Settings,
+    /// redis config says `daemonize yes`: the job needs `expect fork`.
+    redis_forks: bool,
+}
+
+/// What blotctl reads from the box's redis config (it never writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub daemonize: bool,
+    pub port: u16,
+}
+
+/// Parse the directives blotctl depends on; the last occurrence wins, as in redis.
+pub fn parse_redis_config(text: &str) -> Result<RedisConfig> {
+    let mut cfg = RedisConfig {
+        daemonize: false,
+        port: 6379,
+    };
+    for (i, line) in text.lines().enumerate() {
+        let mut words = line.split_whitespace();
+        let Some(key) = words.next() else { continue };
+        let val = words.next();
+        match (key.to_ascii_lowercase().as_str(), val) {
+            ("daemonize", Some(v)) => {
+                cfg.daemonize = match v.trim_matches('"').to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    other => bail!("line {}: daemonize {other:?} is neither yes nor no", i + 1),
+                }
+            }
+            ("port", Some(v)) => {
+                cfg.port = v
+                    .parse()
+                    .map_err(|_| anyhow!("line {}: port {v:?} is not a port number", i + 1))?
+            }
+            _ => {}
+        }
+    }
+    if cfg.port == 0 {
+        bail!("port 0 (redis does not listen on TCP): blotctl needs a TCP port to check redis");
+    }
+    Ok(cfg)
+}
+
+/// Read and parse the box's redis config named in the settings.
+pub fn redis_config(ctx: &Ctx) -> Result<RedisConfig> {
+    let path = &ctx.settings.redis_config;
+    let text = ctx.sys.read_text(path)?.ok_or_else(|| {
+        anyhow!(
+            "the redis config {path} does not exist: blotctl derives the redis job's `expect` \
+             from it and never guesses (install redis, or set `redis_config`)"
+        )
+    })?;
+    parse_redis_config(&text).with_context(|| format!("cannot use {path}"))
+}
+
+/// Render one template by file name (`blot.conf`, `monit.rc`).
+pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    let (_, tpl) = TEMPLATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| anyhow!("no template named {name}"))?;
+    let data = Data {
+        settings: ctx.settings,
+        redis_forks: redis_config(ctx)?.daemonize,
+    };
+    hb.render_template(tpl, &data)
+        .with_context(|| format!("cannot render template {name}"))
+}
+
+/// Render a job and make sure upstart 0.6.5 would load it and that its `expect` matches.
+pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
+    let text = render(ctx, &format!("{job}.conf"))?;
+    let path = job_path(job);
+    let parsed = crate::upstart::lint_job(&text).map_err(|e| {
+        anyhow!(
+            "the rendered {path} would not load under upstart 0.6.5 ({}); refusing to install it",
+            e.display_with_path(&path)
+        )
+    })?;
+    if job == "redis" {
+        let forks = redis_config(ctx)?.daemonize;
+        let expect_fork = parsed.expect == Some(crate::upstart::Expect::Fork);
+        if forks != expect_fork {
+            bail!(
+                "the rendered {path} does not match {}: daemonize {} needs {}",
+                ctx.settings.redis_config,
+                if forks { "yes" } else { "no" },
+                if forks { "`expect fork`" } else { "no expect stanza" }
+            );
+        }
+    }
+    Ok(text)
+}
+
+/// The four upstart jobs.
+pub struct Jobs;
+
+impl Step for Jobs {
+    fn name(&self) -> &'static str {
+        "upstart jobs"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        if ctx.sys.meta("/etc/init")?.is_none() {
+            bail!("/etc/init does not exist: this box does not run upstart (check --root)");
+        }
+        let mut changes = Vec::new();
+        for job in JOBS {
+            let text = render_job(ctx, job)?;
+            let path = job_path(job);
+            changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
+        }
+        Ok(StepPlan::changes(changes))
+    }
+}
+
+/// The monit control file.
+pub struct MonitRc;
+
+impl Step for MonitRc {
+    fn name(&self) -> &'static str {
+        "monit control file"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        let text = render(ctx, "monit.rc")?;
+        let path = &ctx.settings.monit_rc;
+        Ok(StepPlan::changes(plan_managed(ctx, path, text.as_bytes(), MONIT_RC_PERMS)?))
+    }
+}
+
+/// Plan a file blotctl owns entirely: any difference is replaced.
+fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
+    let current = match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
+        (Some(bytes), Some(meta)) => Some((bytes, meta)),
+        _ => None,
+    };
+    Ok(plan_file(
+        path,
+        current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
+        desired,
+        perms,
+        "replace (differs from the template)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_config_last_wins() {
+        let c = parse_redis_config("daemonize no\nport 7000\n# daemonize yes\ndaemonize yes\n").unwrap();
+        assert_eq!(c, RedisConfig { daemonize: true, port: 7000 });
+        assert!(!parse_redis_config("").unwrap().daemonize);
+        assert!(parse_redis_config("daemonize maybe\n").is_err());
+        assert!(parse_redis_config("port 0\n").is_err());
+    }
+}

@@ -1,0 +1,440 @@
+//! The one door to the outside world.
+//!
+//! Every file read or write, every process spawn and every network probe that blotctl does goes
+//! through [`Sys`]. Box paths (`/etc/sudoers`) are always resolved under the `--root` prefix
+//! here and nowhere else, so the rest of the program speaks only in box paths.
+//!
+//! Rules this module keeps:
+//! - a managed path whose components include a symlink is refused (resolved component by
+//!   component with `lstat`, which works on the box's 4.14 kernel, no `openat2`);
+//! - writes are atomic: temp file in the same directory (created exclusively, named so
+//!   upstart and logrotate ignore it), fsync, final mode and owner, rename, fsync directory;
+//! - commands run as argv (never through a shell) with `BLOTCTL_ROOT` in their environment,
+//!   and a failure names the command, its exit status and its stderr.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// What kind of thing sits at a path (from `lstat`, links are not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// Metadata of a path as blotctl cares about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// Permission bits only (`0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The captured result of a command that ran.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// A command to run: program name (looked up on PATH) and its arguments.
+pub struct Cmd<'a> {
+    pub argv: &'a [&'a str],
+}
+
+/// Access to the box, rooted at `--root`.
+#[derive(Debug, Clone)]
+pub struct Sys {
+    root: PathBuf,
+}
+
+impl Sys {
+    pub fn new(root: &Path) -> Result<Sys> {
+        let root = fs::canonicalize(root)
+            .with_context(|| format!("cannot use --root {}", root.display()))?;
+        if !root.is_dir() {
+            bail!("--root {} is not a directory", root.display());
+        }
+        Ok(Sys { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// True when acting on the live system rather than a tree under `--root`.
+    pub fn is_live(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    /// The host path of a box path. Refuses relative paths and `..`.
+    pub fn host_path(&self, box_path: &str) -> Result<PathBuf> {
+        let p = Path::new(box_path);
+        if !p.is_absolute() {
+            bail!("internal error: box path {box_path} is not absolute");
+        }
+        let mut out = self.root.clone();
+        for c in p.components() {
+            match c {
+                Component::RootDir => {}
+                Component::Normal(n) => out.push(n),
+                _ => bail!("refusing path {box_path}: it contains `..` or `.`"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolve a managed box path component by component, refusing any symlink on the way
+    /// (the path itself included), so a write can never land outside `--root`.
+    fn managed_path(&self, box_path: &str) -> Result<PathBuf> {
+        let host = self.host_path(box_path)?;
+        let mut cur = self.root.clone();
+        let rel = host.strip_prefix(&self.root).expect("host path is under root");
+        let mut shown = String::new();
+        for c in rel.components() {
+            cur.push(c);
+            shown.push('/');
+            shown.push_str(&c.as_os_str().to_string_lossy());
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => bail!(
+                    "refusing to manage {box_path}: {shown} is a symlink (blotctl never \
+                     follows links for files it writes; replace the link with the real file)"
+                ),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e).with_context(|| format!("cannot inspect {shown}")),
+            }
+        }
+        Ok(host)
+    }
+
+    /// Read a file; `None` when it does not exist.
+    pub fn read(&self, box_path: &str) -> Result<Option<Vec<u8>>> {
+        let p = self.host_path(box_path)?;
+        match fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {box_path}")),
+        }
+    }
+
+    /// Read a text file; `None` when it does not exist.
+    pub fn read_text(&self, box_path: &str) -> Result<Option<String>> {
+        match self.read(box_path)? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|_| anyhow!("{box_path} is not valid UTF-8 text")),
+        }
+    }
+
+    /// Read a text file named on the command line (a host path, not under `--root`).
+    pub fn read_host_text(&self, path: &Path) -> Result<String> {
+        Ok(fs::read_to_string(path)?)
+    }
+
+    /// Whether blotctl runs as root.
+    pub fn is_root(&self) -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    /// `lstat` a box path; `None` when it does not exist.
+    pub fn meta(&self, box_path: &str) -> Result<Option<Meta>> {
+        let p = self.host_path(box_path)?;
+        match fs::symlink_metadata(&p) {
+            Ok(m) => {
+                let ft = m.file_type();
+                let kind = if ft.is_symlink() {
+                    Kind::Symlink
+                } else if ft.is_dir() {
+                    Kind::Dir
+                } else if ft.is_file() {
+                    Kind::File
+                } else {
+                    Kind::Other
+                };
+                Ok(Some(Meta {
+                    kind,
+                    mode: m.mode() & 0o7777,
+                    uid: m.uid(),
+                    gid: m.gid(),
+                }))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot inspect {box_path}")),
+        }
+    }
+
+    /// Names in a directory (following links to reach it, as programs on the box do);
+    /// `None` when it does not exist.
+    pub fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>> {
+        let p = self.host_path(box_path)?;
+        let rd = match fs::read_dir(&p) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot list {box_path}")),
+        };
+        let mut names = Vec::new();
+        for ent in rd {
+            let ent = ent.with_context(|| format!("cannot list {box_path}"))?;
+            names.push(ent.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(Some(names))
+    }
+
+    /// Replace (or create) a file atomically with the given contents, mode and owner.
+    pub fn write_atomic(
+        &self,
+        box_path: &str,
+        contents: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<()> {
+        let target = self.managed_path(box_path)?;
+        let dir = target
+            .parent()
+            .ok_or_else(|| anyhow!("cannot write {box_path}: no parent directory"))?;
+        if !dir.is_dir() {
+            bail!(
+                "cannot write {box_path}: directory {} does not exist",
+                Path::new(box_path).parent().unwrap_or(Path::new("/")).display()
+            );
+        }
+        // `.blotctl-XXXXXX~`: not `*.conf` (upstart loads those by inotify), ends in `~`
+        // (logrotate and sudo's includedir skip those).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".blotctl-")
+            .suffix("~")
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temp file beside {box_path}"))?;
+        let ctx = || format!("cannot write {box_path}");
+        tmp.write_all(contents).with_context(ctx)?;
+        tmp.as_file().sync_all().with_context(ctx)?;
+        rustix::fs::fchown(
+            tmp.as_file(),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot set owner {uid}:{gid} on {box_path}"))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .with_context(ctx)?;
+        tmp.persist(&target)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot replace {box_path}"))?;
+        fsync_dir(dir).with_context(ctx)?;
+        Ok(())
+    }
+
+    /// Set mode and owner of an existing managed path (never through a symlink).
+    pub fn set_meta(&self, box_path: &str, mode: u32, uid: u32, gid: u32) -> Result<()> {
+        let p = self.managed_path(box_path)?;
+        rustix::fs::chown(
+            &p,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot set owner {uid}:{gid} on {box_path}"))?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set mode {mode:04o} on {box_path}"))?;
+        Ok(())
+    }
+
+    /// Create a directory (its parent must exist) with mode and owner.
+    pub fn create_dir(&self, box_path: &str, mode: u32, uid: u32, gid: u32) -> Result<()> {
+        let p = self.managed_path(box_path)?;
+        fs::create_dir(&p).with_context(|| format!("cannot create directory {box_path}"))?;
+        self.set_meta(box_path, mode, uid, gid)?;
+        if let Some(parent) = p.parent() {
+            fsync_dir(parent).with_context(|| format!("cannot create directory {box_path}"))?;
+        }
+        Ok(())
+    }
+
+    /// Find a program on PATH.
+    pub fn which(&self, program: &str) -> Option<PathBuf> {
+        which::which(program).ok()
+    }
+
+    /// Run a command (argv, found on PATH) with `BLOTCTL_ROOT` set; capture its output.
+    /// A command that cannot be started is an error; a non-zero exit is returned as data.
+    pub fn run(&self, argv: &[&str]) -> Result<Output> {
+        self.run_stdin(argv, None)
+    }
+
+    fn run_stdin(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+        let (prog, args) = argv.split_first().expect("argv is never empty");
+        let path =
+            which::which(prog).with_context(|| format!("`{prog}` was not found on PATH"))?;
+        let mut expr = duct::cmd(path, args.iter().map(OsString::from))
+            .env("BLOTCTL_ROOT", &self.root)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        expr = match stdin {
+            Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
+            None => expr.stdin_null(),
+        };
+        let out = expr
+            .run()
+            .with_context(|| format!("cannot run `{}`", argv.join(" ")))?;
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Run a command and require exit status 0.
+    pub fn run_ok(&self, argv: &[&str]) -> Result<Output> {
+        let out = self.run(argv)?;
+        if !out.success() {
+            bail!("{}", command_failure(argv, &out));
+        }
+        Ok(out)
+    }
+
+    /// Write `contents` to a private temp file outside the tree and run `argv` with the
+    /// temp file's path appended: how candidate files are validated before they replace
+    /// anything (e.g. `visudo -c -f`).
+    pub fn check_candidate(&self, argv: &[&str], contents: &[u8], mode: u32) -> Result<Output> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .permissions(fs::Permissions::from_mode(mode))
+            .tempfile()
+            .context("cannot create a temp file for validation")?;
+        tmp.write_all(contents)
+            .and_then(|_| tmp.flush())
+            .context("cannot write a temp file for validation")?;
+        let path = tmp.path().to_string_lossy().into_owned();
+        let mut full: Vec<&str> = argv.to_vec();
+        full.push(&path);
+        self.run(&full)
+    }
+
+    /// Whether a process with this PID exists on this machine.
+    pub fn process_exists(&self, pid: u32) -> bool {
+        match rustix::process::Pid::from_raw(pid as i32) {
+            None => false,
+            Some(p) => match rustix::process::test_kill_process(p) {
+                Ok(()) => true,
+                Err(e) => e == rustix::io::Errno::PERM,
+            },
+        }
+    }
+
+    /// Send `PING` to redis on 127.0.0.1:port; Ok when it answers `+PONG`.
+    pub fn probe_redis(&self, port: u16, timeout: Duration) -> Result<()> {
+        use std::net::{SocketAddr, TcpStream};
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = TcpStream::connect_timeout(&addr, timeout)
+            .with_context(|| format!("cannot connect to redis on 127.0.0.1:{port}"))?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.write_all(b"PING\r\n")
+            .context("cannot send PING to redis")?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).context("no answer to PING from redis")?;
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        if answer.starts_with("+PONG") {
+            Ok(())
+        } else {
+            bail!("redis answered {:?} to PING", answer.trim_end())
+        }
+    }
+
+    /// GET http://127.0.0.1:port{path}; Ok(status) when it answers with a status below 400
+    /// (what monit's `protocol http` accepts).
+    pub fn probe_http(&self, port: u16, path: &str, timeout: Duration) -> Result<u16> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let resp = agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("no HTTP answer from {url}"))?;
+        let status = resp.status().as_u16();
+        if status >= 400 {
+            bail!("{url} answered HTTP {status}");
+        }
+        Ok(status)
+    }
+}
+
+/// One line saying which command failed, how, and what it printed on stderr.
+pub fn command_failure(argv: &[&str], out: &Output) -> String {
+    let stderr = out.stderr.trim_end();
+    let mut msg = format!("`{}` exited with status {}", argv.join(" "), out.status);
+    if !stderr.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(stderr);
+    }
+    msg
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_path_stays_under_root() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = Sys::new(t.path()).unwrap();
+        let root = sys.root().to_path_buf();
+        assert_eq!(sys.host_path("/etc/hosts").unwrap(), root.join("etc/hosts"));
+        assert!(sys.host_path("/etc/../../x").is_err());
+        assert!(sys.host_path("etc/hosts").is_err());
+    }
+
+    #[test]
+    fn writes_refuse_symlinks_on_the_way() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("etc")).unwrap();
+        let sys = Sys::new(t.path()).unwrap();
+        let err = sys.write_atomic("/etc/hosts", b"x", 0o644, 0, 0).unwrap_err();
+        assert!(err.to_string().contains("/etc is a symlink"), "{err}");
+        assert!(!outside.path().join("hosts").exists());
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_leaves_no_temp() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir(t.path().join("etc")).unwrap();
+        let sys = Sys::new(t.path()).unwrap();
+        sys.write_atomic("/etc/sudoers", b"hello\n", 0o440, 0, 0)
+            .unwrap();
+        let m = sys.meta("/etc/sudoers").unwrap().unwrap();
+        assert_eq!(m.mode, 0o440);
+        assert_eq!(fs::read(t.path().join("etc/sudoers")).unwrap(), b"hello\n");
+        assert_eq!(sys.list_dir("/etc").unwrap().unwrap(), vec!["sudoers"]);
+    }
+}

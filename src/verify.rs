@@ -1,0 +1,183 @@
+//! `blotctl verify`: read-only proof that the box is as provisioned and healthy.
+//!
+//! Checks: the provision plan is empty (same engine, no drift), every job is
+//! `start/running, process N` with N alive, redis answers PING, blot and nginx answer HTTP
+//! (the probes the monit control file uses), nginx has no `localhost` upstream.
+
+use crate::app::{EXIT_FAILED, EXIT_OK};
+use crate::cli::VerifyArgs;
+use crate::config::Settings;
+use crate::engine;
+use crate::plan::Status;
+use crate::steps::{self, init, templates, Ctx};
+use crate::sys::Sys;
+use anyhow::Result;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn check(name: impl Into<String>, r: Result<String>) -> Check {
+    match r {
+        Ok(detail) => Check { name: name.into(), ok: true, detail },
+        Err(e) => Check { name: name.into(), ok: false, detail: format!("{e:#}") },
+    }
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Run every check once.
+pub fn checks(ctx: &Ctx) -> Vec<Check> {
+    let mut out = Vec::new();
+    for p in engine::plan_all(ctx, &steps::all()) {
+        let name = format!("provisioned: {}", p.name);
+        out.push(check(name, match p.plan {
+            Err(e) => Err(e),
+            Ok(plan) if !plan.changes.is_empty() => Err(anyhow::anyhow!(
+                "drift: {}",
+                plan.changes.iter().map(|c| c.summary.as_str()).collect::<Vec<_>>().join("; ")
+            )),
+            Ok(plan) => Ok(match plan.status {
+                Status::Absent { reason } => format!("absent: {reason}"),
+                Status::Skipped { reason } => format!("skipped: {reason}"),
+                Status::Planned => "in sync".into(),
+            }),
+        }));
+    }
+    let state = init::observe(ctx);
+    for job in templates::JOBS {
+        out.push(check(format!("job {job} running"), match &state {
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            Ok(init::InitState::Unknown(why)) => Err(anyhow::anyhow!("init state unknown: {why}")),
+            Ok(s @ init::InitState::Known(_)) => match s.job(job) {
+                None => Err(anyhow::anyhow!("{job} is not a job upstart knows")),
+                Some(j) if !j.is_running() => Err(anyhow::anyhow!("{j}")),
+                Some(j) => {
+                    let pid = j.pid.unwrap_or(0);
+                    if ctx.sys.process_exists(pid) {
+                        Ok(j.to_string())
+                    } else {
+                        Err(anyhow::anyhow!("{j}, but process {pid} does not exist"))
+                    }
+                }
+            },
+        }));
+    }
+    let s = ctx.settings;
+    out.push(check("redis answers PING", (|| {
+        let port = templates::redis_config(ctx)?.port;
+        ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
+        Ok(format!("PONG on 127.0.0.1:{port}"))
+    })()));
+    out.push(check("blot answers HTTP", ctx.sys
+        .probe_http(s.blot_port, &s.health_path, PROBE_TIMEOUT)
+        .map(|st| format!("HTTP {st} from 127.0.0.1:{}{}", s.blot_port, s.health_path))));
+    out.push(check("nginx answers HTTP", ctx.sys
+        .probe_http(s.nginx_port, "/", PROBE_TIMEOUT)
+        .map(|st| format!("HTTP {st} from 127.0.0.1:{}/", s.nginx_port))));
+    out.push(check("nginx upstreams use 127.0.0.1", (|| {
+        let text = ctx.sys.read_text(&s.nginx_config)?.ok_or_else(|| {
+            anyhow::anyhow!("{} does not exist", s.nginx_config)
+        })?;
+        match localhost_upstream(&text) {
+            Some(line) => Err(anyhow::anyhow!(
+                "{} line {line} names `localhost` in an upstream; nginx fails at boot with \
+                 `host not found in upstream \"localhost\"`: use 127.0.0.1",
+                s.nginx_config
+            )),
+            None => Ok("no localhost upstream".into()),
+        }
+    })()));
+    out
+}
+
+/// The 1-based line of a `server localhost...` inside an `upstream { }` block, or of a
+/// `proxy_pass http://localhost...`.
+pub fn localhost_upstream(conf: &str) -> Option<usize> {
+    let mut in_upstream = false;
+    let mut depth = 0usize;
+    for (i, raw) in conf.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"upstream") {
+            in_upstream = true;
+            depth = 0;
+        }
+        if in_upstream && words.first() == Some(&"server") {
+            if let Some(host) = words.get(1) {
+                if host.trim_end_matches(';').split(':').next() == Some("localhost") {
+                    return Some(i + 1);
+                }
+            }
+        }
+        if words.first() == Some(&"proxy_pass")
+            && words.get(1).is_some_and(|u| u.starts_with("http://localhost"))
+        {
+            return Some(i + 1);
+        }
+        for ch in line.chars() {
+            match ch {
+                '{' => depth += 1,
+                '}' if in_upstream => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        in_upstream = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    ok: bool,
+    passed: usize,
+    failed: usize,
+    checks: &'a [Check],
+}
+
+pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs) -> Result<u8> {
+    let ctx = Ctx { sys, settings, no_start: false };
+    let deadline = Instant::now() + Duration::from_secs(args.wait.unwrap_or(0));
+    let mut results = checks(&ctx);
+    while results.iter().any(|c| !c.ok) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        results = checks(&ctx);
+    }
+    let failed = results.iter().filter(|c| !c.ok).count();
+    let passed = results.len() - failed;
+    if args.json {
+        let doc = Doc { ok: failed == 0, passed, failed, checks: &results };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for c in &results {
+            println!("{:<6}{}: {}", if c.ok { "pass" } else { "FAIL" }, c.name, c.detail);
+        }
+        println!(
+            "verify: {passed} passed, {failed} failed{}",
+            if failed == 0 { "" } else { " (the box is not as provisioned or not healthy)" }
+        );
+    }
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::localhost_upstream;
+
+    #[test]
+    fn finds_localhost_upstreams() {
+        assert_eq!(localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"), Some(2));
+        assert_eq!(localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"), None);
+        assert_eq!(localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"), Some(1));
+        assert_eq!(localhost_upstream("# upstream b { server localhost; }\n"), None);
+    }
+}
