@@ -1,0 +1,163 @@
+//! The issue-2 bar: dry-run → provision → dry-run on a copy of the fixture box, with the
+//! real visudo validating sudoers and the fakes standing in for chkconfig and initctl.
+
+mod common;
+use common::*;
+
+fn visudo_ok(path: &std::path::Path) -> bool {
+    std::process::Command::new("visudo")
+        .arg("-c")
+        .arg("-f")
+        .arg(path)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn dry_run_changes_nothing_and_exits_2() {
+    let b = TestBox::fresh();
+    let before = b.state();
+    let out = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("-Defaults    requiretty\n+#Defaults    requiretty\n"), "{text}");
+    assert!(text.contains("+++ /etc/init/blot.conf"), "{text}");
+    assert!(text.contains("chkconfig redis off (on in runlevels 2,3,4,5)"), "{text}");
+    assert_eq!(b.state(), before, "a dry run changed the tree");
+}
+
+#[test]
+fn provision_converges_and_a_second_run_changes_nothing() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let dry = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    assert_eq!(dry.status.code(), Some(2));
+    let planned = count_changes(&stdout(&dry), "dry run");
+
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let made = count_changes(&stdout(&out), "provisioned");
+    assert_eq!(planned, made, "the dry run counted {planned} changes, the run made {made}");
+
+    // sudoers: valid for the real visudo, no active requiretty, 0440 root.
+    assert!(visudo_ok(&b.path("/etc/sudoers")));
+    let sudoers = b.read("/etc/sudoers");
+    assert!(!sudoers.lines().any(|l| l.trim_start().starts_with("Defaults") && l.contains("requiretty")));
+    assert!(sudoers.contains("#Defaults    requiretty\n"));
+    assert_eq!(b.mode("/etc/sudoers"), 0o440);
+    assert_eq!(b.owner("/etc/sudoers"), (0, 0));
+    assert_eq!(b.mode("/etc/monit.rc"), 0o700);
+    for job in ["redis", "blot", "nginx", "monit"] {
+        assert_eq!(b.mode(&format!("/etc/init/{job}.conf")), 0o644);
+    }
+    for log in ["app", "sys", "monit"] {
+        assert_eq!(b.owner(&format!("/var/www/blot/logs/{log}.log")), (500, 500));
+    }
+    assert!(b.read("/etc/hosts").ends_with("127.0.0.1   blot.im www.blot.im\n"));
+
+    let again = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert!(stdout(&again).contains("dry run: 0 changes"));
+    let before = b.state();
+    let second = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    assert!(stdout(&second).contains("nothing to do"), "{}", stdout(&second));
+    assert_eq!(b.state(), before);
+}
+
+fn count_changes(text: &str, prefix: &str) -> usize {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{prefix}: ")))
+        .unwrap_or_else(|| panic!("no `{prefix}:` summary in\n{text}"));
+    line[prefix.len() + 2..].split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn no_tty_without_yes_is_a_usage_error() {
+    let b = TestBox::fresh();
+    let before = b.state();
+    let out = b.blotctl().arg("provision").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(b.state(), before);
+}
+
+#[test]
+fn unknown_flag_is_exit_64() {
+    let b = TestBox::fresh();
+    let out = b.blotctl().args(["provision", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn global_options_may_follow_the_command() {
+    let b = TestBox::fresh();
+    let mut c = assert_cmd::Command::cargo_bin("blotctl").unwrap();
+    let out = c
+        .args(["provision", "--dry-run", "--root"])
+        .arg(&b.root)
+        .env("PATH", fake_path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn sudoers_that_visudo_rejects_is_left_alone() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let broken = format!("{}this is not sudoers syntax ((\n", b.read("/etc/sudoers"));
+    b.write("/etc/sudoers", &broken);
+    let before = b.state();
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("visudo rejects /etc/sudoers"), "{all}");
+    assert_eq!(b.state(), before, "a failed run changed the tree");
+}
+
+#[test]
+fn bad_config_fails_clearly_and_changes_nothing() {
+    let b = TestBox::fresh();
+    b.write("/etc/blotctl.toml", "user = \"ec2-user\\nALL ALL=(ALL) NOPASSWD: ALL\"\n");
+    let before = b.state();
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid config file /etc/blotctl.toml"), "{}", stderr(&out));
+    assert_eq!(b.state(), before);
+}
+
+#[test]
+fn redis_expect_follows_daemonize() {
+    let b = TestBox::fresh();
+    let render = |b: &TestBox| stdout(&b.blotctl().args(["render", "redis"]).output().unwrap());
+    assert!(render(&b).contains("\nexpect fork\n"));
+    let conf = b.read("/etc/redis.conf").replace("daemonize yes", "daemonize no");
+    b.write("/etc/redis.conf", &conf);
+    let text = render(&b);
+    assert!(!text.contains("expect"), "{text}");
+}
+
+#[test]
+fn rendered_files_snapshot() {
+    let b = TestBox::fresh();
+    let out = b.blotctl().arg("render").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("rendered", stdout(&out));
+}
+
+#[test]
+fn dry_run_plan_snapshot() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let out = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    insta::assert_snapshot!("fresh_box_plan", stdout(&out));
+}
