@@ -42,9 +42,16 @@ mod tests {
 
     #[test]
     fn finds_user_and_group() {
-        let p = "root:x:0:0:root:/root:/bin/bash\nec2-user:x:500:500:EC2:/home/ec2-user:/bin/bash\n";
-        assert_eq!(lookup_user(p, "ec2-user").unwrap(), Account { uid: 500, gid: 500 });
+        let p =
+            "root:x:0:0:root:/root:/bin/bash\nec2-user:x:500:500:EC2:/home/ec2-user:/bin/bash\n";
+        assert_eq!(
+            lookup_user(p, "ec2-user").unwrap(),
+            Account { uid: 500, gid: 500 }
+        );
         assert!(lookup_user(p, "ec2").is_err());
-        assert_eq!(group_name("ec2-user:x:500:\n", 500).as_deref(), Some("ec2-user"));
+        assert_eq!(
+            group_name("ec2-user:x:500:\n", 500).as_deref(),
+            Some("ec2-user")
+        );
     }
 }

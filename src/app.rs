@@ -111,13 +111,19 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
     }
     if counts.changes == 0 {
         print!("{text}");
-        println!("{}", report::summary("nothing to do, the box is as provisioned", counts));
+        println!(
+            "{}",
+            report::summary("nothing to do, the box is as provisioned", counts)
+        );
         return Ok(EXIT_OK);
     }
     if !args.yes {
         print!("{text}");
         let go = dialoguer::Confirm::new()
-            .with_prompt(format!("Apply {}?", report::plural(counts.changes, "change")))
+            .with_prompt(format!(
+                "Apply {}?",
+                report::plural(counts.changes, "change")
+            ))
             .default(false)
             .interact()
             .context("cannot read the answer")?;
@@ -130,7 +136,12 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
 }
 
 /// Apply every planned change in order, then plan again to prove convergence.
-fn apply_all(ctx: &Ctx, all: &[Box<dyn steps::Step>], planned: &[Planned], total: usize) -> Result<u8> {
+fn apply_all(
+    ctx: &Ctx,
+    all: &[Box<dyn steps::Step>],
+    planned: &[Planned],
+    total: usize,
+) -> Result<u8> {
     let mut done = 0;
     for (i, p) in planned.iter().enumerate() {
         for c in p.changes() {
@@ -153,7 +164,11 @@ fn apply_all(ctx: &Ctx, all: &[Box<dyn steps::Step>], planned: &[Planned], total
     for p in &again {
         match &p.plan {
             Err(e) => left.push(format!("{}: {e:#}", p.name)),
-            Ok(plan) => left.extend(plan.changes.iter().map(|c| format!("{}: {}", p.name, c.summary))),
+            Ok(plan) => left.extend(
+                plan.changes
+                    .iter()
+                    .map(|c| format!("{}: {}", p.name, c.summary)),
+            ),
         }
     }
     if !left.is_empty() {
@@ -173,7 +188,11 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
         no_start: true,
     };
     let names: Vec<&str> = match name {
-        None => steps::templates::JOBS.iter().copied().chain(["monit.rc"]).collect(),
+        None => steps::templates::JOBS
+            .iter()
+            .copied()
+            .chain(["monit.rc"])
+            .collect(),
         Some(n) => vec![n],
     };
     for n in names {

@@ -26,10 +26,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring the box to the provisioned state (idempotent).
-    #[command(after_help = "Examples:\n  blotctl provision --dry-run --root ./box\n  sudo blotctl provision --yes")]
+    #[command(
+        after_help = "Examples:\n  blotctl provision --dry-run --root ./box\n  sudo blotctl provision --yes"
+    )]
     Provision(ProvisionArgs),
     /// Check that the box is as provisioned and healthy (read-only).
-    #[command(after_help = "Examples:\n  sudo blotctl verify\n  sudo blotctl verify --wait 120 --json")]
+    #[command(
+        after_help = "Examples:\n  sudo blotctl verify\n  sudo blotctl verify --wait 120 --json"
+    )]
     Verify(VerifyArgs),
     /// Print the files blotctl renders (redis, blot, nginx, monit jobs; monit.rc).
     #[command(after_help = "Examples:\n  blotctl render blot\n  blotctl render --root ./box")]

@@ -110,14 +110,20 @@ impl Settings {
         }
         safe_word("app_main", &self.app_main)?;
         if self.app_main.starts_with('/') || self.app_main.split('/').any(|c| c == "..") {
-            bail!("app_main = {:?}: must be a path inside app_dir", self.app_main);
+            bail!(
+                "app_main = {:?}: must be a path inside app_dir",
+                self.app_main
+            );
         }
         if !(self.health_path.starts_with('/')) {
             bail!("health_path = {:?}: must start with /", self.health_path);
         }
         safe_word("health_path", &self.health_path)?;
         user_name("user", &self.user)?;
-        for (key, port) in [("blot_port", self.blot_port), ("nginx_port", self.nginx_port)] {
+        for (key, port) in [
+            ("blot_port", self.blot_port),
+            ("nginx_port", self.nginx_port),
+        ] {
             if port == 0 {
                 bail!("{key} = 0: a port must be 1..=65535");
             }
@@ -126,7 +132,10 @@ impl Settings {
             bail!("blot_port and nginx_port are both {}", self.blot_port);
         }
         if self.hosts_address.parse::<std::net::IpAddr>().is_err() {
-            bail!("hosts_address = {:?}: not an IP address", self.hosts_address);
+            bail!(
+                "hosts_address = {:?}: not an IP address",
+                self.hosts_address
+            );
         }
         if self.sites.is_empty() {
             bail!("sites: at least one site name is needed");
@@ -163,8 +172,8 @@ impl Settings {
 
 /// Characters that mean something to `/bin/sh`, upstart's tokenizer or sudoers.
 const SPECIAL: &[char] = &[
-    ' ', '\t', '\n', '\r', '"', '\'', '`', '$', '\\', ';', '&', '|', '<', '>', '(', ')', '{',
-    '}', '[', ']', '*', '?', '!', '#', '~', '%', ',', '=',
+    ' ', '\t', '\n', '\r', '"', '\'', '`', '$', '\\', ';', '&', '|', '<', '>', '(', ')', '{', '}',
+    '[', ']', '*', '?', '!', '#', '~', '%', ',', '=',
 ];
 
 fn safe_word(key: &str, val: &str) -> Result<()> {
@@ -182,7 +191,10 @@ fn safe_word(key: &str, val: &str) -> Result<()> {
 
 fn absolute_path(key: &str, val: &str) -> Result<()> {
     safe_word(key, val)?;
-    if !val.starts_with('/') || val.split('/').any(|c| c == "..") || val.len() > 1 && val.ends_with('/') {
+    if !val.starts_with('/')
+        || val.split('/').any(|c| c == "..")
+        || val.len() > 1 && val.ends_with('/')
+    {
         bail!("{key} = {val:?}: must be an absolute path without `..` or a trailing /");
     }
     Ok(())
@@ -241,7 +253,10 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors() {
         let e = Settings::from_toml("app_dirr = \"/x\"\n", "/c.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("unknown field `app_dirr`"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("unknown field `app_dirr`"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -91,13 +91,18 @@ pub fn apply(ctx: &Ctx, change: &Change) -> Result<()> {
 fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
     let argv = ["initctl", "start", job];
     let out = ctx.sys.run(&argv)?;
-    if !out.success() && !matches!(classify_stderr(&out.stderr), InitctlError::AlreadyRunning(_)) {
+    if !out.success()
+        && !matches!(
+            classify_stderr(&out.stderr),
+            InitctlError::AlreadyRunning(_)
+        )
+    {
         bail!("{}", command_failure(&argv, &out));
     }
     let timeout = Duration::from_secs(ctx.settings.start_timeout);
     let settle = Duration::from_millis(ctx.settings.start_settle_ms);
     let begun = Instant::now();
-    let mut last = String::from("(no status yet)");
+    let mut last;
     let mut running_since: Option<Instant> = None;
     loop {
         let argv = ["initctl", "status", job];

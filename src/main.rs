@@ -2,18 +2,7 @@
 
 use std::process::ExitCode;
 
-mod accounts;
-mod app;
-mod chkconfig;
-mod cli;
-mod config;
-mod engine;
-mod plan;
-mod report;
-mod steps;
-mod sys;
-mod upstart;
-mod verify;
+use blotctl::{app, cli};
 
 fn main() -> ExitCode {
     let cli = match <cli::Cli as clap::Parser>::try_parse() {
@@ -39,7 +28,11 @@ fn main() -> ExitCode {
                 eprintln!("hint: {hint}");
             }
             let usage = err.downcast_ref::<app::UsageError>().is_some();
-            ExitCode::from(if usage { app::EXIT_USAGE } else { app::EXIT_FAILED })
+            ExitCode::from(if usage {
+                app::EXIT_USAGE
+            } else {
+                app::EXIT_FAILED
+            })
         }
     }
 }

@@ -207,7 +207,10 @@ pub fn perms_text(p: Perms) -> String {
 fn perms_diff(path: &str, from: Perms, to: Perms) -> String {
     let mut s = String::new();
     if from.mode != to.mode {
-        s.push_str(&format!("  {path}: mode {:04o} -> {:04o}\n", from.mode, to.mode));
+        s.push_str(&format!(
+            "  {path}: mode {:04o} -> {:04o}\n",
+            from.mode, to.mode
+        ));
     }
     if (from.uid, from.gid) != (to.uid, to.gid) {
         s.push_str(&format!(

@@ -53,11 +53,6 @@ impl Output {
     }
 }
 
-/// A command to run: program name (looked up on PATH) and its arguments.
-pub struct Cmd<'a> {
-    pub argv: &'a [&'a str],
-}
-
 /// Access to the box, rooted at `--root`.
 #[derive(Debug, Clone)]
 pub struct Sys {
@@ -105,7 +100,9 @@ impl Sys {
     fn managed_path(&self, box_path: &str) -> Result<PathBuf> {
         let host = self.host_path(box_path)?;
         let mut cur = self.root.clone();
-        let rel = host.strip_prefix(&self.root).expect("host path is under root");
+        let rel = host
+            .strip_prefix(&self.root)
+            .expect("host path is under root");
         let mut shown = String::new();
         for c in rel.components() {
             cur.push(c);
@@ -215,7 +212,10 @@ impl Sys {
         if !dir.is_dir() {
             bail!(
                 "cannot write {box_path}: directory {} does not exist",
-                Path::new(box_path).parent().unwrap_or(Path::new("/")).display()
+                Path::new(box_path)
+                    .parent()
+                    .unwrap_or(Path::new("/"))
+                    .display()
             );
         }
         // `.blotctl-XXXXXX~`: not `*.conf` (upstart loads those by inotify), ends in `~`
@@ -285,8 +285,7 @@ impl Sys {
 
     fn run_stdin(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
         let (prog, args) = argv.split_first().expect("argv is never empty");
-        let path =
-            which::which(prog).with_context(|| format!("`{prog}` was not found on PATH"))?;
+        let path = which::which(prog).with_context(|| format!("`{prog}` was not found on PATH"))?;
         let mut expr = duct::cmd(path, args.iter().map(OsString::from))
             .env("BLOTCTL_ROOT", &self.root)
             .stdout_capture()
@@ -304,15 +303,6 @@ impl Sys {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
-    }
-
-    /// Run a command and require exit status 0.
-    pub fn run_ok(&self, argv: &[&str]) -> Result<Output> {
-        let out = self.run(argv)?;
-        if !out.success() {
-            bail!("{}", command_failure(argv, &out));
-        }
-        Ok(out)
     }
 
     /// Write `contents` to a private temp file outside the tree and run `argv` with the
@@ -333,15 +323,27 @@ impl Sys {
         self.run(&full)
     }
 
-    /// Whether a process with this PID exists on this machine.
+    /// Whether a live process with this PID exists on this machine (a zombie, dead but not
+    /// yet reaped by its parent, does not count).
     pub fn process_exists(&self, pid: u32) -> bool {
-        match rustix::process::Pid::from_raw(pid as i32) {
+        let exists = match rustix::process::Pid::from_raw(pid as i32) {
             None => false,
             Some(p) => match rustix::process::test_kill_process(p) {
                 Ok(()) => true,
                 Err(e) => e == rustix::io::Errno::PERM,
             },
-        }
+        };
+        // /proc/PID/stat is "PID (COMM) STATE ..."; COMM may hold spaces and parentheses.
+        let zombie = || {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(false)
+        };
+        exists && !zombie()
     }
 
     /// Send `PING` to redis on 127.0.0.1:port; Ok when it answers `+PONG`.
@@ -420,7 +422,9 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), t.path().join("etc")).unwrap();
         let sys = Sys::new(t.path()).unwrap();
-        let err = sys.write_atomic("/etc/hosts", b"x", 0o644, 0, 0).unwrap_err();
+        let err = sys
+            .write_atomic("/etc/hosts", b"x", 0o644, 0, 0)
+            .unwrap_err();
         assert!(err.to_string().contains("/etc is a symlink"), "{err}");
         assert!(!outside.path().join("hosts").exists());
     }

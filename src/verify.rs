@@ -24,8 +24,16 @@ pub struct Check {
 
 fn check(name: impl Into<String>, r: Result<String>) -> Check {
     match r {
-        Ok(detail) => Check { name: name.into(), ok: true, detail },
-        Err(e) => Check { name: name.into(), ok: false, detail: format!("{e:#}") },
+        Ok(detail) => Check {
+            name: name.into(),
+            ok: true,
+            detail,
+        },
+        Err(e) => Check {
+            name: name.into(),
+            ok: false,
+            detail: format!("{e:#}"),
+        },
     }
 }
 
@@ -36,101 +44,135 @@ pub fn checks(ctx: &Ctx) -> Vec<Check> {
     let mut out = Vec::new();
     for p in engine::plan_all(ctx, &steps::all()) {
         let name = format!("provisioned: {}", p.name);
-        out.push(check(name, match p.plan {
-            Err(e) => Err(e),
-            Ok(plan) if !plan.changes.is_empty() => Err(anyhow::anyhow!(
-                "drift: {}",
-                plan.changes.iter().map(|c| c.summary.as_str()).collect::<Vec<_>>().join("; ")
-            )),
-            Ok(plan) => Ok(match plan.status {
-                Status::Absent { reason } => format!("absent: {reason}"),
-                Status::Skipped { reason } => format!("skipped: {reason}"),
-                Status::Planned => "in sync".into(),
-            }),
-        }));
+        out.push(check(
+            name,
+            match p.plan {
+                Err(e) => Err(e),
+                Ok(plan) if !plan.changes.is_empty() => Err(anyhow::anyhow!(
+                    "drift: {}",
+                    plan.changes
+                        .iter()
+                        .map(|c| c.summary.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+                Ok(plan) => Ok(match plan.status {
+                    Status::Absent { reason } => format!("absent: {reason}"),
+                    Status::Skipped { reason } => format!("skipped: {reason}"),
+                    Status::Planned => "in sync".into(),
+                }),
+            },
+        ));
     }
     let state = init::observe(ctx);
     for job in templates::JOBS {
-        out.push(check(format!("job {job} running"), match &state {
-            Err(e) => Err(anyhow::anyhow!("{e:#}")),
-            Ok(init::InitState::Unknown(why)) => Err(anyhow::anyhow!("init state unknown: {why}")),
-            Ok(s @ init::InitState::Known(_)) => match s.job(job) {
-                None => Err(anyhow::anyhow!("{job} is not a job upstart knows")),
-                Some(j) if !j.is_running() => Err(anyhow::anyhow!("{j}")),
-                Some(j) => {
-                    let pid = j.pid.unwrap_or(0);
-                    if ctx.sys.process_exists(pid) {
-                        Ok(j.to_string())
-                    } else {
-                        Err(anyhow::anyhow!("{j}, but process {pid} does not exist"))
-                    }
+        out.push(check(
+            format!("job {job} running"),
+            match &state {
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                Ok(init::InitState::Unknown(why)) => {
+                    Err(anyhow::anyhow!("init state unknown: {why}"))
                 }
+                Ok(s @ init::InitState::Known(_)) => match s.job(job) {
+                    None => Err(anyhow::anyhow!("{job} is not a job upstart knows")),
+                    Some(j) if !j.is_running() => Err(anyhow::anyhow!("{j}")),
+                    Some(j) => {
+                        let pid = j.pid.unwrap_or(0);
+                        if ctx.sys.process_exists(pid) {
+                            Ok(j.to_string())
+                        } else {
+                            Err(anyhow::anyhow!("{j}, but process {pid} does not exist"))
+                        }
+                    }
+                },
             },
-        }));
+        ));
     }
     let s = ctx.settings;
-    out.push(check("redis answers PING", (|| {
-        let port = templates::redis_config(ctx)?.port;
-        ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
-        Ok(format!("PONG on 127.0.0.1:{port}"))
-    })()));
-    out.push(check("blot answers HTTP", ctx.sys
-        .probe_http(s.blot_port, &s.health_path, PROBE_TIMEOUT)
-        .map(|st| format!("HTTP {st} from 127.0.0.1:{}{}", s.blot_port, s.health_path))));
-    out.push(check("nginx answers HTTP", ctx.sys
-        .probe_http(s.nginx_port, "/", PROBE_TIMEOUT)
-        .map(|st| format!("HTTP {st} from 127.0.0.1:{}/", s.nginx_port))));
-    out.push(check("nginx upstreams use 127.0.0.1", (|| {
-        let text = ctx.sys.read_text(&s.nginx_config)?.ok_or_else(|| {
-            anyhow::anyhow!("{} does not exist", s.nginx_config)
-        })?;
-        match localhost_upstream(&text) {
-            Some(line) => Err(anyhow::anyhow!(
-                "{} line {line} names `localhost` in an upstream; nginx fails at boot with \
+    out.push(check(
+        "redis answers PING",
+        (|| {
+            let port = templates::redis_config(ctx)?.port;
+            ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
+            Ok(format!("PONG on 127.0.0.1:{port}"))
+        })(),
+    ));
+    out.push(check(
+        "blot answers HTTP",
+        ctx.sys
+            .probe_http(s.blot_port, &s.health_path, PROBE_TIMEOUT)
+            .map(|st| format!("HTTP {st} from 127.0.0.1:{}{}", s.blot_port, s.health_path)),
+    ));
+    out.push(check(
+        "nginx answers HTTP",
+        ctx.sys
+            .probe_http(s.nginx_port, "/", PROBE_TIMEOUT)
+            .map(|st| format!("HTTP {st} from 127.0.0.1:{}/", s.nginx_port)),
+    ));
+    out.push(check(
+        "nginx upstreams use 127.0.0.1",
+        (|| {
+            let text = ctx
+                .sys
+                .read_text(&s.nginx_config)?
+                .ok_or_else(|| anyhow::anyhow!("{} does not exist", s.nginx_config))?;
+            match localhost_upstream(&text) {
+                Some(line) => Err(anyhow::anyhow!(
+                    "{} line {line} names `localhost` in an upstream; nginx fails at boot with \
                  `host not found in upstream \"localhost\"`: use 127.0.0.1",
-                s.nginx_config
-            )),
-            None => Ok("no localhost upstream".into()),
-        }
-    })()));
+                    s.nginx_config
+                )),
+                None => Ok("no localhost upstream".into()),
+            }
+        })(),
+    ));
     out
 }
 
 /// The 1-based line of a `server localhost...` inside an `upstream { }` block, or of a
-/// `proxy_pass http://localhost...`.
+/// `proxy_pass http://localhost...`. nginx statements end in `;`, `{` or `}`.
 pub fn localhost_upstream(conf: &str) -> Option<usize> {
-    let mut in_upstream = false;
-    let mut depth = 0usize;
+    let mut blocks: Vec<String> = Vec::new();
+    let mut words: Vec<&str> = Vec::new();
+    let mut first_line = 0;
+    let is_localhost = |w: &str| {
+        let host = w.strip_prefix("http://").unwrap_or(w);
+        host == "localhost" || host.starts_with("localhost:") || host.starts_with("localhost/")
+    };
     for (i, raw) in conf.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.first() == Some(&"upstream") {
-            in_upstream = true;
-            depth = 0;
-        }
-        if in_upstream && words.first() == Some(&"server") {
-            if let Some(host) = words.get(1) {
-                if host.trim_end_matches(';').split(':').next() == Some("localhost") {
-                    return Some(i + 1);
+        let line = raw.split('#').next().unwrap_or("");
+        let mut rest = line;
+        while !rest.is_empty() {
+            let cut = rest.find([';', '{', '}']).unwrap_or(rest.len());
+            let (text, tail) = rest.split_at(cut);
+            for w in text.split_whitespace() {
+                if words.is_empty() {
+                    first_line = i + 1;
                 }
+                words.push(w);
             }
-        }
-        if words.first() == Some(&"proxy_pass")
-            && words.get(1).is_some_and(|u| u.starts_with("http://localhost"))
-        {
-            return Some(i + 1);
-        }
-        for ch in line.chars() {
-            match ch {
-                '{' => depth += 1,
-                '}' if in_upstream => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        in_upstream = false;
-                    }
+            let Some(delim) = tail.chars().next() else {
+                break;
+            };
+            let in_upstream = blocks.last().is_some_and(|b| b == "upstream");
+            match (words.first(), words.get(1)) {
+                (Some(&"server"), Some(h)) if in_upstream && is_localhost(h) => {
+                    return Some(first_line)
+                }
+                (Some(&"proxy_pass"), Some(u)) if u.starts_with("http://") && is_localhost(u) => {
+                    return Some(first_line)
                 }
                 _ => {}
             }
+            match delim {
+                '{' => blocks.push(words.first().copied().unwrap_or("").to_string()),
+                '}' => {
+                    blocks.pop();
+                }
+                _ => {}
+            }
+            words.clear();
+            rest = &tail[1..];
         }
     }
     None
@@ -145,7 +187,11 @@ struct Doc<'a> {
 }
 
 pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs) -> Result<u8> {
-    let ctx = Ctx { sys, settings, no_start: false };
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: false,
+    };
     let deadline = Instant::now() + Duration::from_secs(args.wait.unwrap_or(0));
     let mut results = checks(&ctx);
     while results.iter().any(|c| !c.ok) && Instant::now() < deadline {
@@ -155,15 +201,29 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs) -> Result<u8> {
     let failed = results.iter().filter(|c| !c.ok).count();
     let passed = results.len() - failed;
     if args.json {
-        let doc = Doc { ok: failed == 0, passed, failed, checks: &results };
+        let doc = Doc {
+            ok: failed == 0,
+            passed,
+            failed,
+            checks: &results,
+        };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         for c in &results {
-            println!("{:<6}{}: {}", if c.ok { "pass" } else { "FAIL" }, c.name, c.detail);
+            println!(
+                "{:<6}{}: {}",
+                if c.ok { "pass" } else { "FAIL" },
+                c.name,
+                c.detail
+            );
         }
         println!(
             "verify: {passed} passed, {failed} failed{}",
-            if failed == 0 { "" } else { " (the box is not as provisioned or not healthy)" }
+            if failed == 0 {
+                ""
+            } else {
+                " (the box is not as provisioned or not healthy)"
+            }
         );
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
@@ -175,9 +235,21 @@ mod tests {
 
     #[test]
     fn finds_localhost_upstreams() {
-        assert_eq!(localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"), Some(2));
-        assert_eq!(localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"), None);
-        assert_eq!(localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"), Some(1));
-        assert_eq!(localhost_upstream("# upstream b { server localhost; }\n"), None);
+        assert_eq!(
+            localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"),
+            Some(2)
+        );
+        assert_eq!(
+            localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"),
+            None
+        );
+        assert_eq!(
+            localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"),
+            Some(1)
+        );
+        assert_eq!(
+            localhost_upstream("# upstream b { server localhost; }\n"),
+            None
+        );
     }
 }

@@ -18,12 +18,28 @@ fn visudo_ok(path: &std::path::Path) -> bool {
 fn dry_run_changes_nothing_and_exits_2() {
     let b = TestBox::fresh();
     let before = b.state();
-    let out = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
-    assert!(text.contains("-Defaults    requiretty\n+#Defaults    requiretty\n"), "{text}");
+    assert!(
+        text.contains("-Defaults    requiretty\n+#Defaults    requiretty\n"),
+        "{text}"
+    );
     assert!(text.contains("+++ /etc/init/blot.conf"), "{text}");
-    assert!(text.contains("chkconfig redis off (on in runlevels 2,3,4,5)"), "{text}");
+    assert!(
+        text.contains("chkconfig redis off (on in runlevels 2,3,4,5)"),
+        "{text}"
+    );
     assert_eq!(b.state(), before, "a dry run changed the tree");
 }
 
@@ -33,19 +49,34 @@ fn provision_converges_and_a_second_run_changes_nothing() {
         return;
     }
     let b = TestBox::fresh();
-    let dry = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    let dry = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
     assert_eq!(dry.status.code(), Some(2));
     let planned = count_changes(&stdout(&dry), "dry run");
 
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let made = count_changes(&stdout(&out), "provisioned");
-    assert_eq!(planned, made, "the dry run counted {planned} changes, the run made {made}");
+    assert_eq!(
+        planned, made,
+        "the dry run counted {planned} changes, the run made {made}"
+    );
 
     // sudoers: valid for the real visudo, no active requiretty, 0440 root.
     assert!(visudo_ok(&b.path("/etc/sudoers")));
     let sudoers = b.read("/etc/sudoers");
-    assert!(!sudoers.lines().any(|l| l.trim_start().starts_with("Defaults") && l.contains("requiretty")));
+    assert!(!sudoers
+        .lines()
+        .any(|l| l.trim_start().starts_with("Defaults") && l.contains("requiretty")));
     assert!(sudoers.contains("#Defaults    requiretty\n"));
     assert_eq!(b.mode("/etc/sudoers"), 0o440);
     assert_eq!(b.owner("/etc/sudoers"), (0, 0));
@@ -54,17 +85,30 @@ fn provision_converges_and_a_second_run_changes_nothing() {
         assert_eq!(b.mode(&format!("/etc/init/{job}.conf")), 0o644);
     }
     for log in ["app", "sys", "monit"] {
-        assert_eq!(b.owner(&format!("/var/www/blot/logs/{log}.log")), (500, 500));
+        assert_eq!(
+            b.owner(&format!("/var/www/blot/logs/{log}.log")),
+            (500, 500)
+        );
     }
-    assert!(b.read("/etc/hosts").ends_with("127.0.0.1   blot.im www.blot.im\n"));
+    assert!(b
+        .read("/etc/hosts")
+        .ends_with("127.0.0.1   blot.im www.blot.im\n"));
 
-    let again = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    let again = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert!(stdout(&again).contains("dry run: 0 changes"));
     let before = b.state();
     let second = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(second.status.code(), Some(0));
-    assert!(stdout(&second).contains("nothing to do"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("nothing to do"),
+        "{}",
+        stdout(&second)
+    );
     assert_eq!(b.state(), before);
 }
 
@@ -73,7 +117,12 @@ fn count_changes(text: &str, prefix: &str) -> usize {
         .lines()
         .find(|l| l.starts_with(&format!("{prefix}: ")))
         .unwrap_or_else(|| panic!("no `{prefix}:` summary in\n{text}"));
-    line[prefix.len() + 2..].split(' ').next().unwrap().parse().unwrap()
+    line[prefix.len() + 2..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -125,11 +174,18 @@ fn sudoers_that_visudo_rejects_is_left_alone() {
 #[test]
 fn bad_config_fails_clearly_and_changes_nothing() {
     let b = TestBox::fresh();
-    b.write("/etc/blotctl.toml", "user = \"ec2-user\\nALL ALL=(ALL) NOPASSWD: ALL\"\n");
+    b.write(
+        "/etc/blotctl.toml",
+        "user = \"ec2-user\\nALL ALL=(ALL) NOPASSWD: ALL\"\n",
+    );
     let before = b.state();
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("invalid config file /etc/blotctl.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid config file /etc/blotctl.toml"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(b.state(), before);
 }
 
@@ -138,7 +194,9 @@ fn redis_expect_follows_daemonize() {
     let b = TestBox::fresh();
     let render = |b: &TestBox| stdout(&b.blotctl().args(["render", "redis"]).output().unwrap());
     assert!(render(&b).contains("\nexpect fork\n"));
-    let conf = b.read("/etc/redis.conf").replace("daemonize yes", "daemonize no");
+    let conf = b
+        .read("/etc/redis.conf")
+        .replace("daemonize yes", "daemonize no");
     b.write("/etc/redis.conf", &conf);
     let text = render(&b);
     assert!(!text.contains("expect"), "{text}");
@@ -158,6 +216,10 @@ fn dry_run_plan_snapshot() {
         return;
     }
     let b = TestBox::fresh();
-    let out = b.blotctl().args(["provision", "--dry-run"]).output().unwrap();
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
     insta::assert_snapshot!("fresh_box_plan", stdout(&out));
 }

@@ -6,7 +6,9 @@
 //! reads, and the change is reported but cannot be applied.
 
 use super::{Ctx, Step};
-use crate::chkconfig::{classify_stderr, levels_from_links, parse_list_line, ChkconfigError, ServiceLevels};
+use crate::chkconfig::{
+    classify_stderr, levels_from_links, parse_list_line, ChkconfigError, ServiceLevels,
+};
 use crate::plan::{Action, Change, StepPlan};
 use crate::sys::command_failure;
 use anyhow::{anyhow, Result};
@@ -50,16 +52,25 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
         let argv = ["chkconfig", "--list", name.as_str()];
         let out = ctx.sys.run(&argv)?;
         if out.success() {
-            return parse_list_line(&out.stdout).map(Found::Levels).map_err(|e| {
-                anyhow!("cannot understand `{}`: {e} (it printed {:?})", argv.join(" "), out.stdout)
-            });
+            return parse_list_line(&out.stdout)
+                .map(Found::Levels)
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot understand `{}`: {e} (it printed {:?})",
+                        argv.join(" "),
+                        out.stdout
+                    )
+                });
         }
         return match classify_stderr(&out.stderr) {
             ChkconfigError::NoSuchService(_) => Ok(Found::Absent(format!("{name}: not installed"))),
-            ChkconfigError::NotSupported(_) => {
-                Ok(Found::Absent(format!("{name}: init script does not support chkconfig")))
-            }
-            ChkconfigError::NotReferenced(_) => Ok(Found::Levels(ServiceLevels { name, levels: [false; 7] })),
+            ChkconfigError::NotSupported(_) => Ok(Found::Absent(format!(
+                "{name}: init script does not support chkconfig"
+            ))),
+            ChkconfigError::NotReferenced(_) => Ok(Found::Levels(ServiceLevels {
+                name,
+                levels: [false; 7],
+            })),
             ChkconfigError::Other(_) => Err(anyhow!("{}", command_failure(&argv, &out))),
         };
     }
@@ -71,9 +82,12 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
         })?;
         links.extend(names.into_iter().map(|n| (level, n)));
     }
-    Ok(Found::Levels(
-        levels_from_links(&links, &name).unwrap_or(ServiceLevels { name, levels: [false; 7] }),
-    ))
+    Ok(Found::Levels(levels_from_links(&links, &name).unwrap_or(
+        ServiceLevels {
+            name,
+            levels: [false; 7],
+        },
+    )))
 }
 
 fn on_levels(l: &ServiceLevels) -> String {
@@ -104,7 +118,11 @@ impl Step for Chkconfig {
                 }
                 Found::Levels(l) if l.any_on() => {
                     let c = Change::new(
-                        format!("chkconfig {} off (on in runlevels {})", l.name, on_levels(&l)),
+                        format!(
+                            "chkconfig {} off (on in runlevels {})",
+                            l.name,
+                            on_levels(&l)
+                        ),
                         Action::Run {
                             argv: vec!["chkconfig".into(), l.name.clone(), "off".into()],
                             ok_stderr: Vec::new(),

@@ -31,8 +31,18 @@ impl Step for Hosts {
             gid: m.gid,
         });
         let cur = current.as_deref().zip(meta).map(|(t, m)| (t.as_bytes(), m));
-        let what = format!("map {} to {}", missing_names(&text, &s.hosts_address, &s.sites).join(" "), s.hosts_address);
-        Ok(StepPlan::changes(plan_file(PATH, cur, new.as_bytes(), perms, &what)))
+        let what = format!(
+            "map {} to {}",
+            missing_names(&text, &s.hosts_address, &s.sites).join(" "),
+            s.hosts_address
+        );
+        Ok(StepPlan::changes(plan_file(
+            PATH,
+            cur,
+            new.as_bytes(),
+            perms,
+            &what,
+        )))
     }
 }
 
@@ -48,7 +58,10 @@ fn lookup<'a>(text: &'a str, name: &str, v4: bool) -> Option<&'a str> {
 }
 
 fn missing_names<'a>(text: &str, address: &str, names: &'a [String]) -> Vec<&'a str> {
-    let v4 = address.parse::<IpAddr>().map(|ip| ip.is_ipv4()).unwrap_or(true);
+    let v4 = address
+        .parse::<IpAddr>()
+        .map(|ip| ip.is_ipv4())
+        .unwrap_or(true);
     names
         .iter()
         .filter(|n| lookup(text, n, v4).is_none())
@@ -105,20 +118,39 @@ mod tests {
     #[test]
     fn adds_only_missing_names() {
         let t = "127.0.0.1 localhost blot.im\n";
-        let out = ensure_names(t, "127.0.0.1", &names(&["blot.im", "www.blot.im"])).unwrap().unwrap();
-        assert_eq!(out, "127.0.0.1 localhost blot.im\n127.0.0.1   www.blot.im\n");
+        let out = ensure_names(t, "127.0.0.1", &names(&["blot.im", "www.blot.im"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out,
+            "127.0.0.1 localhost blot.im\n127.0.0.1   www.blot.im\n"
+        );
     }
 
     #[test]
     fn no_final_newline_empty_and_comments() {
-        assert_eq!(ensure_names("127.0.0.1 localhost", "127.0.0.1", &names(&["a"])).unwrap().unwrap(), "127.0.0.1 localhost\n127.0.0.1   a\n");
-        assert_eq!(ensure_names("", "127.0.0.1", &names(&["a"])).unwrap().unwrap(), "127.0.0.1   a\n");
-        assert!(ensure_names("# 127.0.0.1 a\n", "127.0.0.1", &names(&["a"])).unwrap().is_some());
+        assert_eq!(
+            ensure_names("127.0.0.1 localhost", "127.0.0.1", &names(&["a"]))
+                .unwrap()
+                .unwrap(),
+            "127.0.0.1 localhost\n127.0.0.1   a\n"
+        );
+        assert_eq!(
+            ensure_names("", "127.0.0.1", &names(&["a"]))
+                .unwrap()
+                .unwrap(),
+            "127.0.0.1   a\n"
+        );
+        assert!(ensure_names("# 127.0.0.1 a\n", "127.0.0.1", &names(&["a"]))
+            .unwrap()
+            .is_some());
     }
 
     #[test]
     fn other_address_is_an_error_but_ipv6_is_another_family() {
         assert!(ensure_names("10.0.0.1 a\n", "127.0.0.1", &names(&["a"])).is_err());
-        assert!(ensure_names("::1 a\n", "127.0.0.1", &names(&["a"])).unwrap().is_some());
+        assert!(ensure_names("::1 a\n", "127.0.0.1", &names(&["a"]))
+            .unwrap()
+            .is_some());
     }
 }

@@ -43,8 +43,8 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
             _ => Err(anyhow!("{}", command_failure(&argv, &out))),
         };
     }
-    let list = parse_list(&out.stdout)
-        .map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
+    let list =
+        parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
     Ok(InitState::Known(list))
 }
 
@@ -73,7 +73,9 @@ impl Step for Reload {
             )
         };
         match observe(ctx)? {
-            InitState::Unknown(why) => Ok(StepPlan::changes(vec![reload().blocked(unknown_reason(&why))])),
+            InitState::Unknown(why) => Ok(StepPlan::changes(vec![
+                reload().blocked(unknown_reason(&why))
+            ])),
             InitState::Known(list) => {
                 for job in JOBS {
                     let path = job_path(job);
@@ -86,7 +88,11 @@ impl Step for Reload {
                         ));
                     }
                 }
-                Ok(StepPlan::changes(if job_changes { vec![reload()] } else { vec![] }))
+                Ok(StepPlan::changes(if job_changes {
+                    vec![reload()]
+                } else {
+                    vec![]
+                }))
             }
         }
     }

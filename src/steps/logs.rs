@@ -24,30 +24,56 @@ impl Step for Logs {
                 s.app_dir
             ),
         }
-        let dir_perms = Perms { mode: 0o755, uid: acct.uid, gid: acct.gid };
+        let dir_perms = Perms {
+            mode: 0o755,
+            uid: acct.uid,
+            gid: acct.gid,
+        };
         let mut changes = Vec::new();
         let logs = s.logs_dir();
         match ctx.sys.meta(&logs)? {
             None => changes.push(Change::new(
                 format!("create {logs}/ (owner {})", s.user),
-                Action::CreateDir { path: logs.clone(), perms: dir_perms },
+                Action::CreateDir {
+                    path: logs.clone(),
+                    perms: dir_perms,
+                },
             )),
-            Some(m) if m.kind == Kind::Dir => {
-                changes.extend(plan_perms(&logs, m, Perms { mode: m.mode, ..dir_perms }))
-            }
+            Some(m) if m.kind == Kind::Dir => changes.extend(plan_perms(
+                &logs,
+                m,
+                Perms {
+                    mode: m.mode,
+                    ..dir_perms
+                },
+            )),
             Some(_) => bail!("{logs} exists but is not a directory"),
         }
         for file in s.log_files() {
-            let want = Perms { mode: 0o644, uid: acct.uid, gid: acct.gid };
+            let want = Perms {
+                mode: 0o644,
+                uid: acct.uid,
+                gid: acct.gid,
+            };
             match ctx.sys.meta(&file)? {
                 None => changes.push(Change::new(
                     format!("create {file} (owner {})", s.user),
-                    Action::WriteFile { path: file.clone(), old: None, new: Vec::new(), perms: want },
+                    Action::WriteFile {
+                        path: file.clone(),
+                        old: None,
+                        new: Vec::new(),
+                        perms: want,
+                    },
                 )),
                 // An existing log keeps its mode and contents; only the owner is ours.
-                Some(m) if m.kind == Kind::File => {
-                    changes.extend(plan_perms(&file, m, Perms { mode: m.mode, ..want }))
-                }
+                Some(m) if m.kind == Kind::File => changes.extend(plan_perms(
+                    &file,
+                    m,
+                    Perms {
+                        mode: m.mode,
+                        ..want
+                    },
+                )),
                 Some(_) => bail!("{file} exists but is not a regular file"),
             }
         }

@@ -26,18 +26,28 @@ impl Step for Sudoers {
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
         let sys = ctx.sys;
         let (Some(text), Some(meta)) = (sys.read_text(PATH)?, sys.meta(PATH)?) else {
-            bail!("{PATH} does not exist: this does not look like an Amazon Linux box (check --root)");
+            bail!(
+                "{PATH} does not exist: this does not look like an Amazon Linux box (check --root)"
+            );
         };
         let edit = remove_requiretty(&text, &ctx.settings.user)?;
         for inc in includes(&text) {
             check_included(ctx, &inc)?;
         }
         let Some(edit) = edit else {
-            return Ok(StepPlan::changes(plan_perms(PATH, meta, PERMS).into_iter().collect()));
+            return Ok(StepPlan::changes(
+                plan_perms(PATH, meta, PERMS).into_iter().collect(),
+            ));
         };
         let lines: Vec<String> = edit.lines.iter().map(|l| l.to_string()).collect();
         let what = format!("remove requiretty (line {})", lines.join(", "));
-        let mut changes = plan_file(PATH, Some((text.as_bytes(), meta)), edit.text.as_bytes(), PERMS, &what);
+        let mut changes = plan_file(
+            PATH,
+            Some((text.as_bytes(), meta)),
+            edit.text.as_bytes(),
+            PERMS,
+            &what,
+        );
         let mut warnings = Vec::new();
         if sys.which("visudo").is_none() {
             let why = "visudo is not installed, so the new /etc/sudoers cannot be validated \
@@ -121,7 +131,10 @@ pub fn remove_requiretty(text: &str, app_user: &str) -> Result<Option<Edit>> {
                 // "requiretty, next" -> "next": up to the next option's first non-blank.
                 let (ns, _) = entry.options[k + 1];
                 let next_start = ns + content[ns..].len() - content[ns..].trim_start().len();
-                (s + content[s..e].len() - content[s..e].trim_start().len(), next_start)
+                (
+                    s + content[s..e].len() - content[s..e].trim_start().len(),
+                    next_start,
+                )
             } else {
                 // "prev, requiretty" -> "prev": from the comma before it.
                 let (_, pe) = entry.options[k - 1];
@@ -250,7 +263,10 @@ fn includes(text: &str) -> Vec<Include> {
                 .or_else(|| l.strip_prefix("@includedir"))
             {
                 (true, r)
-            } else if let Some(r) = l.strip_prefix("#include").or_else(|| l.strip_prefix("@include")) {
+            } else if let Some(r) = l
+                .strip_prefix("#include")
+                .or_else(|| l.strip_prefix("@include"))
+            {
                 (false, r)
             } else {
                 return None;
@@ -314,21 +330,39 @@ mod tests {
     #[test]
     fn comments_out_the_stock_line() {
         let t = "a\nDefaults    requiretty\nDefaults   !visiblepw\n";
-        assert_eq!(edit(t).unwrap(), "a\n#Defaults    requiretty\nDefaults   !visiblepw\n");
+        assert_eq!(
+            edit(t).unwrap(),
+            "a\n#Defaults    requiretty\nDefaults   !visiblepw\n"
+        );
         assert_eq!(remove_requiretty(t, "u").unwrap().unwrap().lines, vec![2]);
     }
 
     #[test]
     fn tabs_crlf_and_no_final_newline() {
-        assert_eq!(edit("Defaults\trequiretty\r\nx\r\n").unwrap(), "#Defaults\trequiretty\r\nx\r\n");
-        assert_eq!(edit("x\n  Defaults requiretty").unwrap(), "x\n#  Defaults requiretty");
+        assert_eq!(
+            edit("Defaults\trequiretty\r\nx\r\n").unwrap(),
+            "#Defaults\trequiretty\r\nx\r\n"
+        );
+        assert_eq!(
+            edit("x\n  Defaults requiretty").unwrap(),
+            "x\n#  Defaults requiretty"
+        );
     }
 
     #[test]
     fn removes_only_the_option() {
-        assert_eq!(edit("Defaults env_reset, requiretty, !visiblepw\n").unwrap(), "Defaults env_reset, !visiblepw\n");
-        assert_eq!(edit("Defaults requiretty,env_reset\n").unwrap(), "Defaults env_reset\n");
-        assert_eq!(edit("Defaults env_reset,requiretty\n").unwrap(), "Defaults env_reset\n");
+        assert_eq!(
+            edit("Defaults env_reset, requiretty, !visiblepw\n").unwrap(),
+            "Defaults env_reset, !visiblepw\n"
+        );
+        assert_eq!(
+            edit("Defaults requiretty,env_reset\n").unwrap(),
+            "Defaults env_reset\n"
+        );
+        assert_eq!(
+            edit("Defaults env_reset,requiretty\n").unwrap(),
+            "Defaults env_reset\n"
+        );
         assert_eq!(
             edit("Defaults requiretty, env_keep = \"A,B\" # note\n").unwrap(),
             "Defaults env_keep = \"A,B\" # note\n"
@@ -353,11 +387,26 @@ mod tests {
 
     #[test]
     fn edits_root_scopes() {
-        assert_eq!(edit("Defaults:root requiretty\n").unwrap(), "#Defaults:root requiretty\n");
-        assert_eq!(edit("Defaults:ALL requiretty\n").unwrap(), "#Defaults:ALL requiretty\n");
-        assert_eq!(edit("Defaults:bob,root requiretty\n").unwrap(), "#Defaults:bob,root requiretty\n");
-        assert_eq!(edit("Defaults>ec2-user requiretty\n").unwrap(), "#Defaults>ec2-user requiretty\n");
-        assert_eq!(edit("Defaults@box requiretty\n").unwrap(), "#Defaults@box requiretty\n");
+        assert_eq!(
+            edit("Defaults:root requiretty\n").unwrap(),
+            "#Defaults:root requiretty\n"
+        );
+        assert_eq!(
+            edit("Defaults:ALL requiretty\n").unwrap(),
+            "#Defaults:ALL requiretty\n"
+        );
+        assert_eq!(
+            edit("Defaults:bob,root requiretty\n").unwrap(),
+            "#Defaults:bob,root requiretty\n"
+        );
+        assert_eq!(
+            edit("Defaults>ec2-user requiretty\n").unwrap(),
+            "#Defaults>ec2-user requiretty\n"
+        );
+        assert_eq!(
+            edit("Defaults@box requiretty\n").unwrap(),
+            "#Defaults@box requiretty\n"
+        );
     }
 
     #[test]

@@ -124,7 +124,11 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
                 "the rendered {path} does not match {}: daemonize {} needs {}",
                 ctx.settings.redis_config,
                 if forks { "yes" } else { "no" },
-                if forks { "`expect fork`" } else { "no expect stanza" }
+                if forks {
+                    "`expect fork`"
+                } else {
+                    "no expect stanza"
+                }
             );
         }
     }
@@ -164,7 +168,12 @@ impl Step for MonitRc {
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
         let text = render(ctx, "monit.rc")?;
         let path = &ctx.settings.monit_rc;
-        Ok(StepPlan::changes(plan_managed(ctx, path, text.as_bytes(), MONIT_RC_PERMS)?))
+        Ok(StepPlan::changes(plan_managed(
+            ctx,
+            path,
+            text.as_bytes(),
+            MONIT_RC_PERMS,
+        )?))
     }
 }
 
@@ -189,8 +198,15 @@ mod tests {
 
     #[test]
     fn redis_config_last_wins() {
-        let c = parse_redis_config("daemonize no\nport 7000\n# daemonize yes\ndaemonize yes\n").unwrap();
-        assert_eq!(c, RedisConfig { daemonize: true, port: 7000 });
+        let c = parse_redis_config("daemonize no\nport 7000\n# daemonize yes\ndaemonize yes\n")
+            .unwrap();
+        assert_eq!(
+            c,
+            RedisConfig {
+                daemonize: true,
+                port: 7000
+            }
+        );
         assert!(!parse_redis_config("").unwrap().daemonize);
         assert!(parse_redis_config("daemonize maybe\n").is_err());
         assert!(parse_redis_config("port 0\n").is_err());

@@ -43,7 +43,10 @@ impl TestBox {
         let modes =
             std::fs::read_to_string(project().join("fixtures/boxes/amazon-linux-2018.03.modes"))
                 .unwrap();
-        for line in modes.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in modes
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let mut it = line.split_whitespace();
             let mode = u32::from_str_radix(it.next().unwrap(), 8).unwrap();
             let path = root.join(it.next().unwrap());
@@ -51,7 +54,10 @@ impl TestBox {
         }
         let tb = TestBox { _dir: dir, root };
         // Fake jobs have no daemon to wait for.
-        tb.write("/etc/blotctl.toml", "start_settle_ms = 0\nstart_timeout = 5\n");
+        tb.write(
+            "/etc/blotctl.toml",
+            "start_settle_ms = 0\nstart_timeout = 5\n",
+        );
         tb
     }
 
@@ -68,7 +74,10 @@ impl TestBox {
     }
 
     pub fn mode(&self, box_path: &str) -> u32 {
-        std::fs::symlink_metadata(self.path(box_path)).unwrap().mode() & 0o7777
+        std::fs::symlink_metadata(self.path(box_path))
+            .unwrap()
+            .mode()
+            & 0o7777
     }
 
     pub fn owner(&self, box_path: &str) -> (u32, u32) {
@@ -126,7 +135,10 @@ impl Drop for TestBox {
     fn drop(&mut self) {
         for pid in self.fake_pids() {
             if pid > 1 {
-                let _ = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
             }
         }
     }
@@ -141,13 +153,19 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         let m = std::fs::symlink_metadata(&p).unwrap();
         let head = format!("{:o} {}:{}", m.mode(), m.uid(), m.gid());
         if m.file_type().is_symlink() {
-            out.insert(rel, format!("link -> {}", std::fs::read_link(&p).unwrap().display()));
+            out.insert(
+                rel,
+                format!("link -> {}", std::fs::read_link(&p).unwrap().display()),
+            );
         } else if m.is_dir() {
             out.insert(rel, format!("dir {head}"));
             walk(root, &p, out);
         } else {
             let bytes = std::fs::read(&p).unwrap();
-            out.insert(rel, format!("file {head} {}", String::from_utf8_lossy(&bytes)));
+            out.insert(
+                rel,
+                format!("file {head} {}", String::from_utf8_lossy(&bytes)),
+            );
         }
     }
 }

@@ -29,12 +29,17 @@ fn main() -> Result<()> {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn find(program: &str) -> bool {
     which::which(program).is_ok()
-        || ["/usr/sbin", "/sbin"].iter().any(|d| Path::new(d).join(program).exists())
+        || ["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|d| Path::new(d).join(program).exists())
 }
 
 /// apt-get update + install of whatever is missing; a no-op when everything is there.
@@ -96,7 +101,13 @@ fn demo(root: &Path) -> Result<()> {
         let _ = stop_fake_jobs(root, &boxdir);
         std::fs::remove_dir_all(&boxdir)?;
     }
-    duct::cmd!("cp", "-a", root.join("fixtures/boxes/amazon-linux-2018.03"), &boxdir).run()?;
+    duct::cmd!(
+        "cp",
+        "-a",
+        root.join("fixtures/boxes/amazon-linux-2018.03"),
+        &boxdir
+    )
+    .run()?;
     apply_modes(root, &boxdir)?;
     let path = format!(
         "{}:{}",
@@ -110,7 +121,11 @@ fn demo(root: &Path) -> Result<()> {
         println!("\n$ blotctl {}", args.join(" "));
         let mut full = vec!["--root", boxdir.to_str().unwrap()];
         full.extend(args);
-        let st = duct::cmd(&bin, &full).env("PATH", &path).unchecked().run()?.status;
+        let st = duct::cmd(&bin, &full)
+            .env("PATH", &path)
+            .unchecked()
+            .run()?
+            .status;
         println!("[exit {}]", st.code().unwrap_or(-1));
         Ok(st.code().unwrap_or(-1))
     };
@@ -148,7 +163,10 @@ fn stop_fake_jobs(root: &Path, boxdir: &Path) -> Result<()> {
 /// Git keeps no modes or owners: apply fixtures/boxes/<box>.modes (`MODE PATH` lines).
 fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
     let modes = std::fs::read_to_string(root.join("fixtures/boxes/amazon-linux-2018.03.modes"))?;
-    for line in modes.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in modes
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let mut it = line.split_whitespace();
         let (Some(mode), Some(path)) = (it.next(), it.next()) else {
             bail!("bad line in modes file: {line}");

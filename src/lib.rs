@@ -1,0 +1,15 @@
+//! blotctl as a library: the binary (`main.rs`) is a thin shell over [`app::run`]; tests and
+//! fuzz targets reach the parsers from here.
+
+pub mod accounts;
+pub mod app;
+pub mod chkconfig;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod plan;
+pub mod report;
+pub mod steps;
+pub mod sys;
+pub mod upstart;
+pub mod verify;

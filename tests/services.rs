@@ -1,0 +1,280 @@
+//! The issue-3 bar: chkconfig, initctl and start steps against the fakes, and `verify`.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A loopback listener answering every connection with a fixed reply, until dropped.
+struct Responder {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Responder {
+    fn start(reply: &'static [u8]) -> Responder {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(mut c) = conn {
+                    let mut buf = [0u8; 1024];
+                    let _ = c.read(&mut buf);
+                    let _ = c.write_all(reply);
+                }
+            }
+        });
+        Responder {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+    fn http() -> Responder {
+        Responder::start(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    }
+    fn redis() -> Responder {
+        Responder::start(b"+PONG\r\n")
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A provisioned box whose probes are answered by loopback listeners.
+struct Live {
+    b: TestBox,
+    redis: Responder,
+    blot: Option<Responder>,
+    nginx: Responder,
+}
+
+fn provisioned_live() -> Live {
+    let b = TestBox::fresh();
+    let (redis, blot, nginx) = (Responder::redis(), Responder::http(), Responder::http());
+    b.write(
+        "/etc/blotctl.toml",
+        &format!(
+            "start_settle_ms = 0\nstart_timeout = 5\nblot_port = {}\nnginx_port = {}\n",
+            blot.port, nginx.port
+        ),
+    );
+    let conf = b
+        .read("/etc/redis.conf")
+        .replace("port 6379", &format!("port {}", redis.port));
+    b.write("/etc/redis.conf", &conf);
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    Live {
+        b,
+        redis,
+        blot: Some(blot),
+        nginx,
+    }
+}
+
+#[test]
+fn provision_turns_services_off_and_starts_jobs() {
+    if !require("visudo") {
+        return;
+    }
+    let live = provisioned_live();
+    let b = &live.b;
+    let list = stdout(&b.fake("chkconfig", &["--list"]));
+    for svc in ["redis", "nginx", "monit"] {
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(svc))
+            .unwrap_or_else(|| panic!("{list}"));
+        assert!(!line.contains(":on"), "{line}");
+    }
+    let jobs = stdout(&b.fake("initctl", &["list"]));
+    for job in ["redis", "blot", "nginx", "monit"] {
+        assert!(
+            jobs.lines()
+                .any(|l| l.starts_with(&format!("{job} start/running, process "))),
+            "{job} not running:\n{jobs}"
+        );
+    }
+    let dry = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+}
+
+#[test]
+fn verify_passes_then_fails_naming_blot() {
+    if !require("visudo") {
+        return;
+    }
+    let mut live = provisioned_live();
+    let ok = live.b.blotctl().arg("verify").output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
+
+    // Close blot's port.
+    live.blot = None;
+    let out = live.b.blotctl().arg("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let failing: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failing.len(), 1, "{text}");
+    assert!(failing[0].contains("blot answers HTTP"), "{text}");
+
+    // Stop the blot job.
+    let stop = live.b.fake("initctl", &["stop", "blot"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    let out = live
+        .b
+        .blotctl()
+        .args(["verify", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"job blot running"), "{names:?}");
+    let _ = (&live.redis, &live.nginx);
+}
+
+#[test]
+fn verify_notices_a_dead_job_process() {
+    if !require("visudo") {
+        return;
+    }
+    let live = provisioned_live();
+    let b = &live.b;
+    let status = stdout(&b.fake("initctl", &["status", "blot"]));
+    let pid: i32 = status.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = b.blotctl().arg("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("job blot running")
+            && l.contains("does not exist")),
+        "{text}"
+    );
+}
+
+#[test]
+fn dry_run_without_init_is_pending_not_in_sync() {
+    let b = TestBox::fresh();
+    let out = b
+        .blotctl_without_fakes()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("init state unknown"), "{text}");
+    // chkconfig state read from the rc links
+    assert!(
+        text.contains("chkconfig nginx off (on in runlevels 2,3,4,5)"),
+        "{text}"
+    );
+    let real = b
+        .blotctl_without_fakes()
+        .args(["provision", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(real.status.code(), Some(1));
+    assert!(
+        stderr(&real).contains("nothing was changed"),
+        "{}",
+        stderr(&real)
+    );
+}
+
+#[test]
+fn a_job_upstart_rejects_fails_provision_naming_it() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let out = b
+        .blotctl()
+        .args(["provision", "--yes"])
+        .env("FAKE_UPSTART_REJECT", "nginx")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("upstart did not load the job `nginx`"),
+        "{all}"
+    );
+    assert!(all.contains("syntax is the likely cause"), "{all}");
+}
+
+#[test]
+fn redis_under_its_other_name_is_found() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    // Rename the redis init script and its links to redis-server.
+    std::fs::rename(
+        b.path("/etc/rc.d/init.d/redis"),
+        b.path("/etc/rc.d/init.d/redis-server"),
+    )
+    .unwrap();
+    for n in 0..=6 {
+        let dir = b.path(&format!("/etc/rc.d/rc{n}.d"));
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with("redis") {
+                std::fs::remove_file(e.path()).unwrap();
+                std::os::unix::fs::symlink(
+                    "../init.d/redis-server",
+                    dir.join(format!("{name}-server")),
+                )
+                .unwrap();
+            }
+        }
+    }
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("chkconfig redis-server off"),
+        "{}",
+        stdout(&out)
+    );
+}
