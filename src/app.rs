@@ -1,8 +1,9 @@
 //! The commands: load settings, build the context, run the engine, print, pick the exit code.
 
-use crate::cli::{Cli, Command, ProvisionArgs};
+use crate::cli::{Cli, Command, ProvisionArgs, RollbackArgs};
 use crate::config::{Settings, DEFAULT_CONFIG};
 use crate::engine::{self, Planned};
+use crate::journal::{self, Journal};
 use crate::report::{self, Tense};
 use crate::steps::{self, Ctx};
 use crate::sys::Sys;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Provision(args) => provision(&sys, &settings, &args),
         Command::Verify(args) => crate::verify::run(&sys, &settings, &args),
+        Command::Rollback(args) => rollback(&sys, &settings, &args),
         Command::Render { name } => render(&sys, &settings, name.as_deref()),
     }
 }
@@ -58,17 +60,11 @@ fn interactive() -> bool {
 }
 
 fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8> {
-    if !args.dry_run && !args.yes && !interactive() {
-        return Err(UsageError(
-            "refusing to change the box without confirmation: stdin or stderr is not a terminal; \
-             re-run with --yes to apply, or with --dry-run to see the plan"
-                .into(),
-        )
-        .into());
-    }
-    if !args.dry_run && !sys.is_root() {
-        return Err(anyhow!("provision must run as root to change the box").context(NotRoot));
-    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(prepare_real_run(sys, "provision", args.yes)?)
+    };
     let ctx = Ctx {
         sys,
         settings,
@@ -119,49 +115,86 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
     }
     if !args.yes {
         print!("{text}");
-        let go = dialoguer::Confirm::new()
-            .with_prompt(format!(
-                "Apply {}?",
-                report::plural(counts.changes, "change")
-            ))
-            .default(false)
-            .interact()
-            .context("cannot read the answer")?;
-        if !go {
-            println!("cancelled: nothing was changed");
-            return Ok(EXIT_FAILED);
-        }
     }
-    apply_all(&ctx, &all, &planned, counts.changes)
+    if !confirm(args.yes, counts.changes)? {
+        println!("cancelled: nothing was changed");
+        return Ok(EXIT_FAILED);
+    }
+    let mut journal = Journal::new("provision", None);
+    let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
+    if let Some(id) = journal.run_id() {
+        println!(
+            "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+            journal::BACKUPS
+        );
+    }
+    result?;
+    converged(
+        &ctx,
+        |ctx| Ok(engine::plan_all(ctx, &all)),
+        counts,
+        "provisioned",
+    )
 }
 
-/// Apply every planned change in order, then plan again to prove convergence.
-fn apply_all(
-    ctx: &Ctx,
-    all: &[Box<dyn steps::Step>],
-    planned: &[Planned],
-    total: usize,
-) -> Result<u8> {
+/// A real run: confirmation possible, root, and the run lock (held until dropped).
+fn prepare_real_run(sys: &Sys, what: &str, yes: bool) -> Result<crate::sys::RunLock> {
+    if !yes && !interactive() {
+        return Err(UsageError(format!(
+            "refusing to {what} without confirmation: stdin or stderr is not a terminal; \
+             re-run with --yes to apply, or with --dry-run to see the plan"
+        ))
+        .into());
+    }
+    if !sys.is_root() {
+        return Err(anyhow!("{what} must run as root to change the box").context(NotRoot));
+    }
+    sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
+}
+
+/// Ask on a terminal (unless --yes); true when the answer is yes.
+fn confirm(yes: bool, changes: usize) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(format!("Apply {}?", report::plural(changes, "change")))
+        .default(false)
+        .interact()
+        .context("cannot read the answer")
+}
+
+/// Apply every planned change in order, journaling each first.
+fn apply_all(ctx: &Ctx, planned: &[Planned], total: usize, journal: &mut Journal) -> Result<()> {
     let mut done = 0;
     for (i, p) in planned.iter().enumerate() {
         for c in p.changes() {
-            if let Err(e) = engine::apply(ctx, c) {
+            if let Err(e) = engine::apply(ctx, c, journal) {
                 let (text, _) = report::steps(&planned[..i], Tense::Did);
                 print!("{text}");
                 println!("{:<13}{}: {e:#}", "failed", p.name);
                 return Err(anyhow!(
-                    "provision stopped at `{}` after {done} of {total} changes; fix the cause and run again",
+                    "stopped at `{}` after {done} of {total} changes; fix the cause and run again",
                     c.summary
                 ));
             }
             done += 1;
         }
     }
-    let (text, counts) = report::steps(planned, Tense::Did);
+    let (text, _) = report::steps(planned, Tense::Did);
     print!("{text}");
-    let again = engine::plan_all(ctx, all);
+    Ok(())
+}
+
+/// Plan again after applying: anything left "did not converge".
+fn converged(
+    ctx: &Ctx,
+    replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
+    counts: report::Counts,
+    done: &str,
+) -> Result<u8> {
     let mut left = Vec::new();
-    for p in &again {
+    for p in replan(ctx)? {
         match &p.plan {
             Err(e) => left.push(format!("{}: {e:#}", p.name)),
             Ok(plan) => left.extend(
@@ -173,12 +206,125 @@ fn apply_all(
     }
     if !left.is_empty() {
         return Err(anyhow!(
-            "did not converge: after applying {total} changes, this is still not as planned:\n  {}",
+            "did not converge: after applying {}, this is still not as planned:\n  {}",
+            report::plural(counts.changes, "change"),
             left.join("\n  ")
         ));
     }
-    println!("{}", report::summary("provisioned", counts));
+    println!("{}", report::summary(done, counts));
     Ok(EXIT_OK)
+}
+
+fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
+    if args.list {
+        let runs = journal::list(sys)?;
+        if runs.is_empty() {
+            println!("no recorded runs in {}", journal::BACKUPS);
+        }
+        for m in runs {
+            let state = match (&m.undoes, &m.undone_by) {
+                (_, Some(by)) => format!("undone by {by}"),
+                (Some(of), None) => format!("undid {of}"),
+                (None, None) => "can be rolled back".into(),
+            };
+            println!(
+                "{}  {:<10} {:>3} entries  {state}",
+                m.run_id,
+                m.command,
+                m.entries.len()
+            );
+        }
+        return Ok(EXIT_OK);
+    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(prepare_real_run(sys, "roll back", args.yes)?)
+    };
+    let runs = journal::list(sys)?;
+    let target = match &args.run {
+        Some(id) => runs.iter().find(|m| &m.run_id == id).ok_or_else(|| {
+            UsageError(format!(
+                "no run {id} in {} (see `blotctl rollback --list`)",
+                journal::BACKUPS
+            ))
+        })?,
+        None => match runs.iter().rev().find(|m| m.command == "provision") {
+            Some(m) => m,
+            None => {
+                println!("nothing to undo: no provision run is recorded");
+                return Ok(EXIT_OK);
+            }
+        },
+    };
+    if let Some(by) = &target.undone_by {
+        println!(
+            "nothing to undo: run {} was already rolled back by {by}",
+            target.run_id
+        );
+        return Ok(EXIT_OK);
+    }
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: true,
+    };
+    let plan_of = |ctx: &Ctx| -> Result<Vec<Planned>> {
+        let (changes, notes) = crate::rollback::plan(ctx, target)?;
+        let mut plan = crate::plan::StepPlan::changes(changes);
+        plan.notes = notes;
+        Ok(vec![Planned {
+            name: "rollback",
+            plan: Ok(plan),
+        }])
+    };
+    let planned = plan_of(&ctx)?;
+    let (text, counts) = report::steps(&planned, Tense::Would);
+    if args.dry_run {
+        print!("{text}");
+        let what = format!("rollback of {} (dry run)", target.run_id);
+        println!("{}", report::summary(&what, counts));
+        return Ok(if counts.changes > 0 {
+            EXIT_PENDING
+        } else {
+            EXIT_OK
+        });
+    }
+    let blocked: Vec<String> = planned
+        .iter()
+        .flat_map(|p| p.changes())
+        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
+        .collect();
+    if !blocked.is_empty() {
+        print!("{text}");
+        return Err(anyhow!("nothing was changed: {}", blocked.join("; ")));
+    }
+    if !args.yes {
+        print!("{text}");
+    }
+    if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
+        println!("cancelled: nothing was changed");
+        return Ok(EXIT_FAILED);
+    }
+    let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
+    let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
+    if result.is_ok() {
+        let mut marked = target.clone();
+        marked.undone_by = Some(
+            journal
+                .run_id()
+                .unwrap_or("(nothing to change)")
+                .to_string(),
+        );
+        journal::save(sys, &marked)?;
+    }
+    result?;
+    converged(
+        &ctx,
+        plan_of,
+        counts,
+        &format!("rolled back {}", target.run_id),
+    )
 }
 
 fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {

@@ -35,6 +35,11 @@ pub enum Command {
         after_help = "Examples:\n  sudo blotctl verify\n  sudo blotctl verify --wait 120 --json"
     )]
     Verify(VerifyArgs),
+    /// Undo a provision run: restore its files, modes, owners and rc links exactly.
+    #[command(
+        after_help = "Examples:\n  sudo blotctl rollback --list\n  sudo blotctl rollback --dry-run\n  sudo blotctl rollback 20261124T101500Z --yes"
+    )]
+    Rollback(RollbackArgs),
     /// Print the files blotctl renders (redis, blot, nginx, monit jobs; monit.rc).
     #[command(after_help = "Examples:\n  blotctl render blot\n  blotctl render --root ./box")]
     Render {
@@ -64,4 +69,19 @@ pub struct VerifyArgs {
     /// Print one JSON document instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run to undo (see --list). Default: the last provision run.
+    pub run: Option<String>,
+    /// List recorded runs and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Show what would be restored and change nothing (exit 2 when something would be).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

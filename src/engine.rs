@@ -4,6 +4,7 @@
 //! applies only after every step planned without error and nothing is blocked (so a bad
 //! input fails with nothing changed), then plans again: whatever is left "did not converge".
 
+use crate::journal::Journal;
 use crate::plan::{Action, Change, StepPlan};
 use crate::steps::{Ctx, Step};
 use crate::sys::command_failure;
@@ -43,12 +44,14 @@ pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
     out
 }
 
-/// Apply one change. The world is checked again first: a file that changed since it was
-/// planned is not overwritten.
-pub fn apply(ctx: &Ctx, change: &Change) -> Result<()> {
+/// Apply one change, after the journal saved what it alters. The world is checked again
+/// first: a file that changed since it was planned is not overwritten.
+pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
     if let Some(why) = &change.blocked {
         bail!("cannot {}: {why}", change.summary);
     }
+    journal.record(ctx.sys, change)?;
+    crate::fault::point("apply");
     let sys = ctx.sys;
     match &change.action {
         Action::WriteFile {
@@ -72,16 +75,41 @@ pub fn apply(ctx: &Ctx, change: &Change) -> Result<()> {
             sys.set_meta(path, to.mode, to.uid, to.gid)
         }
         Action::CreateDir { path, perms } => sys.create_dir(path, perms.mode, perms.uid, perms.gid),
-        Action::Run { argv, ok_stderr } => {
+        Action::RemovePath { path } => sys.remove(path),
+        Action::Run { argv } => {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let out = sys.run(&argv)?;
-            if out.success() || ok_stderr.iter().any(|s| out.stderr.contains(s.as_str())) {
-                Ok(())
-            } else {
-                bail!("{}", command_failure(&argv, &out))
+            run_ok(ctx, &argv)
+        }
+        Action::ChkconfigOff { service } => run_ok(ctx, &["chkconfig", service, "off"]),
+        Action::RestoreLinks { service, links } => {
+            let now = crate::journal::service_links(sys, service)?;
+            for l in now.iter().filter(|l| !links.contains(l)) {
+                sys.remove(&l.path())?;
             }
+            for l in links.iter().filter(|l| !now.contains(l)) {
+                sys.symlink(&l.path(), &l.target)?;
+            }
+            Ok(())
         }
         Action::StartJob { job } => start_job(ctx, job),
+        Action::StopJob { job } => {
+            let argv = ["initctl", "stop", job];
+            let out = sys.run(&argv)?;
+            match classify_stderr(&out.stderr) {
+                _ if out.success() => Ok(()),
+                InitctlError::UnknownInstance => Ok(()), // already stopped
+                _ => bail!("{}", command_failure(&argv, &out)),
+            }
+        }
+    }
+}
+
+fn run_ok(ctx: &Ctx, argv: &[&str]) -> Result<()> {
+    let out = ctx.sys.run(argv)?;
+    if out.success() {
+        Ok(())
+    } else {
+        bail!("{}", command_failure(argv, &out))
     }
 }
 

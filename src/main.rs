@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use blotctl::{app, cli};
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`blotctl ... | head`), like other Unix tools.
+    // SAFETY: setting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match <cli::Cli as clap::Parser>::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -36,15 +36,35 @@ pub enum Action {
     },
     /// Create a directory.
     CreateDir { path: String, perms: Perms },
-    /// Run a command (argv). Exit 0 is success; `ok_stderr` lists stderr texts that also
-    /// mean success (e.g. `Job is already running`).
-    Run {
-        argv: Vec<String>,
-        #[serde(skip)]
-        ok_stderr: Vec<String>,
-    },
+    /// Run a command (argv); exit 0 is success.
+    Run { argv: Vec<String> },
     /// Start an upstart job and wait until it is `start/running` with a process.
     StartJob { job: String },
+    /// Stop an upstart job (`Unknown instance` means it was already stopped).
+    StopJob { job: String },
+    /// `chkconfig SERVICE off`. The journal saves the service's rc links first.
+    ChkconfigOff { service: String },
+    /// Make a service's rc links exactly these (rollback of chkconfig).
+    RestoreLinks { service: String, links: Vec<RcLink> },
+    /// Remove a file or an (empty) directory that a run created.
+    RemovePath { path: String },
+}
+
+/// One `/etc/rc.d/rcN.d/SnnNAME -> ../init.d/NAME` link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RcLink {
+    pub level: u8,
+    pub name: String,
+    pub target: String,
+}
+
+impl RcLink {
+    pub fn dir(level: u8) -> String {
+        format!("/etc/rc.d/rc{level}.d")
+    }
+    pub fn path(&self) -> String {
+        format!("{}/{}", Self::dir(self.level), self.name)
+    }
 }
 
 /// One change a step wants, with a one-line description for people.

@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -227,7 +227,9 @@ impl Sys {
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temp file beside {box_path}"))?;
         let ctx = || format!("cannot write {box_path}");
+        crate::fault::point("write: temp created");
         tmp.write_all(contents).with_context(ctx)?;
+        crate::fault::point("write: temp written");
         tmp.as_file().sync_all().with_context(ctx)?;
         rustix::fs::fchown(
             tmp.as_file(),
@@ -239,9 +241,11 @@ impl Sys {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(mode))
             .with_context(ctx)?;
+        crate::fault::point("write: before rename");
         tmp.persist(&target)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot replace {box_path}"))?;
+        crate::fault::point("write: renamed");
         fsync_dir(dir).with_context(ctx)?;
         Ok(())
     }
@@ -270,6 +274,94 @@ impl Sys {
             fsync_dir(parent).with_context(|| format!("cannot create directory {box_path}"))?;
         }
         Ok(())
+    }
+
+    /// The target of a symlink; `None` when the path does not exist.
+    pub fn read_link(&self, box_path: &str) -> Result<Option<String>> {
+        let p = self.host_path(box_path)?;
+        match fs::read_link(&p) {
+            Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read the link {box_path}")),
+        }
+    }
+
+    /// Create a symlink (its directory must be a managed path).
+    pub fn symlink(&self, box_path: &str, target: &str) -> Result<()> {
+        let p = self.managed_path(box_path)?;
+        std::os::unix::fs::symlink(target, &p)
+            .with_context(|| format!("cannot create the link {box_path} -> {target}"))?;
+        fsync_parent(&p).with_context(|| format!("cannot create the link {box_path}"))
+    }
+
+    /// Remove a file, a symlink or an empty directory (never following links).
+    pub fn remove(&self, box_path: &str) -> Result<()> {
+        let p = self.managed_path_allow_leaf_link(box_path)?;
+        let is_dir = fs::symlink_metadata(&p)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if is_dir {
+            fs::remove_dir(&p)
+                .with_context(|| format!("cannot remove the directory {box_path}"))?;
+        } else {
+            fs::remove_file(&p).with_context(|| format!("cannot remove {box_path}"))?;
+        }
+        fsync_parent(&p).with_context(|| format!("cannot remove {box_path}"))
+    }
+
+    /// Like `managed_path`, but the last component may itself be a symlink (to remove it).
+    fn managed_path_allow_leaf_link(&self, box_path: &str) -> Result<PathBuf> {
+        let p = Path::new(box_path);
+        let parent = p.parent().and_then(|d| d.to_str()).unwrap_or("/");
+        let dir = self.managed_path(parent)?;
+        Ok(dir.join(
+            p.file_name()
+                .ok_or_else(|| anyhow!("bad path {box_path}"))?,
+        ))
+    }
+
+    /// Take the run lock (`flock` on a file under the root): waits up to `wait`, then fails
+    /// naming the holder's pid. Released when the returned guard drops.
+    pub fn lock(&self, box_path: &str, wait: Duration) -> Result<RunLock> {
+        use rustix::fs::{flock, FlockOperation};
+        let p = self.host_path(box_path)?;
+        if let Some(dir) = p.parent() {
+            fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the lock directory for {box_path}"))?;
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .mode(0o644)
+            .open(&p)
+            .with_context(|| format!("cannot open the lock file {box_path}"))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    let holder = fs::read_to_string(&p).unwrap_or_default();
+                    let pid = holder.trim();
+                    bail!(
+                        "another blotctl run holds the lock (pid {}); wait for it to finish",
+                        if pid.is_empty() { "unknown" } else { pid }
+                    );
+                }
+                Err(e) => {
+                    return Err(std::io::Error::from(e))
+                        .with_context(|| format!("cannot lock {box_path}"))
+                }
+            }
+        }
+        file.set_len(0)?;
+        (&file).write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        Ok(RunLock { _file: file })
     }
 
     /// Find a program on PATH.
@@ -400,6 +492,18 @@ pub fn command_failure(argv: &[&str], out: &Output) -> String {
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     fs::File::open(dir)?.sync_all()
+}
+
+fn fsync_parent(p: &Path) -> std::io::Result<()> {
+    match p.parent() {
+        Some(d) => fsync_dir(d),
+        None => Ok(()),
+    }
+}
+
+/// Holds the run lock until dropped (closing the file releases the `flock`).
+pub struct RunLock {
+    _file: fs::File,
 }
 
 #[cfg(test)]

@@ -123,9 +123,8 @@ impl Step for Chkconfig {
                             l.name,
                             on_levels(&l)
                         ),
-                        Action::Run {
-                            argv: vec!["chkconfig".into(), l.name.clone(), "off".into()],
-                            ok_stderr: Vec::new(),
+                        Action::ChkconfigOff {
+                            service: l.name.clone(),
                         },
                     );
                     changes.push(if have_chkconfig {

@@ -68,7 +68,6 @@ impl Step for Reload {
                 "initctl reload-configuration (job files changed)",
                 Action::Run {
                     argv: vec!["initctl".into(), "reload-configuration".into()],
-                    ok_stderr: Vec::new(),
                 },
             )
         };
