@@ -70,6 +70,9 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
         settings,
         no_start: args.no_start,
     };
+    if _lock.is_some() {
+        clean_stale_temps(&ctx)?;
+    }
     let all = steps::all();
     let planned = engine::plan_all(&ctx, &all);
     let (text, counts) = report::steps(&planned, Tense::Would);
@@ -135,6 +138,31 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
         counts,
         "provisioned",
     )
+}
+
+/// Remove temp files a killed run left in the directories blotctl writes to.
+fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
+    let s = ctx.settings;
+    let monit_dir = std::path::Path::new(&s.monit_rc)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into());
+    for dir in [
+        "/etc".to_string(),
+        "/etc/init".into(),
+        monit_dir,
+        s.logs_dir(),
+    ] {
+        for p in ctx.sys.remove_stale_temps(&dir)? {
+            println!("removed {p} (left by a run that was killed)");
+        }
+    }
+    ctx.sys.remove_stale_temps(journal::BACKUPS)?;
+    for run in ctx.sys.list_dir(journal::BACKUPS)?.unwrap_or_default() {
+        ctx.sys
+            .remove_stale_temps(&format!("{}/{run}", journal::BACKUPS))?;
+    }
+    Ok(())
 }
 
 /// A real run: confirmation possible, root, and the run lock (held until dropped).
@@ -241,6 +269,14 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
     } else {
         Some(prepare_real_run(sys, "roll back", args.yes)?)
     };
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: true,
+    };
+    if _lock.is_some() {
+        clean_stale_temps(&ctx)?;
+    }
     let runs = journal::list(sys)?;
     let target = match &args.run {
         Some(id) => runs.iter().find(|m| &m.run_id == id).ok_or_else(|| {

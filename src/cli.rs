@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "blotctl",
-    version,
+    version = env!("BLOTCTL_VERSION"),
     about = "Provision and verify a Blot box (Amazon Linux AMI 2018.03, upstart 0.6.5)",
     after_help = "Examples:\n  blotctl provision --dry-run --root ./box   show what would change, change nothing\n  sudo blotctl provision --yes              bring this box to the runbook's state\n  sudo blotctl verify --wait 120            after a reboot: provisioned and healthy?"
 )]

@@ -6,6 +6,7 @@
 
 use crate::journal::Journal;
 use crate::plan::{Action, Change, StepPlan};
+use crate::steps::init::InitState;
 use crate::steps::{Ctx, Step};
 use crate::sys::command_failure;
 use crate::upstart::{classify_stderr, parse_status, InitctlError};
@@ -80,6 +81,18 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
             run_ok(ctx, &argv)
         }
+        Action::ReloadJobs { jobs } => {
+            run_ok(ctx, &["initctl", "reload-configuration"])?;
+            match crate::steps::init::observe(ctx)? {
+                InitState::Unknown(why) => bail!("init state unknown after reload: {why}"),
+                InitState::Known(list) => {
+                    match jobs.iter().find(|j| !list.iter().any(|l| &l.name == *j)) {
+                        Some(missing) => Err(crate::steps::init::not_loaded(missing)),
+                        None => Ok(()),
+                    }
+                }
+            }
+        }
         Action::ChkconfigOff { service } => run_ok(ctx, &["chkconfig", service, "off"]),
         Action::RestoreLinks { service, links } => {
             let now = crate::journal::service_links(sys, service)?;
@@ -119,13 +132,12 @@ fn run_ok(ctx: &Ctx, argv: &[&str]) -> Result<()> {
 fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
     let argv = ["initctl", "start", job];
     let out = ctx.sys.run(&argv)?;
-    if !out.success()
-        && !matches!(
-            classify_stderr(&out.stderr),
-            InitctlError::AlreadyRunning(_)
-        )
-    {
-        bail!("{}", command_failure(&argv, &out));
+    if !out.success() {
+        match classify_stderr(&out.stderr) {
+            InitctlError::AlreadyRunning(_) => {} // upstart chained it from the job before
+            InitctlError::UnknownJob(_) => return Err(crate::steps::init::not_loaded(job)),
+            _ => bail!("{}", command_failure(&argv, &out)),
+        }
     }
     let timeout = Duration::from_secs(ctx.settings.start_timeout);
     let settle = Duration::from_millis(ctx.settings.start_settle_ms);

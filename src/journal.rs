@@ -128,7 +128,9 @@ impl Journal {
                 }
             }
             Action::StartJob { job } => Entry::JobStarted { job: job.clone() },
-            Action::StopJob { .. } | Action::Run { .. } => return Ok(()),
+            Action::StopJob { .. } | Action::Run { .. } | Action::ReloadJobs { .. } => {
+                return Ok(())
+            }
         };
         self.open(sys)?;
         self.manifest.as_mut().expect("opened").entries.push(entry);

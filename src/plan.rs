@@ -40,6 +40,9 @@ pub enum Action {
     Run { argv: Vec<String> },
     /// Start an upstart job and wait until it is `start/running` with a process.
     StartJob { job: String },
+    /// `initctl reload-configuration`, then every job in `jobs` must be listed (a job file
+    /// upstart cannot parse is silently not loaded).
+    ReloadJobs { jobs: Vec<String> },
     /// Stop an upstart job (`Unknown instance` means it was already stopped).
     StopJob { job: String },
     /// `chkconfig SERVICE off`. The journal saves the service's rc links first.

@@ -364,6 +364,20 @@ impl Sys {
         Ok(RunLock { _file: file })
     }
 
+    /// Remove temp files an earlier run left behind when it was killed mid-write
+    /// (`.blotctl-XXXXXX~` in `dir`); returns the box paths removed.
+    pub fn remove_stale_temps(&self, dir: &str) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for name in self.list_dir(dir)?.unwrap_or_default() {
+            if name.starts_with(".blotctl-") && name.ends_with('~') {
+                let p = format!("{}/{name}", dir.trim_end_matches('/'));
+                self.remove(&p)?;
+                removed.push(p);
+            }
+        }
+        Ok(removed)
+    }
+
     /// Find a program on PATH.
     pub fn which(&self, program: &str) -> Option<PathBuf> {
         which::which(program).ok()

@@ -17,7 +17,7 @@ fn visudo_ok(path: &std::path::Path) -> bool {
 #[test]
 fn dry_run_changes_nothing_and_exits_2() {
     let b = TestBox::fresh();
-    let before = b.state();
+    let before = b.managed_state();
     let out = b
         .blotctl()
         .args(["provision", "--dry-run"])
@@ -40,7 +40,7 @@ fn dry_run_changes_nothing_and_exits_2() {
         text.contains("chkconfig redis off (on in runlevels 2,3,4,5)"),
         "{text}"
     );
-    assert_eq!(b.state(), before, "a dry run changed the tree");
+    assert_same_state(&b.managed_state(), &before, "a dry run changed the tree");
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn provision_converges_and_a_second_run_changes_nothing() {
         .unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert!(stdout(&again).contains("dry run: 0 changes"));
-    let before = b.state();
+    let before = b.managed_state();
     let second = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(second.status.code(), Some(0));
     assert!(
@@ -109,7 +109,7 @@ fn provision_converges_and_a_second_run_changes_nothing() {
         "{}",
         stdout(&second)
     );
-    assert_eq!(b.state(), before);
+    assert_same_state(&b.managed_state(), &before, "the tree changed");
 }
 
 fn count_changes(text: &str, prefix: &str) -> usize {
@@ -128,11 +128,11 @@ fn count_changes(text: &str, prefix: &str) -> usize {
 #[test]
 fn no_tty_without_yes_is_a_usage_error() {
     let b = TestBox::fresh();
-    let before = b.state();
+    let before = b.managed_state();
     let out = b.blotctl().arg("provision").output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
-    assert_eq!(b.state(), before);
+    assert_same_state(&b.managed_state(), &before, "the tree changed");
 }
 
 #[test]
@@ -163,12 +163,12 @@ fn sudoers_that_visudo_rejects_is_left_alone() {
     let b = TestBox::fresh();
     let broken = format!("{}this is not sudoers syntax ((\n", b.read("/etc/sudoers"));
     b.write("/etc/sudoers", &broken);
-    let before = b.state();
+    let before = b.managed_state();
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(all.contains("visudo rejects /etc/sudoers"), "{all}");
-    assert_eq!(b.state(), before, "a failed run changed the tree");
+    assert_same_state(&b.managed_state(), &before, "a failed run changed the tree");
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn bad_config_fails_clearly_and_changes_nothing() {
         "/etc/blotctl.toml",
         "user = \"ec2-user\\nALL ALL=(ALL) NOPASSWD: ALL\"\n",
     );
-    let before = b.state();
+    let before = b.managed_state();
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -186,7 +186,7 @@ fn bad_config_fails_clearly_and_changes_nothing() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(b.state(), before);
+    assert_same_state(&b.managed_state(), &before, "the tree changed");
 }
 
 #[test]

@@ -48,6 +48,16 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
     Ok(InitState::Known(list))
 }
 
+/// Why a job is missing from `initctl list` although its file is installed.
+pub fn not_loaded(job: &str) -> anyhow::Error {
+    let path = job_path(job);
+    anyhow!(
+        "upstart did not load the job `{job}`: {path} is installed but `initctl list` does \
+         not show it, so upstart rejected the file; its syntax is the likely cause (upstart \
+         logs the reason only to syslog: grep '{path}' /var/log/messages)"
+    )
+}
+
 fn unknown_reason(why: &str) -> String {
     format!("init state unknown: {why}")
 }
@@ -66,8 +76,8 @@ impl Step for Reload {
         let reload = || {
             Change::new(
                 "initctl reload-configuration (job files changed)",
-                Action::Run {
-                    argv: vec!["initctl".into(), "reload-configuration".into()],
+                Action::ReloadJobs {
+                    jobs: JOBS.iter().map(|j| j.to_string()).collect(),
                 },
             )
         };
@@ -79,12 +89,7 @@ impl Step for Reload {
                 for job in JOBS {
                     let path = job_path(job);
                     if !list.iter().any(|j| j.name == job) && !pending.contains(&path.as_str()) {
-                        return Err(anyhow!(
-                            "upstart did not load the job `{job}`: {path} is installed but \
-                             `initctl list` does not show it, so upstart rejected the file; its \
-                             syntax is the likely cause (upstart logs the reason only to syslog: \
-                             grep '{path}' /var/log/messages)"
-                        ));
+                        return Err(not_loaded(job));
                     }
                 }
                 Ok(StepPlan::changes(if job_changes {

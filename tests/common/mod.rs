@@ -14,9 +14,10 @@ pub fn fixture_box() -> PathBuf {
 }
 
 /// PATH with the fake chkconfig/initctl first.
+/// /usr/bin comes next so that `python3` is the system one, not a slow version-manager shim.
 pub fn fake_path() -> String {
     format!(
-        "{}:{}",
+        "{}:/usr/bin:{}",
         project().join("fixtures/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     )
@@ -116,14 +117,41 @@ impl TestBox {
         out
     }
 
-    /// PIDs of processes the fake initctl started for this box.
-    pub fn fake_pids(&self) -> Vec<i32> {
-        let dir = self.path("/var/lib/fake-upstart");
+    /// blotctl on this box as a std Command (to spawn and kill it).
+    pub fn blotctl_std(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("blotctl"));
+        c.arg("--root").arg(&self.root).env("PATH", fake_path());
+        c.env_remove("BLOTCTL_ROOT").env_remove("BLOTCTL_CONFIG");
+        c
+    }
+
+    /// The tree minus blotctl's own state (backups, lock) and the fake init's runtime state.
+    pub fn managed_state(&self) -> BTreeMap<String, String> {
+        self.state()
+            .into_iter()
+            .filter(|(p, _)| {
+                !p.starts_with("var/lib/blotctl")
+                    && !p.starts_with("var/lib/fake-upstart")
+                    && p != "var/lock/blotctl.lock"
+            })
+            .collect()
+    }
+
+    /// PIDs of processes started for this box: the fake initctl gives every job process
+    /// `BLOTCTL_ROOT=<this box>` in its environment.
+    pub fn box_pids(&self) -> Vec<i32> {
+        let needle = format!("BLOTCTL_ROOT={}\0", self.root.display());
         let mut pids = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                if let Ok(t) = std::fs::read_to_string(e.path()) {
-                    pids.extend(t.split_whitespace().filter_map(|w| w.parse::<i32>().ok()));
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if pid == std::process::id() as i32 {
+                continue;
+            }
+            if let Ok(env) = std::fs::read(e.path().join("environ")) {
+                if String::from_utf8_lossy(&env).contains(&needle) {
+                    pids.push(pid);
                 }
             }
         }
@@ -133,13 +161,11 @@ impl TestBox {
 
 impl Drop for TestBox {
     fn drop(&mut self) {
-        for pid in self.fake_pids() {
-            if pid > 1 {
-                let _ = std::process::Command::new("kill")
-                    .arg("-KILL")
-                    .arg(pid.to_string())
-                    .status();
-            }
+        for pid in self.box_pids() {
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
         }
     }
 }
@@ -168,6 +194,21 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
             );
         }
     }
+}
+
+/// Assert two tree states are equal, naming only the paths that differ.
+#[track_caller]
+pub fn assert_same_state(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>, what: &str) {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let diff: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let short = |v: Option<&String>| v.map(|s| s.chars().take(80).collect::<String>());
+            format!("{k}: {:?} -> {:?}", short(a.get(k)), short(b.get(k)))
+        })
+        .collect();
+    assert!(diff.is_empty(), "{what}:\n  {}", diff.join("\n  "));
 }
 
 /// Output of a finished command as text.
