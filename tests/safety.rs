@@ -124,6 +124,9 @@ fn two_concurrent_provisions_never_both_apply() {
 // ---------------------------------------------------------------------------
 // Crash suite
 
+/// Managed file -> its contents (None: missing).
+type Files = BTreeMap<&'static str, Option<Vec<u8>>>;
+
 /// The files provision manages, as a fresh box has them and as a provisioned one does.
 fn managed_files() -> Vec<&'static str> {
     vec![
@@ -137,7 +140,7 @@ fn managed_files() -> Vec<&'static str> {
     ]
 }
 
-fn snapshot_files(b: &TestBox) -> BTreeMap<&'static str, Option<Vec<u8>>> {
+fn snapshot_files(b: &TestBox) -> Files {
     managed_files()
         .into_iter()
         .map(|f| (f, std::fs::read(b.path(f)).ok()))
@@ -207,10 +210,7 @@ fn check_after_crash(
 }
 
 /// The old and new contents of the managed files.
-fn old_and_new() -> (
-    BTreeMap<&'static str, Option<Vec<u8>>>,
-    BTreeMap<&'static str, Option<Vec<u8>>>,
-) {
+fn old_and_new() -> (Files, Files) {
     let b = TestBox::fresh();
     let old = snapshot_files(&b);
     let out = b
