@@ -123,6 +123,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
         println!("cancelled: nothing was changed");
         return Ok(EXIT_FAILED);
     }
+    engine::preflight(&ctx, &planned)?;
     let mut journal = Journal::new("provision", None);
     let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
     if let Some(id) = journal.run_id() {
@@ -342,6 +343,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
         println!("cancelled: nothing was changed");
         return Ok(EXIT_FAILED);
     }
+    engine::preflight(&ctx, &planned)?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
     let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
     if result.is_ok() {

@@ -45,6 +45,34 @@ pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
     out
 }
 
+/// Before anything changes: every file to be written must fit, with its backup and a
+/// margin, in the free space of its filesystem (a full disk fails the run here, with
+/// nothing changed, rather than half-way through).
+pub fn preflight(ctx: &Ctx, planned: &[Planned]) -> Result<()> {
+    const MARGIN: u64 = 64 * 1024;
+    let mut need: std::collections::BTreeMap<String, u64> = Default::default();
+    for c in planned.iter().flat_map(|p| p.changes()) {
+        if let Action::WriteFile { path, old, new, .. } = &c.action {
+            let dir = std::path::Path::new(path)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned());
+            let bytes = new.len() as u64 + old.as_ref().map_or(0, |o| o.len() as u64);
+            *need.entry(dir.unwrap_or_else(|| "/".into())).or_default() += bytes;
+        }
+    }
+    for (dir, bytes) in need {
+        let free = ctx.sys.free_bytes(&dir)?;
+        if free < bytes + MARGIN {
+            bail!(
+                "not enough free space for {dir}: {free} bytes free, {} needed (new files, \
+                 backups and a margin); nothing was changed: free some space and run again",
+                bytes + MARGIN
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Apply one change, after the journal saved what it alters. The world is checked again
 /// first: a file that changed since it was planned is not overwritten.
 pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {

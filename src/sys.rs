@@ -121,6 +121,57 @@ impl Sys {
         Ok(host)
     }
 
+    /// Fail unless blotctl may replace `box_path`: no symlink on the way, and neither the
+    /// file nor its directory is immutable or append-only (`chattr +i`/`+a`), so that such
+    /// a file stops the run while planning, before anything was changed.
+    pub fn ensure_writable(&self, box_path: &str) -> Result<()> {
+        let p = self.managed_path(box_path)?;
+        let parent = p.parent().unwrap_or(&self.root).to_path_buf();
+        for (shown, path) in [
+            (box_path.to_string(), p),
+            (format!("the directory of {box_path}"), parent),
+        ] {
+            let file = match fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(
+                    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+                        | rustix::fs::OFlags::NONBLOCK.bits() as i32,
+                )
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot open {shown}")),
+            };
+            // Filesystems without attribute support answer ENOTTY: nothing to refuse.
+            if let Ok(flags) = rustix::fs::ioctl_getflags(&file) {
+                use rustix::fs::IFlags;
+                if flags.intersects(IFlags::IMMUTABLE | IFlags::APPEND) {
+                    bail!(
+                        "{shown} is immutable or append-only (chattr +i/+a), so blotctl cannot \
+                         replace it; if that is not deliberate, run `chattr -i -a` on it"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes available in the filesystem that holds `box_path` (or its nearest existing
+    /// ancestor).
+    pub fn free_bytes(&self, box_path: &str) -> Result<u64> {
+        let mut p = self.host_path(box_path)?;
+        while !p.exists() {
+            if !p.pop() {
+                break;
+            }
+        }
+        let st = rustix::fs::statvfs(&p)
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot tell the free space for {box_path}"))?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
     /// Read a file; `None` when it does not exist.
     pub fn read(&self, box_path: &str) -> Result<Option<Vec<u8>>> {
         let p = self.host_path(box_path)?;
@@ -368,6 +419,9 @@ impl Sys {
     /// (`.blotctl-XXXXXX~` in `dir`); returns the box paths removed.
     pub fn remove_stale_temps(&self, dir: &str) -> Result<Vec<String>> {
         let mut removed = Vec::new();
+        if self.meta(dir)?.map(|m| m.kind) != Some(Kind::Dir) {
+            return Ok(removed);
+        }
         for name in self.list_dir(dir)?.unwrap_or_default() {
             if name.starts_with(".blotctl-") && name.ends_with('~') {
                 let p = format!("{}/{name}", dir.trim_end_matches('/'));

@@ -18,12 +18,19 @@ impl Step for Hosts {
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
         let s = ctx.settings;
-        let current = ctx.sys.read_text(PATH)?;
+        let observed = super::observe_file(ctx, PATH)?;
+        let current = match &observed {
+            Some((b, _)) => Some(
+                String::from_utf8(b.clone())
+                    .map_err(|_| anyhow::anyhow!("{PATH} is not valid UTF-8 text"))?,
+            ),
+            None => None,
+        };
         let text = current.clone().unwrap_or_default();
         let Some(new) = ensure_names(&text, &s.hosts_address, &s.sites)? else {
             return Ok(StepPlan::changes(Vec::new()));
         };
-        let meta = ctx.sys.meta(PATH)?;
+        let meta = observed.map(|(_, m)| m);
         // A file we edit keeps its own mode and owner; a missing one is created 0644 root.
         let perms = meta.map_or(ROOT_0644, |m| crate::plan::Perms {
             mode: m.mode,

@@ -50,6 +50,7 @@ impl Step for Logs {
             Some(_) => bail!("{logs} exists but is not a directory"),
         }
         for file in s.log_files() {
+            ctx.sys.ensure_writable(&file)?;
             let want = Perms {
                 mode: 0o644,
                 uid: acct.uid,

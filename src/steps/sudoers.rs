@@ -25,11 +25,13 @@ impl Step for Sudoers {
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
         let sys = ctx.sys;
-        let (Some(text), Some(meta)) = (sys.read_text(PATH)?, sys.meta(PATH)?) else {
+        let Some((bytes, meta)) = super::observe_file(ctx, PATH)? else {
             bail!(
                 "{PATH} does not exist: this does not look like an Amazon Linux box (check --root)"
             );
         };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{PATH} is not valid UTF-8 text"))?;
         let edit = remove_requiretty(&text, &ctx.settings.user)?;
         for inc in includes(&text) {
             check_included(ctx, &inc)?;

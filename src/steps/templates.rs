@@ -179,10 +179,7 @@ impl Step for MonitRc {
 
 /// Plan a file blotctl owns entirely: any difference is replaced.
 fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
-    let current = match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
-        (Some(bytes), Some(meta)) => Some((bytes, meta)),
-        _ => None,
-    };
+    let current = super::observe_file(ctx, path)?;
     Ok(plan_file(
         path,
         current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
