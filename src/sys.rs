@@ -281,7 +281,7 @@ impl Sys {
         crate::fault::point("write: temp created");
         tmp.write_all(contents).with_context(ctx)?;
         crate::fault::point("write: temp written");
-        tmp.as_file().sync_all().with_context(ctx)?;
+        // Owner and mode before the fsync, so the one fsync makes data and metadata durable.
         rustix::fs::fchown(
             tmp.as_file(),
             Some(rustix::fs::Uid::from_raw(uid)),
@@ -292,6 +292,7 @@ impl Sys {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(mode))
             .with_context(ctx)?;
+        tmp.as_file().sync_all().with_context(ctx)?;
         crate::fault::point("write: before rename");
         tmp.persist(&target)
             .map_err(|e| e.error)
