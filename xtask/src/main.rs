@@ -3,6 +3,8 @@
 //! - `test`: install the Debian programs the suite uses (when missing), then run every test.
 //! - `demo`: run blotctl on a scratch copy of the bundled fixture box, fakes on PATH.
 
+mod dist;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("monit", "monit"),
     ("nginx", "nginx"),
     ("redis-server", "redis-server"),
+    ("strace", "strace"),
+    ("e2fsprogs", "chattr"),
 ];
 
 fn main() -> Result<()> {
@@ -21,6 +25,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&root),
+        Some("dist") => dist::dist(&root, &args[1..]),
         _ => {
             eprintln!("usage: cargo xtask <test [cargo test args]|demo>");
             std::process::exit(64);
