@@ -1,6 +1,6 @@
 //! Build facts for `blotctl --version`: the git commit and the target.
 //!
-//! Sets `BLOTCTL_VERSION` to `<pkg version> (commit <hash>, target <triple>)`. Without git
+//! Sets `BLOTCTL_BUILD_VERSION` to `<pkg version> (commit <hash>, target <triple>)`. Without git
 //! (a source tarball, no `git` program) the commit is "unknown"; the build never fails here.
 //! `cargo xtask dist` sets `BLOTCTL_BUILD_TARGET` to the full zig target
 //! (`x86_64-unknown-linux-gnu.2.17`), which names the glibc floor that cargo's `TARGET` lacks.
@@ -19,7 +19,7 @@ fn main() {
         .or_else(|| std::env::var("TARGET").ok())
         .unwrap_or_else(|| "unknown".to_string());
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_else(|_| "0.0.0".to_string());
-    println!("cargo:rustc-env=BLOTCTL_VERSION={version} (commit {commit}, target {target})");
+    println!("cargo:rustc-env=BLOTCTL_BUILD_VERSION={version} (commit {commit}, target {target})");
 }
 
 /// The short hash of HEAD, and the git files to watch so a new commit rebuilds.

@@ -1,9 +1,10 @@
 //! The commands: load settings, build the context, run the engine, print, pick the exit code.
 
 use crate::cli::{Cli, Command, ProvisionArgs, RollbackArgs};
-use crate::config::{Settings, DEFAULT_CONFIG};
+use crate::config::{Effective, Layer, Settings, DEFAULT_CONFIG};
 use crate::engine::{self, Planned};
 use crate::journal::{self, Journal};
+use crate::printer::Printer;
 use crate::report::{self, Tense};
 use crate::steps::{self, Ctx};
 use crate::sys::Sys;
@@ -27,31 +28,130 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 pub fn run(cli: Cli) -> Result<u8> {
+    let json = match &cli.command {
+        Command::Provision(a) => a.json,
+        Command::Verify(a) => a.json || a.format != crate::cli::VerifyFormat::Text,
+        _ => false,
+    };
+    let printer = Printer::new(cli.color, cli.quiet, json);
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "blotctl", &mut std::io::stdout());
+        return Ok(EXIT_OK);
+    }
     let sys = Sys::new(&cli.root)?;
-    let settings = load_settings(&sys, cli.config.as_deref())?;
+    let effective = load_settings(&sys, cli.config.as_deref())?;
+    let settings = &effective.settings;
     match cli.command {
-        Command::Provision(args) => provision(&sys, &settings, &args),
-        Command::Verify(args) => crate::verify::run(&sys, &settings, &args),
-        Command::Rollback(args) => rollback(&sys, &settings, &args),
-        Command::Render { name } => render(&sys, &settings, name.as_deref()),
+        Command::Provision(args) => provision(&sys, settings, &args, printer),
+        Command::Verify(args) => crate::verify::run(&sys, settings, &args, printer),
+        Command::Rollback(args) => rollback(&sys, settings, &args, printer),
+        Command::Render { name } => render(&sys, settings, name.as_deref()),
+        Command::Config => print_config(&effective),
+        Command::Init { force } => init(&sys, &effective, force),
+        Command::Completions { .. } => unreachable!("handled above"),
     }
 }
 
-/// Defaults, overridden by `--config FILE` or else by `/etc/blotctl.toml` under the root.
-fn load_settings(sys: &Sys, config: Option<&std::path::Path>) -> Result<Settings> {
-    let (text, origin) = match config {
-        Some(path) => {
-            let text = sys
-                .read_host_text(path)
-                .with_context(|| format!("cannot read the config file {}", path.display()))?;
-            (Some(text), path.display().to_string())
-        }
-        None => (sys.read_text(DEFAULT_CONFIG)?, DEFAULT_CONFIG.to_string()),
-    };
-    match text {
-        Some(t) => Settings::from_toml(&t, &origin),
-        None => Ok(Settings::default()),
+/// defaults < /etc/blotctl.toml (under the root) < `--config FILE` or `BLOTCTL_CONFIG`
+/// < `BLOTCTL_*` variables.
+fn load_settings(sys: &Sys, flag: Option<&std::path::Path>) -> Result<Effective> {
+    let mut layers = Vec::new();
+    if let Some(text) = sys.read_text(DEFAULT_CONFIG)? {
+        layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
     }
+    let env_file = std::env::var_os("BLOTCTL_CONFIG").map(std::path::PathBuf::from);
+    let file = match (flag, &env_file) {
+        (Some(p), _) => Some((p.to_path_buf(), format!("--config {}", p.display()))),
+        (None, Some(p)) => Some((p.clone(), format!("BLOTCTL_CONFIG {}", p.display()))),
+        (None, None) => None,
+    };
+    if let Some((path, origin)) = file {
+        let text = sys
+            .read_host_text(&path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        layers.push(Layer::parse(&text, &origin)?);
+    }
+    if let Some(env) = Layer::from_env(std::env::vars())? {
+        layers.push(env);
+    }
+    crate::config::resolve(layers)
+}
+
+/// `blotctl config`: the effective settings as TOML, each with its source.
+fn print_config(e: &Effective) -> Result<u8> {
+    let table = toml::Table::try_from(&e.settings)?;
+    let lines: Vec<(String, &str)> = table
+        .iter()
+        .map(|(k, v)| {
+            (
+                format!("{k} = {v}"),
+                e.sources.get(k).map_or("default", |s| s.as_str()),
+            )
+        })
+        .collect();
+    let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    println!("# effective settings; after each, where its value came from");
+    for (line, source) in lines {
+        println!("{line:<width$}  # {source}");
+    }
+    Ok(EXIT_OK)
+}
+
+/// `blotctl init`: a commented config file with the effective values (asked for on a
+/// terminal), written through the engine like any other change.
+fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
+    if sys.meta(DEFAULT_CONFIG)?.is_some() && !force {
+        return Err(UsageError(format!(
+            "{DEFAULT_CONFIG} already exists (use --force to replace it)"
+        ))
+        .into());
+    }
+    let mut settings = e.settings.clone();
+    if interactive() {
+        let ask = |prompt: &str, default: String| -> Result<String> {
+            Ok(dialoguer::Input::<String>::new()
+                .with_prompt(prompt)
+                .default(default)
+                .interact_text()?)
+        };
+        settings.app_dir = ask("Blot checkout (app_dir)", settings.app_dir)?;
+        settings.user = ask("app user (user)", settings.user)?;
+        settings.sites = ask(
+            "site names, space-separated (sites)",
+            settings.sites.join(" "),
+        )?
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+        settings.blot_port = ask("Blot port (blot_port)", settings.blot_port.to_string())?
+            .parse()
+            .context("blot_port must be a port number")?;
+    }
+    settings.validate()?;
+    let text = crate::config::commented_toml(&settings)?;
+    let ctx = Ctx {
+        sys,
+        settings: &settings,
+        no_start: true,
+    };
+    if !sys.is_root() {
+        return Err(anyhow!("init must run as root to write {DEFAULT_CONFIG}").context(NotRoot));
+    }
+    let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
+    let old = sys.read(DEFAULT_CONFIG)?;
+    let change = crate::plan::Change::new(
+        format!("write {DEFAULT_CONFIG}"),
+        crate::plan::Action::WriteFile {
+            path: DEFAULT_CONFIG.into(),
+            old,
+            new: text.into_bytes(),
+            perms: steps::ROOT_0644,
+        },
+    );
+    engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
+    println!("wrote {DEFAULT_CONFIG}");
+    Ok(EXIT_OK)
 }
 
 /// "No TTY" means stdin or stderr is not a terminal.
@@ -59,7 +159,35 @@ fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8> {
+/// Why a real run must not start, from its plan: failed steps or blocked changes.
+fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
+    if counts.failed > 0 {
+        return Some(anyhow!(
+            "nothing was changed: {} could not be planned (see `failed` above)",
+            report::plural(counts.failed, "step")
+        ));
+    }
+    let blocked: Vec<String> = planned
+        .iter()
+        .flat_map(|p| p.changes())
+        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
+        .collect();
+    (!blocked.is_empty()).then(|| {
+        anyhow!(
+            "nothing was changed: {} cannot be applied safely:\n  {}",
+            report::plural(blocked.len(), "change"),
+            blocked.join("\n  ")
+        )
+    })
+}
+
+fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
+    if args.json && !args.dry_run && !args.yes {
+        return Err(UsageError(
+            "--json has no prompt: add --yes to apply, or use --dry-run".into(),
+        )
+        .into());
+    }
     let _lock = if args.dry_run {
         None
     } else {
@@ -74,46 +202,64 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
         clean_stale_temps(&ctx)?;
     }
     let all = steps::all();
-    let planned = engine::plan_all(&ctx, &all);
+    let planned = {
+        let spinner = printer.spinner("planning");
+        engine::plan_all_with(&ctx, &all, |name| {
+            spinner.set_message(format!("planning: {name}"))
+        })
+    };
     let (text, counts) = report::steps(&planned, Tense::Would);
+    let json = |planned: &[Planned],
+                tense,
+                exit: u8,
+                error: Option<&anyhow::Error>,
+                backup: Option<&str>| {
+        let doc = report::json_doc(
+            "provision",
+            args.dry_run,
+            planned,
+            tense,
+            exit,
+            error,
+            backup,
+        );
+        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
+    };
 
     if args.dry_run {
-        print!("{text}");
-        println!("{}", report::summary("dry run", counts));
-        return Ok(if counts.failed > 0 {
+        let exit = if counts.failed > 0 {
             EXIT_FAILED
         } else if counts.changes > 0 {
             EXIT_PENDING
         } else {
             EXIT_OK
-        });
+        };
+        if args.json {
+            json(&planned, Tense::Would, exit, None, None);
+        } else {
+            print!("{text}");
+            println!("{}", report::summary("dry run", counts));
+        }
+        return Ok(exit);
     }
-    if counts.failed > 0 {
-        print!("{text}");
-        return Err(anyhow!(
-            "nothing was changed: {} could not be planned (see `failed` above)",
-            report::plural(counts.failed, "step")
-        ));
-    }
-    let blocked: Vec<String> = planned
-        .iter()
-        .flat_map(|p| p.changes())
-        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
-        .collect();
-    if !blocked.is_empty() {
-        print!("{text}");
-        return Err(anyhow!(
-            "nothing was changed: {} cannot be applied safely:\n  {}",
-            report::plural(blocked.len(), "change"),
-            blocked.join("\n  ")
-        ));
+    if let Some(err) = refusal(&planned, counts) {
+        if args.json {
+            json(&planned, Tense::Would, EXIT_FAILED, Some(&err), None);
+        } else {
+            print!("{text}");
+        }
+        return Err(err);
     }
     if counts.changes == 0 {
-        print!("{text}");
-        println!(
-            "{}",
-            report::summary("nothing to do, the box is as provisioned", counts)
-        );
+        if args.json {
+            json(&planned, Tense::Did, EXIT_OK, None, None);
+        } else {
+            print!("{text}");
+            println!(
+                "{}",
+                report::summary("nothing to do, the box is as provisioned", counts)
+            );
+        }
         return Ok(EXIT_OK);
     }
     if !args.yes {
@@ -125,20 +271,37 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs) -> Result<u8>
     }
     engine::preflight(&ctx, &planned)?;
     let mut journal = Journal::new("provision", None);
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
-    if let Some(id) = journal.run_id() {
-        println!(
-            "backup: {}/{id} (undo with `blotctl rollback {id}`)",
-            journal::BACKUPS
-        );
-    }
-    result?;
-    converged(
+    let result = apply_all(
         &ctx,
-        |ctx| Ok(engine::plan_all(ctx, &all)),
-        counts,
-        "provisioned",
+        &planned,
+        counts.changes,
+        &mut journal,
+        printer,
+        !args.json,
     )
+    .and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), counts));
+    let backup = journal.run_id().map(String::from);
+    if args.json {
+        let exit = if result.is_ok() { EXIT_OK } else { EXIT_FAILED };
+        json(
+            &planned,
+            Tense::Did,
+            exit,
+            result.as_ref().err(),
+            backup.as_deref(),
+        );
+    } else {
+        if let Some(id) = &backup {
+            println!(
+                "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+                journal::BACKUPS
+            );
+        }
+        if result.is_ok() {
+            println!("{}", report::summary("provisioned", counts));
+        }
+    }
+    result.map(|()| EXIT_OK)
 }
 
 /// Remove temp files a killed run left in the directories blotctl writes to.
@@ -194,14 +357,25 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
 }
 
 /// Apply every planned change in order, journaling each first.
-fn apply_all(ctx: &Ctx, planned: &[Planned], total: usize, journal: &mut Journal) -> Result<()> {
+fn apply_all(
+    ctx: &Ctx,
+    planned: &[Planned],
+    total: usize,
+    journal: &mut Journal,
+    printer: Printer,
+    show: bool,
+) -> Result<()> {
     let mut done = 0;
+    let spinner = printer.spinner("applying");
     for (i, p) in planned.iter().enumerate() {
         for c in p.changes() {
+            spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
-                let (text, _) = report::steps(&planned[..i], Tense::Did);
-                print!("{text}");
-                println!("{:<13}{}: {e:#}", "failed", p.name);
+                if show {
+                    let (text, _) = report::steps(&planned[..i], Tense::Did);
+                    spinner.println(&text);
+                    spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
+                }
                 return Err(anyhow!(
                     "stopped at `{}` after {done} of {total} changes; fix the cause and run again",
                     c.summary
@@ -210,8 +384,11 @@ fn apply_all(ctx: &Ctx, planned: &[Planned], total: usize, journal: &mut Journal
             done += 1;
         }
     }
-    let (text, _) = report::steps(planned, Tense::Did);
-    print!("{text}");
+    drop(spinner);
+    if show {
+        let (text, _) = report::steps(planned, Tense::Did);
+        print!("{text}");
+    }
     Ok(())
 }
 
@@ -220,8 +397,7 @@ fn converged(
     ctx: &Ctx,
     replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
     counts: report::Counts,
-    done: &str,
-) -> Result<u8> {
+) -> Result<()> {
     let mut left = Vec::new();
     for p in replan(ctx)? {
         match &p.plan {
@@ -240,11 +416,10 @@ fn converged(
             left.join("\n  ")
         ));
     }
-    println!("{}", report::summary(done, counts));
-    Ok(EXIT_OK)
+    Ok(())
 }
 
-fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
+fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer) -> Result<u8> {
     if args.list {
         let runs = journal::list(sys)?;
         if runs.is_empty() {
@@ -345,7 +520,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
     }
     engine::preflight(&ctx, &planned)?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal);
+    let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
     if result.is_ok() {
         let mut marked = target.clone();
         marked.undone_by = Some(
@@ -357,12 +532,12 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs) -> Result<u8> {
         journal::save(sys, &marked)?;
     }
     result?;
-    converged(
-        &ctx,
-        plan_of,
-        counts,
-        &format!("rolled back {}", target.run_id),
-    )
+    converged(&ctx, plan_of, counts)?;
+    println!(
+        "{}",
+        report::summary(&format!("rolled back {}", target.run_id), counts)
+    );
+    Ok(EXIT_OK)
 }
 
 fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "blotctl",
-    version = env!("BLOTCTL_VERSION"),
+    version = env!("BLOTCTL_BUILD_VERSION"),
     about = "Provision and verify a Blot box (Amazon Linux AMI 2018.03, upstart 0.6.5)",
     after_help = "Examples:\n  blotctl provision --dry-run --root ./box   show what would change, change nothing\n  sudo blotctl provision --yes              bring this box to the runbook's state\n  sudo blotctl verify --wait 120            after a reboot: provisioned and healthy?"
 )]
@@ -18,6 +18,14 @@ pub struct Cli {
     /// Settings file (TOML). Default: /etc/blotctl.toml under --root, if it exists.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// When to use colour: auto (only on a terminal, not with NO_COLOR), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::printer::ColorChoice,
+
+    /// No progress spinners.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -40,6 +48,26 @@ pub enum Command {
         after_help = "Examples:\n  sudo blotctl rollback --list\n  sudo blotctl rollback --dry-run\n  sudo blotctl rollback 20261124T101500Z --yes"
     )]
     Rollback(RollbackArgs),
+    /// Print the effective settings and where each came from.
+    #[command(
+        after_help = "Examples:\n  blotctl config\n  BLOTCTL_BLOT_PORT=9000 blotctl config --root ./box"
+    )]
+    Config,
+    /// Write a commented config file (/etc/blotctl.toml under --root).
+    #[command(after_help = "Examples:\n  sudo blotctl init\n  blotctl init --root ./box --force")]
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  blotctl completions bash > /etc/bash_completion.d/blotctl"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the files blotctl renders (redis, blot, nginx, monit jobs; monit.rc).
     #[command(after_help = "Examples:\n  blotctl render blot\n  blotctl render --root ./box")]
     Render {
@@ -59,6 +87,9 @@ pub struct ProvisionArgs {
     /// Do not start the upstart jobs.
     #[arg(long)]
     pub no_start: bool,
+    /// Print one JSON document (the plan, or the outcome) instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +97,19 @@ pub struct VerifyArgs {
     /// Retry failing checks about once a second for up to SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
-    /// Print one JSON document instead of lines.
+    /// Print one JSON document instead of lines (same as --format json).
     #[arg(long)]
     pub json: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: VerifyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    Text,
+    Json,
+    Junit,
 }
 
 #[derive(Debug, Args)]

@@ -83,13 +83,9 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Parse a TOML document and validate it. `origin` names the file in errors.
+    /// Parse one TOML document over the defaults and validate it (no layering).
     pub fn from_toml(text: &str, origin: &str) -> Result<Settings> {
-        let s: Settings =
-            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
-        s.validate()
-            .with_context(|| format!("invalid config file {origin}"))?;
-        Ok(s)
+        Ok(resolve(vec![Layer::parse(text, origin)?])?.settings)
     }
 
     /// Refuse any value that could break out of where it is rendered.
@@ -168,6 +164,205 @@ impl Settings {
             .map(|n| format!("{}/{n}.log", self.logs_dir()))
             .collect()
     }
+}
+
+/// One source of settings, e.g. a config file or the environment.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Where the values came from, as `blotctl config` shows it.
+    pub origin: String,
+    pub table: toml::Table,
+}
+
+/// Environment variables that are not settings.
+const RESERVED_ENV: &[&str] = &[
+    "BLOTCTL_ROOT",
+    "BLOTCTL_CONFIG",
+    "BLOTCTL_CRASH_AT",
+    "BLOTCTL_CRASH_RUNS",
+];
+
+impl Layer {
+    /// A TOML document; unknown keys are errors with a did-you-mean.
+    pub fn parse(text: &str, origin: &str) -> Result<Layer> {
+        let table: toml::Table =
+            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
+        for key in table.keys() {
+            check_key(key).with_context(|| format!("invalid config file {origin}"))?;
+        }
+        Ok(Layer {
+            origin: origin.into(),
+            table,
+        })
+    }
+
+    /// `BLOTCTL_<KEY>` variables (e.g. `BLOTCTL_BLOT_PORT=9000`); a value that is not a
+    /// TOML value (a number, `true`, `["a", "b"]`, a quoted string) is taken as a string.
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Option<Layer>> {
+        let mut table = toml::Table::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("BLOTCTL_") else {
+                continue;
+            };
+            if RESERVED_ENV.contains(&name.as_str()) {
+                continue;
+            }
+            if name.starts_with("BLOTCTL_BUILD_") {
+                continue; // set by the build (`cargo test` passes them on)
+            }
+            let key = key.to_ascii_lowercase();
+            if let Err(e) = check_key(&key) {
+                // Other programs' variables may share the prefix: warn, do not fail.
+                eprintln!("warning: ignoring environment variable {name}: {e}");
+                continue;
+            }
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            table.insert(key, parsed);
+        }
+        Ok((!table.is_empty()).then(|| Layer {
+            origin: "environment".into(),
+            table,
+        }))
+    }
+}
+
+/// The settings every layer may set.
+pub fn known_keys() -> Vec<String> {
+    toml::Table::try_from(Settings::default())
+        .expect("settings serialize to a table")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn check_key(key: &str) -> Result<()> {
+    let known = known_keys();
+    if known.iter().any(|k| k == key) {
+        return Ok(());
+    }
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(k, key), k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.8);
+    match best {
+        Some((_, k)) => bail!("unknown key `{key}` (did you mean `{k}`?)"),
+        None => bail!("unknown key `{key}` (`blotctl config` lists the known keys)"),
+    }
+}
+
+/// Settings with the source of each value.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub settings: Settings,
+    /// key -> where its value came from (`default` when no layer set it).
+    pub sources: std::collections::BTreeMap<String, String>,
+}
+
+/// Merge layers over the defaults (later layers win, key by key) and validate the result.
+pub fn resolve(layers: Vec<Layer>) -> Result<Effective> {
+    let mut merged = toml::Table::try_from(Settings::default()).expect("settings serialize");
+    let mut sources: std::collections::BTreeMap<String, String> = merged
+        .keys()
+        .map(|k| (k.clone(), "default".to_string()))
+        .collect();
+    for layer in &layers {
+        for (k, v) in &layer.table {
+            merged.insert(k.clone(), v.clone());
+            sources.insert(k.clone(), layer.origin.clone());
+        }
+    }
+    let settings: Settings = merged.try_into().map_err(|e: toml::de::Error| {
+        let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
+        anyhow::anyhow!("invalid config ({}): {}", origins.join(", "), e.message())
+    })?;
+    settings.validate().with_context(|| {
+        let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
+        if origins.len() == 1 {
+            format!("invalid config file {}", origins[0])
+        } else {
+            format!("invalid config (from {})", origins.join(", "))
+        }
+    })?;
+    Ok(Effective { settings, sources })
+}
+
+/// What each setting is for, for `blotctl init`'s commented file.
+const DOCS: &[(&str, &str)] = &[
+    ("app_dir", "The Blot checkout; logs live in <app_dir>/logs."),
+    ("app_main", "The app's entry point, relative to app_dir."),
+    (
+        "user",
+        "The user the app runs as (sudo -u) and owner of its logs; from the box's /etc/passwd.",
+    ),
+    ("node", "The node binary."),
+    ("blot_port", "Port the Blot app listens on (127.0.0.1)."),
+    (
+        "health_path",
+        "HTTP path that answers when Blot is healthy (monit and verify probe it).",
+    ),
+    ("nginx_port", "Port nginx listens on."),
+    (
+        "sites",
+        "Site names that must resolve to hosts_address in /etc/hosts.",
+    ),
+    ("hosts_address", "Address for the site names."),
+    ("redis_server", "The redis-server binary."),
+    (
+        "redis_config",
+        "The box's redis config: read, never written (decides `expect` and the PING port).",
+    ),
+    (
+        "redis_services",
+        "SysV init script names tried, in order, for redis.",
+    ),
+    ("nginx", "The nginx binary."),
+    (
+        "nginx_config",
+        "nginx's configuration (verify checks its upstreams).",
+    ),
+    ("monit", "The monit binary."),
+    (
+        "monit_rc",
+        "The monit control file blotctl writes (mode 0700).",
+    ),
+    ("monit_interval", "monit's cycle, in seconds."),
+    (
+        "monit_start_delay",
+        "How long monit waits after starting before its first check, in seconds.",
+    ),
+    (
+        "start_program",
+        "What monit runs to start a job (`<start_program> blot`).",
+    ),
+    ("stop_program", "What monit runs to stop a job."),
+    (
+        "start_timeout",
+        "Seconds provision waits for each job to reach start/running.",
+    ),
+    (
+        "start_settle_ms",
+        "How long a started job must stay running to count, in milliseconds.",
+    ),
+];
+
+/// The settings as a TOML file, each key under a comment saying what it is for.
+pub fn commented_toml(s: &Settings) -> Result<String> {
+    let table = toml::Table::try_from(s)?;
+    let mut out = String::from(
+        "# blotctl settings. Precedence: built-in defaults < this file < --config FILE or\n\
+         # BLOTCTL_CONFIG < BLOTCTL_<KEY> environment variables. `blotctl config` shows the\n\
+         # effective value of each key and where it came from.\n",
+    );
+    for (k, v) in &table {
+        let doc = DOCS.iter().find(|(n, _)| n == k).map_or("", |(_, d)| *d);
+        out.push_str(&format!("\n# {doc}\n{k} = {v}\n"));
+    }
+    Ok(out)
 }
 
 /// Characters that mean something to `/bin/sh`, upstart's tokenizer or sudoers.
@@ -254,7 +449,7 @@ mod tests {
     fn unknown_keys_are_errors() {
         let e = Settings::from_toml("app_dirr = \"/x\"\n", "/c.toml").unwrap_err();
         assert!(
-            format!("{e:#}").contains("unknown field `app_dirr`"),
+            format!("{e:#}").contains("unknown key `app_dirr` (did you mean `app_dir`?)"),
             "{e:#}"
         );
     }
@@ -273,6 +468,41 @@ mod tests {
         ] {
             assert!(Settings::from_toml(bad, "c").is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn layers_merge_key_by_key_and_remember_sources() {
+        let file =
+            Layer::parse("blot_port = 9000\nuser = \"blot\"\n", "/etc/blotctl.toml").unwrap();
+        let env = Layer::from_env([
+            ("BLOTCTL_USER".to_string(), "deploy".to_string()),
+            ("BLOTCTL_ROOT".to_string(), "/x".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ])
+        .unwrap()
+        .unwrap();
+        let e = resolve(vec![file, env]).unwrap();
+        assert_eq!(e.settings.blot_port, 9000);
+        assert_eq!(e.settings.user, "deploy");
+        assert_eq!(e.sources["blot_port"], "/etc/blotctl.toml");
+        assert_eq!(e.sources["user"], "environment");
+        assert_eq!(e.sources["app_dir"], "default");
+    }
+
+    #[test]
+    fn env_values_are_typed() {
+        let l = Layer::from_env([
+            ("BLOTCTL_SITES".into(), "[\"a.b\"]".into()),
+            ("BLOTCTL_BLOT_PORT".into(), "81".into()),
+        ])
+        .unwrap()
+        .unwrap();
+        let e = resolve(vec![l]).unwrap();
+        assert_eq!(e.settings.sites, vec!["a.b"]);
+        assert_eq!(e.settings.blot_port, 81);
+        assert!(Layer::from_env([("BLOTCTL_BLOT_PROT".into(), "81".into())])
+            .unwrap()
+            .is_none());
     }
 
     #[test]

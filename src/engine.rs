@@ -30,9 +30,19 @@ impl Planned {
 
 /// Plan every step in order; each sees the changes planned before it.
 pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
+    plan_all_with(ctx, steps, |_| {})
+}
+
+/// [`plan_all`], telling `progress` which step it is planning.
+pub fn plan_all_with(
+    ctx: &Ctx,
+    steps: &[Box<dyn Step>],
+    mut progress: impl FnMut(&'static str),
+) -> Vec<Planned> {
     let mut earlier: Vec<Change> = Vec::new();
     let mut out = Vec::new();
     for step in steps {
+        progress(step.name());
         let plan = step.plan(ctx, &earlier);
         if let Ok(p) = &plan {
             earlier.extend(p.changes.iter().cloned());

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fault;
 pub mod journal;
 pub mod plan;
+pub mod printer;
 pub mod report;
 pub mod rollback;
 pub mod steps;

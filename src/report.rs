@@ -25,7 +25,33 @@ pub struct Counts {
 
 fn line(out: &mut String, state: &str, name: &str, detail: &str) {
     let sep = if detail.is_empty() { "" } else { ": " };
-    let _ = writeln!(out, "{state:<13}{name}{sep}{detail}");
+    let padded = format!("{state:<13}");
+    let styled = match state {
+        "ok" => console::style(padded).green(),
+        "would change" | "changed" => console::style(padded).yellow(),
+        "failed" => console::style(padded).red().bold(),
+        _ => console::style(padded).dim(),
+    };
+    let _ = writeln!(out, "{styled}{name}{sep}{detail}");
+}
+
+/// Colour a unified diff's lines (no-op when colour is off).
+fn color_diff(diff: &str) -> String {
+    diff.split_inclusive('\n')
+        .map(|l| {
+            if l.starts_with("+++") || l.starts_with("---") {
+                console::style(l).bold().to_string()
+            } else if l.starts_with('+') {
+                console::style(l).green().to_string()
+            } else if l.starts_with('-') {
+                console::style(l).red().to_string()
+            } else if l.starts_with("@@") {
+                console::style(l).cyan().to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Render every step's line (and, for `Would`, the diffs); count what was found.
@@ -69,7 +95,7 @@ pub fn steps(planned: &[Planned], tense: Tense) -> (String, Counts) {
                     }
                     if tense == Tense::Would {
                         if let Some(d) = c.detail() {
-                            out.push_str(&d);
+                            out.push_str(&color_diff(&d));
                         }
                     }
                 }
@@ -103,4 +129,57 @@ pub fn summary(prefix: &str, n: Counts) -> String {
         n.skipped,
         n.failed
     )
+}
+
+/// The stable JSON document of a provision run (documented in README, snapshot-tested).
+pub fn json_doc(
+    command: &str,
+    dry_run: bool,
+    planned: &[Planned],
+    tense: Tense,
+    exit_code: u8,
+    error: Option<&anyhow::Error>,
+    backup: Option<&str>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let (_, counts) = steps(planned, tense);
+    let steps: Vec<serde_json::Value> = planned
+        .iter()
+        .map(|p| match &p.plan {
+            Err(e) => json!({"name": p.name, "state": "failed", "reason": format!("{e:#}"),
+                             "changes": [], "warnings": [], "notes": []}),
+            Ok(plan) => {
+                let (state, reason) = match &plan.status {
+                    Status::Absent { reason } => ("absent", Some(reason.as_str())),
+                    Status::Skipped { reason } => ("skipped", Some(reason.as_str())),
+                    Status::Planned if plan.changes.is_empty() => ("ok", None),
+                    Status::Planned if tense == Tense::Would => ("would_change", None),
+                    Status::Planned => ("changed", None),
+                };
+                let changes: Vec<serde_json::Value> = plan
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        let mut v = serde_json::to_value(&c.action).expect("actions serialize");
+                        v["summary"] = json!(c.summary);
+                        v["blocked"] = json!(c.blocked);
+                        v["diff"] = json!(c.detail());
+                        v
+                    })
+                    .collect();
+                json!({"name": p.name, "state": state, "reason": reason, "changes": changes,
+                       "warnings": plan.warnings, "notes": plan.notes})
+            }
+        })
+        .collect();
+    json!({
+        "command": command,
+        "dry_run": dry_run,
+        "exit_code": exit_code,
+        "error": error.map(|e| format!("{e:#}")),
+        "backup": backup,
+        "summary": {"changes": counts.changes, "ok": counts.ok, "absent": counts.absent,
+                    "skipped": counts.skipped, "failed": counts.failed},
+        "steps": steps,
+    })
 }

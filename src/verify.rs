@@ -5,10 +5,11 @@
 //! (the probes the monit control file uses), nginx has no `localhost` upstream.
 
 use crate::app::{EXIT_FAILED, EXIT_OK};
-use crate::cli::VerifyArgs;
+use crate::cli::{VerifyArgs, VerifyFormat};
 use crate::config::Settings;
 use crate::engine;
 use crate::plan::Status;
+use crate::printer::Printer;
 use crate::steps::{self, init, templates, Ctx};
 use crate::sys::Sys;
 use anyhow::Result;
@@ -186,47 +187,104 @@ struct Doc<'a> {
     checks: &'a [Check],
 }
 
-pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs) -> Result<u8> {
+pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) -> Result<u8> {
     let ctx = Ctx {
         sys,
         settings,
         no_start: false,
     };
-    let deadline = Instant::now() + Duration::from_secs(args.wait.unwrap_or(0));
-    let mut results = checks(&ctx);
-    while results.iter().any(|c| !c.ok) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_secs(1));
-        results = checks(&ctx);
-    }
+    let wait = args.wait.unwrap_or(0);
+    let begun = Instant::now();
+    let deadline = begun + Duration::from_secs(wait);
+    let results = {
+        let spinner = printer.spinner("checking");
+        let mut results = checks(&ctx);
+        if wait > 0 && results.iter().any(|c| !c.ok) {
+            drop(spinner);
+            let bar = printer.seconds_bar(wait, "waiting for the box to become healthy");
+            while results.iter().any(|c| !c.ok) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_secs(1));
+                bar.set_position(begun.elapsed().as_secs().min(wait));
+                let failing = results.iter().filter(|c| !c.ok).count();
+                bar.set_message(format!("{failing} check(s) failing"));
+                results = checks(&ctx);
+            }
+        }
+        results
+    };
     let failed = results.iter().filter(|c| !c.ok).count();
     let passed = results.len() - failed;
-    if args.json {
-        let doc = Doc {
-            ok: failed == 0,
-            passed,
-            failed,
-            checks: &results,
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+    let format = if args.json {
+        VerifyFormat::Json
     } else {
-        for c in &results {
+        args.format
+    };
+    match format {
+        VerifyFormat::Json => {
+            let doc = Doc {
+                ok: failed == 0,
+                passed,
+                failed,
+                checks: &results,
+            };
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        VerifyFormat::Junit => print!("{}", junit(&results)),
+        VerifyFormat::Text => {
+            for c in &results {
+                let mark = if c.ok {
+                    console::style("pass").green()
+                } else {
+                    console::style("FAIL").red().bold()
+                };
+                println!("{mark}  {}: {}", c.name, c.detail);
+            }
             println!(
-                "{:<6}{}: {}",
-                if c.ok { "pass" } else { "FAIL" },
-                c.name,
-                c.detail
+                "verify: {passed} passed, {failed} failed{}",
+                if failed == 0 {
+                    ""
+                } else {
+                    " (the box is not as provisioned or not healthy)"
+                }
             );
         }
-        println!(
-            "verify: {passed} passed, {failed} failed{}",
-            if failed == 0 {
-                ""
-            } else {
-                " (the box is not as provisioned or not healthy)"
-            }
-        );
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// JUnit XML: one testcase per check, for CI systems.
+pub fn junit(checks: &[Check]) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"blotctl verify\" tests=\"{n}\" failures=\"{failed}\">\n  <testsuite name=\"blotctl verify\" tests=\"{n}\" failures=\"{failed}\">\n",
+        n = checks.len()
+    );
+    for c in checks {
+        out.push_str(&format!(
+            "    <testcase classname=\"blotctl.verify\" name=\"{}\"",
+            esc(&c.name)
+        ));
+        if c.ok {
+            out.push_str(&format!(
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                esc(&c.detail)
+            ));
+        } else {
+            out.push_str(&format!(
+                ">\n      <failure message=\"{0}\">{0}</failure>\n    </testcase>\n",
+                esc(&c.detail)
+            ));
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
 }
 
 #[cfg(test)]

@@ -385,7 +385,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "config: unknown key",
             setup: |b| config(b, "nginx_prot = 81\n"),
-            expect: Error("unknown field `nginx_prot`"),
+            expect: Error("unknown key `nginx_prot` (did you mean `nginx_port`?)"),
         },
         Case {
             name: "config: same port twice",

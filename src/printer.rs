@@ -1,0 +1,98 @@
+//! How output looks: colour (only on a terminal, `--color`, `NO_COLOR`) and progress
+//! (indicatif spinners on stderr, only when stderr is a terminal and neither `--quiet` nor
+//! `--json` was given). Plain, greppable lines otherwise.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    progress: bool,
+}
+
+impl Printer {
+    /// Decide colour and progress once, at start-up.
+    pub fn new(color: ColorChoice, quiet: bool, json: bool) -> Printer {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let (out, err) = match color {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto => (
+                !no_color && !dumb && std::io::stdout().is_terminal(),
+                !no_color && !dumb && std::io::stderr().is_terminal(),
+            ),
+        };
+        console::set_colors_enabled(out);
+        console::set_colors_enabled_stderr(err);
+        Printer {
+            progress: !quiet && !json && !dumb && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A spinner with elapsed time, or nothing when progress is off.
+    pub fn spinner(&self, msg: impl Into<String>) -> Progress {
+        if !self.progress {
+            return Progress(None);
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+        );
+        pb.set_message(msg.into());
+        pb.enable_steady_tick(Duration::from_millis(100));
+        Progress(Some(pb))
+    }
+
+    /// A bar counting seconds up to `secs` (for waits such as `verify --wait`).
+    pub fn seconds_bar(&self, secs: u64, msg: impl Into<String>) -> Progress {
+        if !self.progress {
+            return Progress(None);
+        }
+        let pb = ProgressBar::new(secs);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}s").expect("valid template"),
+        );
+        pb.set_message(msg.into());
+        Progress(Some(pb))
+    }
+}
+
+/// A progress indicator that vanishes when dropped.
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn set_message(&self, msg: impl Into<String>) {
+        if let Some(pb) = &self.0 {
+            pb.set_message(msg.into());
+        }
+    }
+    pub fn set_position(&self, pos: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(pos);
+        }
+    }
+    /// Print a line above the progress indicator without tearing it.
+    pub fn println(&self, line: &str) {
+        match &self.0 {
+            Some(pb) => pb.suspend(|| print!("{line}")),
+            None => print!("{line}"),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
