@@ -15,7 +15,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
 
-    /// Settings file (TOML). Default: /etc/blotctl.toml under --root, if it exists.
+    /// Settings file (TOML) read over /etc/blotctl.toml (under --root); or BLOTCTL_CONFIG.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

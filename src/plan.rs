@@ -9,9 +9,15 @@ use serde::Serialize;
 /// Owner and mode wanted for a managed path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Perms {
+    /// Serialized as an octal string (`"0440"`), as people write modes.
+    #[serde(serialize_with = "octal")]
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+}
+
+fn octal<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{mode:04o}"))
 }
 
 /// One action the engine can take.

@@ -16,6 +16,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("strace", "strace"),
     ("e2fsprogs", "chattr"),
+    ("tmux", "tmux"),
 ];
 
 fn main() -> Result<()> {

@@ -1,0 +1,256 @@
+//! Operator experience: the prompt in a real terminal (tmux), no control characters when
+//! piped, machine-readable output, config sources, help and JSON snapshots.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Poll the pane until `needle` shows up (bounded).
+fn wait_for(session: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = tmux(&["capture-pane", "-p", "-t", session, "-S", "-200"]);
+        if screen.contains(needle) || Instant::now() > deadline {
+            return screen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Session(String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn prompt_in_a_terminal_waits_and_applies_on_y() {
+    if !require("tmux") || !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let name = format!("blotctl-ux-{}", std::process::id());
+    let cmd = format!(
+        "PATH='{}' '{}' --root '{}' provision; echo EXIT=$?; sleep 60",
+        fake_path(),
+        assert_cmd::cargo::cargo_bin("blotctl").display(),
+        b.root.display()
+    );
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "50",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _session = Session(name.clone());
+    let screen = wait_for(&name, "Apply 19 changes?");
+    assert!(screen.contains("Apply 19 changes? [y/N]"), "{screen}");
+    assert!(
+        screen.contains("would change start jobs"),
+        "the plan is shown first:\n{screen}"
+    );
+    // It waits: nothing was applied yet.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b
+        .read("/etc/sudoers")
+        .contains("\nDefaults    requiretty\n"));
+    tmux(&["send-keys", "-t", &name, "y"]);
+    let screen = wait_for(&name, "EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.contains("provisioned: 19 changes"), "{screen}");
+    assert!(b
+        .read("/etc/sudoers")
+        .contains("\n#Defaults    requiretty\n"));
+}
+
+#[test]
+fn piped_output_has_no_control_characters_but_color_always_does() {
+    let b = TestBox::fresh();
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "escape codes in piped output"
+    );
+    let colored = b
+        .blotctl()
+        .args(["provision", "--dry-run", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(
+        colored.stdout.contains(&0x1b),
+        "no colour with --color always"
+    );
+}
+
+#[test]
+fn verify_junit_is_well_formed_with_one_testcase_per_check() {
+    let b = TestBox::fresh();
+    let json = b.blotctl().args(["verify", "--json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("verify --json parses");
+    let checks = doc["checks"].as_array().unwrap().len();
+    assert!(checks > 10);
+    let junit = b
+        .blotctl()
+        .args(["verify", "--format", "junit"])
+        .output()
+        .unwrap();
+    assert_eq!(junit.status.code(), Some(1));
+    let xml = stdout(&junit);
+    let tree = roxmltree::Document::parse(&xml).expect("JUnit XML is well-formed");
+    let cases = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, checks);
+    let failures = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(failures, doc["failed"].as_u64().unwrap() as usize);
+}
+
+#[test]
+fn config_shows_where_each_setting_came_from() {
+    let b = TestBox::fresh();
+    b.write("/etc/blotctl.toml", "blot_port = 9000\nuser = \"blot\"\n");
+    let extra = b.root.parent().unwrap().join("extra.toml");
+    std::fs::write(&extra, "user = \"deploy\"\n").unwrap();
+    let out = b
+        .blotctl()
+        .arg("config")
+        .arg("--config")
+        .arg(&extra)
+        .env("BLOTCTL_NGINX_PORT", "8081")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{k} =")))
+            .unwrap_or_else(|| panic!("{k}: {text}"))
+            .to_string()
+    };
+    assert!(line("blot_port").ends_with("# /etc/blotctl.toml"), "{text}");
+    assert!(
+        line("user").contains("\"deploy\"")
+            && line("user").ends_with(&format!("# --config {}", extra.display())),
+        "{text}"
+    );
+    assert!(
+        line("nginx_port").contains("8081") && line("nginx_port").ends_with("# environment"),
+        "{text}"
+    );
+    assert!(line("app_dir").ends_with("# default"), "{text}");
+}
+
+#[test]
+fn init_writes_a_commented_config_that_loads() {
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let out = b.blotctl().arg("init").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = b.read("/etc/blotctl.toml");
+    assert!(
+        text.contains("# The Blot checkout") && text.contains("app_dir = \"/var/www/blot\""),
+        "{text}"
+    );
+    let again = b.blotctl().arg("init").output().unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(64),
+        "init must not overwrite without --force"
+    );
+    let cfg = stdout(&b.blotctl().arg("config").output().unwrap());
+    assert!(cfg.contains("# /etc/blotctl.toml"), "{cfg}");
+}
+
+#[test]
+fn completions_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = assert_cmd::Command::cargo_bin("blotctl")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = stdout(&out);
+        assert!(
+            text.contains("provision") && text.contains("rollback"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn help_snapshots() {
+    for cmd in [
+        vec!["--help"],
+        vec!["provision", "--help"],
+        vec!["verify", "--help"],
+        vec!["rollback", "--help"],
+        vec!["config", "--help"],
+        vec!["render", "--help"],
+    ] {
+        let out = assert_cmd::Command::cargo_bin("blotctl")
+            .unwrap()
+            .args(&cmd)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let name = format!("help_{}", cmd[0].trim_start_matches('-'));
+        insta::assert_snapshot!(name, stdout(&out));
+    }
+}
+
+#[test]
+fn provision_json_snapshot() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 2);
+    assert_eq!(doc["summary"]["changes"], 19);
+    insta::assert_snapshot!("provision_dry_run_json", stdout(&out));
+
+    let real = b
+        .blotctl()
+        .args(["provision", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(real.status.code(), Some(0), "{}", stderr(&real));
+    let doc: serde_json::Value = serde_json::from_slice(&real.stdout).unwrap();
+    assert_eq!(doc["steps"][0]["state"], "changed");
+    assert!(doc["backup"].is_string());
+}
