@@ -2,6 +2,8 @@
 //!
 //! - `test`: install the Debian programs the suite uses (when missing), then run every test.
 //! - `demo`: run blotctl on a scratch copy of the bundled fixture box, fakes on PATH.
+//! - `dist`: the portable release for the box's glibc 2.17 (see dist.rs).
+//! - `man`: man pages from the CLI definition (clap_mangen) into target/man/.
 
 mod dist;
 
@@ -27,8 +29,9 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&root),
         Some("dist") => dist::dist(&root, &args[1..]),
+        Some("man") => man(&root),
         _ => {
-            eprintln!("usage: cargo xtask <test [cargo test args]|demo>");
+            eprintln!("usage: cargo xtask <test [cargo test args]|demo|dist|man>");
             std::process::exit(64);
         }
     }
@@ -182,4 +185,26 @@ fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
         std::fs::set_permissions(boxdir.join(path), std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
+}
+
+/// `target/man/blotctl.1` and one page per subcommand (`blotctl-provision.1`, ...).
+fn man(root: &Path) -> Result<()> {
+    use clap::CommandFactory;
+    let dir = root.join("target/man");
+    std::fs::create_dir_all(&dir)?;
+    let cmd = blotctl::cli::Cli::command();
+    let write = |name: &str, cmd: clap::Command| -> Result<()> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, buf)?;
+        println!("{}", path.display());
+        Ok(())
+    };
+    for sub in cmd.get_subcommands() {
+        let name = format!("blotctl-{}", sub.get_name());
+        let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
+        write(&name, sub.clone().name(leaked))?;
+    }
+    write("blotctl", cmd)
 }
