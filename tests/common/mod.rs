@@ -238,3 +238,167 @@ fn which_in_path(program: &str) -> bool {
         .chain(["/usr/sbin", "/sbin"])
         .any(|d| Path::new(d).join(program).is_file())
 }
+
+// ---------------------------------------------------------------------------------------
+// Helpers for the tests that run the real programs (tests/live.rs, tests/real_programs.rs).
+
+/// Absolute path of an installed program: PATH first, then /usr/sbin and /sbin.
+pub fn program_path(program: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+}
+
+/// `require` for several programs; names every missing one before skipping (or failing in CI).
+pub fn require_all(programs: &[&str]) -> bool {
+    let found: Vec<bool> = programs.iter().map(|p| require(p)).collect();
+    found.into_iter().all(|f| f)
+}
+
+/// `N` distinct ports on 127.0.0.1 that were free a moment ago: bind port 0 `N` times,
+/// keeping every listener open until all are chosen, then close them.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+}
+
+impl TestBox {
+    /// `blotctl render NAME` on this box, without the `# ---- PATH` header line.
+    pub fn render(&self, name: &str) -> String {
+        let out = self.blotctl().args(["render", name]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "blotctl render {name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        match text.split_once('\n') {
+            Some((first, rest)) if first.starts_with("# ---- ") => rest.to_string(),
+            _ => text,
+        }
+    }
+
+    /// Replace the box's /etc/nginx/nginx.conf (the fixture's, which blotctl reads and
+    /// relies on) by the same file made runnable here, unprivileged and on loopback: every
+    /// path it names is moved under this box (error_log, pid, access_log, mime.types, plus
+    /// the temp paths Debian's nginx would otherwise put in /var/lib/nginx), `user nginx`
+    /// is dropped (no such user here), it listens on 127.0.0.1:`nginx_port` only and
+    /// proxies to 127.0.0.1:`blot_port`. Everything else is the fixture's text. Also writes
+    /// a minimal /etc/nginx/mime.types and creates the prefix /var/lib/nginx.
+    /// Run nginx with `nginx_args` (prefix, startup error log, this file).
+    pub fn install_test_nginx_conf(&self, nginx_port: u16, blot_port: u16) {
+        let root = self.root.display().to_string();
+        let mut conf = self.read("/etc/nginx/nginx.conf");
+        let temp_paths: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+            .iter()
+            .map(|t| format!("    {t}_temp_path {root}/var/lib/nginx/{t};\n"))
+            .collect();
+        let edits = [
+            (
+                "user nginx;\n".to_string(),
+                "# (test) user nginx; -- dropped: no such user here\n".to_string(),
+            ),
+            (
+                "error_log /var/log/nginx/error.log;".into(),
+                format!("error_log {root}/var/log/nginx/error.log;"),
+            ),
+            (
+                "pid /var/run/nginx.pid;".into(),
+                format!("pid {root}/var/run/nginx.pid;"),
+            ),
+            (
+                "access_log  /var/log/nginx/access.log  main;".into(),
+                format!("access_log  {root}/var/log/nginx/access.log  main;"),
+            ),
+            (
+                "include             /etc/nginx/mime.types;".into(),
+                format!("include             {root}/etc/nginx/mime.types;"),
+            ),
+            (
+                "server 127.0.0.1:8080;".into(),
+                format!("server 127.0.0.1:{blot_port};"),
+            ),
+            (
+                "listen       80 default_server;".into(),
+                format!("listen       127.0.0.1:{nginx_port} default_server;"),
+            ),
+            (
+                "        listen       [::]:80 default_server;\n".into(),
+                "        # (test) loopback IPv4 only\n".into(),
+            ),
+            (
+                "http {\n".into(),
+                format!("http {{\n    # (test) temp paths under the box\n{temp_paths}"),
+            ),
+        ];
+        for (from, to) in edits {
+            assert_eq!(
+                conf.matches(from.as_str()).count(),
+                1,
+                "the fixture's nginx.conf no longer has exactly one {from:?}: update \
+                 TestBox::install_test_nginx_conf"
+            );
+            conf = conf.replacen(from.as_str(), &to, 1);
+        }
+        std::fs::create_dir_all(self.path("/var/lib/nginx")).unwrap();
+        self.write(
+            "/etc/nginx/mime.types",
+            "types {\n    text/html  html;\n    text/plain txt;\n}\n",
+        );
+        self.write("/etc/nginx/nginx.conf", &conf);
+    }
+
+    /// nginx's arguments for the file `install_test_nginx_conf` wrote: prefix, startup
+    /// error log (before the file is read) and the file, all under this box.
+    pub fn nginx_args(&self) -> Vec<String> {
+        vec![
+            "-p".into(),
+            format!("{}/", self.path("/var/lib/nginx").display()),
+            "-e".into(),
+            self.path("/var/log/nginx/error.log").display().to_string(),
+            "-c".into(),
+            self.path("/etc/nginx/nginx.conf").display().to_string(),
+        ]
+    }
+}
+
+/// Run monit's syntax check (`monit -t`) on a control file without touching anything
+/// outside `dir`: monit 5.x stores its id in `~/.monit.id` (the home from /etc/passwd)
+/// unless the control file says `set idfile`, so the check runs on a wrapper in `dir` that
+/// sets the id file and `include`s `control_file` verbatim; `-l` keeps the log in `dir`.
+/// Both files must be mode 0700 or tighter, as monit demands.
+pub fn monit_syntax_check(control_file: &Path, dir: &Path) -> std::process::Output {
+    let wrapper = write_monit_wrapper(control_file, dir);
+    std::process::Command::new("monit")
+        .arg("-t")
+        .arg("-c")
+        .arg(&wrapper)
+        .arg("-l")
+        .arg(dir.join("monit-check.log"))
+        .output()
+        .unwrap()
+}
+
+/// The wrapper control file described at `monit_syntax_check`; returns its path.
+pub fn write_monit_wrapper(control_file: &Path, dir: &Path) -> PathBuf {
+    let wrapper = dir.join("monit-wrapper.rc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "# (test) keeps monit's id file out of $HOME; the control file under test is \
+             included verbatim\nset idfile {}\ninclude {}\n",
+            dir.join("monit.id").display(),
+            control_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).unwrap();
+    wrapper
+}
