@@ -28,10 +28,12 @@ impl ServiceLevels {
 }
 
 /// Reproduces chkconfig's line (without the newline): the name in
-/// `%-15s`, then `\t0:off\t1:off\t2:on...`.
+/// `%-15s`, then `\t0:off\t1:off\t2:on...`. C's `%-15s` pads to 15 bytes,
+/// not 15 characters, as the parser expects.
 impl fmt::Display for ServiceLevels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<15}", self.name)?;
+        let pad = 15usize.saturating_sub(self.name.len());
+        write!(f, "{}{:pad$}", self.name, "")?;
         for (level, on) in self.levels.iter().enumerate() {
             write!(f, "\t{level}:{}", if *on { "on" } else { "off" })?;
         }
@@ -358,6 +360,15 @@ redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off
             long.to_string(),
             "elastic-network-interfaces\t0:off\t1:off\t2:off\t3:on\t4:on\t5:on\t6:off"
         );
+    }
+
+    /// Found by `cargo xtask fuzz` (chkconfig): a non-ASCII name is padded to 15 bytes
+    /// by chkconfig's `%-15s` and by the parser, but Display padded it to 15 characters.
+    #[test]
+    fn display_pads_non_ascii_names_to_15_bytes() {
+        let line = "caf\u{e9}-\u{20a9}      \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off";
+        assert_eq!(line.split('\t').next().unwrap().len(), 15);
+        assert_eq!(parse_list_line(line).unwrap().to_string(), line);
     }
 
     // --- odd names and malformed lines -----------------------------------

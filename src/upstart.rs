@@ -1048,8 +1048,10 @@ impl Error for ParseError {}
 
 const PROCESS_TYPES: &[&str] = &["main", "pre-start", "post-start", "pre-stop", "post-stop"];
 
+/// A PID as upstart prints it (`%d`): digits, no sign, no leading zero.
 fn parse_pid(s: &str) -> Result<u32, &'static str> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err("bad process id");
     }
     s.parse().map_err(|_| "bad process id")
@@ -2455,6 +2457,9 @@ redis-noexpect stop/waiting
             "redis start/running, process -1",
             "redis start/running, process 99999999999",
             "redis start/running, process 7\r",
+            // found by `cargo xtask fuzz` (initctl): upstart prints `%d`, so a leading zero
+            // is not its output, and Display could not reproduce the line
+            "redis start/running, process 070",
             "tty /dev/tty1 start/running, process 52",
             "tty () start/running, process 52",
             "redis  stop/waiting",
@@ -2469,6 +2474,12 @@ redis-noexpect stop/waiting
         assert_eq!((err.line, err.reason), (2, "unknown process type"));
         let err = parse_list("a start/running, process 1\n\tpost-start process\n").unwrap_err();
         assert_eq!(err.line, 2);
+        let err = parse_list("a start/running, process 1\n\tpre-stop process 0136\n").unwrap_err();
+        assert_eq!((err.line, err.reason), (2, "bad process id"));
+        assert_eq!(
+            parse_status("a stop/killed, process 0\n").unwrap().pid,
+            Some(0)
+        );
         assert_eq!(parse_list("").unwrap(), vec![]);
         assert!(err.to_string().starts_with("initctl output line 2: "));
     }

@@ -92,7 +92,13 @@ pub fn remove_requiretty(text: &str, app_user: &str) -> Result<Option<Edit>> {
         let (content, eol) = split_eol(raw);
         let was_continued = continued;
         continued = content.ends_with('\\');
-        let Some(entry) = parse_defaults(content) else {
+        // A line continuing the previous one is not the start of an entry.
+        let entry = if was_continued {
+            None
+        } else {
+            parse_defaults(content)
+        };
+        let Some(entry) = entry else {
             if was_continued && has_requiretty_word(content) {
                 bail!(
                     "{PATH} line {lineno}: requiretty sits on a continued (backslash) Defaults \
@@ -126,10 +132,13 @@ pub fn remove_requiretty(text: &str, app_user: &str) -> Result<Option<Edit>> {
             continue;
         }
         // Drop each requiretty option with one adjacent comma, keep every other byte.
+        // Options after the last kept one go with the comma before them, others with the
+        // comma after them: `a, requiretty, requiretty` -> `a`, not `a,`.
+        let last_kept = (0..entry.options.len()).rev().find(|k| !hits.contains(k));
         let mut keep = vec![true; content.len()];
         for &k in &hits {
             let (s, e) = entry.options[k];
-            let (from, to) = if k + 1 < entry.options.len() {
+            let (from, to) = if last_kept.is_some_and(|last| k < last) {
                 // "requiretty, next" -> "next": up to the next option's first non-blank.
                 let (ns, _) = entry.options[k + 1];
                 let next_start = ns + content[ns..].len() - content[ns..].trim_start().len();
@@ -138,8 +147,8 @@ pub fn remove_requiretty(text: &str, app_user: &str) -> Result<Option<Edit>> {
                     next_start,
                 )
             } else {
-                // "prev, requiretty" -> "prev": from the comma before it.
-                let (_, pe) = entry.options[k - 1];
+                // "prev, requiretty" -> "prev": from the comma after the last kept option.
+                let (_, pe) = entry.options[last_kept.expect("not every option is requiretty")];
                 (pe, e)
             };
             keep[from..to].iter_mut().for_each(|b| *b = false);
@@ -415,6 +424,29 @@ mod tests {
     fn continued_lines_are_refused() {
         assert!(remove_requiretty("Defaults requiretty, \\\n  env_reset\n", "u").is_err());
         assert!(remove_requiretty("Defaults env_reset, \\\n  requiretty\n", "u").is_err());
+        // Found by `cargo xtask fuzz` (sudoers): a continuation line that starts with
+        // `Defaults` was edited as an entry of its own (commented out, which also cut the
+        // rule it continues), and the next run refused the result.
+        let t = "root ALL=(ALL) ALL, \\\n  Defaults requiretty\n";
+        assert!(remove_requiretty(t, "u").is_err());
+    }
+
+    /// Found by `cargo xtask fuzz` (sudoers): two requiretty at the end of the options
+    /// left a dangling comma (`Defaults env_reset,`), which visudo rejects.
+    #[test]
+    fn repeated_requiretty_leaves_no_dangling_comma() {
+        assert_eq!(
+            edit("Defaults env_reset,requiretty,requiretty\n").unwrap(),
+            "Defaults env_reset\n"
+        );
+        assert_eq!(
+            edit("Defaults requiretty, requiretty, env_reset, requiretty\n").unwrap(),
+            "Defaults env_reset\n"
+        );
+        assert_eq!(
+            edit("Defaults a, requiretty, b,requiretty,requiretty\n").unwrap(),
+            "Defaults a, b\n"
+        );
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub fn dist(root: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(dir) = set("BLOTCTL_XTASK_CACHE") {
         return Ok(dir.into());

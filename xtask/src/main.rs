@@ -4,8 +4,11 @@
 //! - `demo`: run blotctl on a scratch copy of the bundled fixture box, fakes on PATH.
 //! - `dist`: the portable release for the box's glibc 2.17 (see dist.rs).
 //! - `man`: man pages from the CLI definition (clap_mangen) into target/man/.
+//! - `fuzz [SECONDS]`: every cargo-fuzz target for SECONDS (default 20) each (see fuzz.rs).
+//! - `bench`: whole-process timings against a shell floor, to target/bench/report.md.
 
 mod dist;
+mod fuzz;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("strace", "strace"),
     ("e2fsprogs", "chattr"),
     ("tmux", "tmux"),
+    ("openssh-server", "sshd"),
+    ("openssh-client", "ssh"),
+    ("logrotate", "logrotate"),
+    ("git", "git"),
 ];
 
 fn main() -> Result<()> {
@@ -29,9 +36,10 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&root),
         Some("dist") => dist::dist(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("man") => man(&root),
         _ => {
-            eprintln!("usage: cargo xtask <test [cargo test args]|demo|dist|man>");
+            eprintln!("usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench>");
             std::process::exit(64);
         }
     }
