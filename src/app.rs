@@ -28,6 +28,9 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 pub fn run(cli: Cli) -> Result<u8> {
+    if cli.remote.active() {
+        return crate::remote::run(&cli);
+    }
     let json = match &cli.command {
         Command::Provision(a) => a.json,
         Command::Verify(a) => a.json || a.format != crate::cli::VerifyFormat::Text,
@@ -47,6 +50,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => crate::verify::run(&sys, settings, &args, printer),
         Command::Rollback(args) => rollback(&sys, settings, &args, printer),
         Command::Render { name } => render(&sys, settings, name.as_deref()),
+        Command::Deploy(args) => crate::deploy::deploy(&sys, settings, &args, printer),
+        Command::Restart(args) => crate::deploy::restart(&sys, settings, &args, printer),
         Command::Config => print_config(&effective),
         Command::Init { force } => init(&sys, &effective, force),
         Command::Completions { .. } => unreachable!("handled above"),
@@ -160,7 +165,7 @@ fn interactive() -> bool {
 }
 
 /// Why a real run must not start, from its plan: failed steps or blocked changes.
-fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
+pub(crate) fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
     if counts.failed > 0 {
         return Some(anyhow!(
             "nothing was changed: {} could not be planned (see `failed` above)",
@@ -314,6 +319,7 @@ fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
     for dir in [
         "/etc".to_string(),
         "/etc/init".into(),
+        crate::steps::logrotate::DIR.into(),
         monit_dir,
         s.logs_dir(),
     ] {
@@ -357,7 +363,7 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
 }
 
 /// Apply every planned change in order, journaling each first.
-fn apply_all(
+pub(crate) fn apply_all(
     ctx: &Ctx,
     planned: &[Planned],
     total: usize,
@@ -393,7 +399,7 @@ fn apply_all(
 }
 
 /// Plan again after applying: anything left "did not converge".
-fn converged(
+pub(crate) fn converged(
     ctx: &Ctx,
     replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
     counts: report::Counts,
@@ -547,28 +553,20 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
         no_start: true,
     };
     let names: Vec<&str> = match name {
-        None => steps::templates::JOBS
+        None => steps::templates::RENDERED
             .iter()
             .copied()
-            .chain(["monit.rc"])
+            .filter(|n| settings.thp_never || *n != steps::hostsettings::JOB)
             .collect(),
         Some(n) => vec![n],
     };
     for n in names {
-        let text = if n == "monit.rc" {
-            steps::templates::render(&ctx, n)?
-        } else if steps::templates::JOBS.contains(&n) {
-            steps::templates::render_job(&ctx, n)?
-        } else {
+        let Some((path, text)) = steps::templates::render_file(&ctx, n)? else {
             return Err(UsageError(format!(
-                "unknown file {n:?}: expected one of redis, blot, nginx, monit, monit.rc"
+                "unknown file {n:?}: expected one of {}",
+                steps::templates::RENDERED.join(", ")
             ))
             .into());
-        };
-        let path = if n == "monit.rc" {
-            settings.monit_rc.clone()
-        } else {
-            steps::templates::job_path(n)
         };
         println!("# ---- {path}");
         print!("{text}");

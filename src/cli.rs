@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 
+    // --host, --hosts-file, --parallel, --binary (src/remote.rs).
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,12 +72,63 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the files blotctl renders (redis, blot, nginx, monit jobs; monit.rc).
+    /// Print the files blotctl renders (upstart jobs, monit.rc, logrotate).
     #[command(after_help = "Examples:\n  blotctl render blot\n  blotctl render --root ./box")]
     Render {
-        /// One of redis, blot, nginx, monit, monit.rc; all when omitted.
+        /// One of redis, blot, nginx, monit, monit.rc, redis-host-settings, logrotate; all
+        /// when omitted.
         name: Option<String>,
     },
+    /// Fast-forward the app checkout as the app user, then restart blot (idempotent).
+    #[command(
+        after_help = "Examples:\n  sudo blotctl deploy --dry-run\n  sudo blotctl deploy\n  sudo blotctl deploy --restart"
+    )]
+    Deploy(DeployArgs),
+    /// Restart one upstart job (stop, start, wait until it runs and answers).
+    #[command(
+        after_help = "Examples:\n  sudo blotctl restart blot\n  sudo blotctl restart redis --dry-run"
+    )]
+    Restart(RestartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Fetch and show what would change; change nothing (exit 2 when something would).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Restart blot even when the checkout is already up to date.
+    #[arg(long)]
+    pub restart: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// The job to restart (blot depends on redis: restarting redis restarts blot too).
+    #[arg(value_enum)]
+    pub job: JobName,
+    /// Show what would be done; change nothing (exit 2).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The long-running upstart jobs blotctl owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobName {
+    Redis,
+    Blot,
+    Nginx,
+    Monit,
+}
+
+impl JobName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobName::Redis => "redis",
+            JobName::Blot => "blot",
+            JobName::Nginx => "nginx",
+            JobName::Monit => "monit",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,17 @@ pub struct Settings {
     /// How long a started job must stay running before it counts, in milliseconds (a job
     /// whose process dies at once shows start/running first).
     pub start_settle_ms: u64,
+    /// The git remote and branch `deploy` fast-forwards the checkout (`app_dir`) to.
+    pub app_repo_remote: String,
+    pub app_repo_branch: String,
+    /// How often logrotate rotates the app's logs (daily, weekly, monthly) and how many
+    /// rotated logs it keeps.
+    pub log_rotate: String,
+    pub log_keep: u32,
+    /// Transparent huge pages off (`never`) before redis starts, at every boot.
+    pub thp_never: bool,
+    /// `vm.overcommit_memory = 1` in /etc/sysctl.conf (redis's background save forks).
+    pub overcommit_memory: bool,
 }
 
 impl Default for Settings {
@@ -78,6 +89,12 @@ impl Default for Settings {
             stop_program: "/sbin/stop".into(),
             start_timeout: 30,
             start_settle_ms: 2000,
+            app_repo_remote: "origin".into(),
+            app_repo_branch: "master".into(),
+            log_rotate: "daily".into(),
+            log_keep: 14,
+            thp_never: true,
+            overcommit_memory: true,
         }
     }
 }
@@ -150,6 +167,17 @@ impl Settings {
         }
         if self.start_timeout == 0 {
             bail!("start_timeout must be at least 1 second");
+        }
+        git_name("app_repo_remote", &self.app_repo_remote)?;
+        git_name("app_repo_branch", &self.app_repo_branch)?;
+        if !["daily", "weekly", "monthly"].contains(&self.log_rotate.as_str()) {
+            bail!(
+                "log_rotate = {:?}: must be daily, weekly or monthly",
+                self.log_rotate
+            );
+        }
+        if !(1..=1000).contains(&self.log_keep) {
+            bail!("log_keep = {}: must be 1..=1000", self.log_keep);
         }
         Ok(())
     }
@@ -348,6 +376,27 @@ const DOCS: &[(&str, &str)] = &[
         "start_settle_ms",
         "How long a started job must stay running to count, in milliseconds.",
     ),
+    (
+        "app_repo_remote",
+        "The git remote `blotctl deploy` fetches (in the app_dir checkout).",
+    ),
+    (
+        "app_repo_branch",
+        "The branch `blotctl deploy` fast-forwards to (never merges, never resets).",
+    ),
+    (
+        "log_rotate",
+        "How often logrotate rotates the app's logs: daily, weekly or monthly.",
+    ),
+    ("log_keep", "How many rotated logs logrotate keeps."),
+    (
+        "thp_never",
+        "Turn transparent huge pages off before redis starts, at every boot (redis warns otherwise).",
+    ),
+    (
+        "overcommit_memory",
+        "Set vm.overcommit_memory = 1 in /etc/sysctl.conf (redis warns otherwise).",
+    ),
 ];
 
 /// The settings as a TOML file, each key under a comment saying what it is for.
@@ -424,6 +473,23 @@ fn host_name(key: &str, val: &str) -> Result<()> {
     Ok(())
 }
 
+/// A git remote or branch name: a safe word git will not take for an option or a range.
+fn git_name(key: &str, val: &str) -> Result<()> {
+    safe_word(key, val)?;
+    let bad = val.starts_with(['-', '/', '.'])
+        || val.ends_with(['/', '.'])
+        || val.ends_with(".lock")
+        || val.contains("..")
+        || val.contains("//")
+        || val.contains("@{")
+        || val.contains(':')
+        || val.contains('^');
+    if bad {
+        bail!("{key} = {val:?}: not a usable git remote or branch name");
+    }
+    Ok(())
+}
+
 fn service_name(key: &str, val: &str) -> Result<()> {
     let ok = !val.is_empty()
         && val
@@ -465,6 +531,11 @@ mod tests {
             "hosts_address = \"localhost\"",
             "health_path = \"/h$(id)\"",
             "app_main = \"../x.js\"",
+            "app_repo_branch = \"--upload-pack=touch\"",
+            "app_repo_branch = \"master..evil\"",
+            "app_repo_remote = \"-o\"",
+            "log_rotate = \"hourly\"",
+            "log_keep = 0",
         ] {
             assert!(Settings::from_toml(bad, "c").is_err(), "{bad} was accepted");
         }

@@ -143,14 +143,87 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             Ok(())
         }
         Action::StartJob { job } => start_job(ctx, job),
-        Action::StopJob { job } => {
-            let argv = ["initctl", "stop", job];
-            let out = sys.run(&argv)?;
-            match classify_stderr(&out.stderr) {
-                _ if out.success() => Ok(()),
-                InitctlError::UnknownInstance => Ok(()), // already stopped
-                _ => bail!("{}", command_failure(&argv, &out)),
+        Action::StopJob { job } => stop_job(ctx, job),
+        Action::RestartJob { job, dependents } => restart_job(ctx, job, dependents),
+        Action::SetKernel { path, from, to } => {
+            let read = || -> Result<String> {
+                let raw = sys
+                    .read_text(path)?
+                    .ok_or_else(|| anyhow!("{path} does not exist"))?;
+                Ok(crate::steps::hostsettings::kernel_value(&raw))
+            };
+            let now = read()?;
+            if now != *from {
+                bail!("{path} changed while blotctl was running (now {now}); left as it is (run again)");
             }
+            sys.write_kernel_value(path, to)?;
+            let after = read()?;
+            if after != *to {
+                bail!("wrote {to} to {path}, but it reads {after}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `initctl stop JOB`; "Unknown instance" means it was stopped already.
+fn stop_job(ctx: &Ctx, job: &str) -> Result<()> {
+    let argv = ["initctl", "stop", job];
+    let out = ctx.sys.run(&argv)?;
+    match classify_stderr(&out.stderr) {
+        _ if out.success() => Ok(()),
+        InitctlError::UnknownInstance => Ok(()), // already stopped
+        _ => bail!("{}", command_failure(&argv, &out)),
+    }
+}
+
+/// Stop, start, then wait until the job and each dependent runs and answers its probe.
+/// A failure says which job and what `initctl status` shows for it.
+fn restart_job(ctx: &Ctx, job: &str, dependents: &[String]) -> Result<()> {
+    stop_job(ctx, job)?;
+    for j in std::iter::once(job).chain(dependents.iter().map(String::as_str)) {
+        if let Err(e) = start_job(ctx, j).and_then(|()| wait_healthy(ctx, j)) {
+            let status = match ctx.sys.run(&["initctl", "status", j]) {
+                Ok(out) if out.success() => out.stdout.trim_end().to_string(),
+                Ok(out) => out.stderr.trim_end().to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            bail!("{j} did not come back: {e:#}\n`initctl status {j}`: {status}");
+        }
+    }
+    Ok(())
+}
+
+/// Wait (up to `start_timeout`) until a job's health probe answers: redis PING, blot's
+/// health path, nginx's front page. monit has no probe of its own.
+fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
+    let s = ctx.settings;
+    let each = Duration::from_secs(2);
+    let probe = || -> Result<()> {
+        match job {
+            "redis" => {
+                let port = crate::steps::templates::redis_config(ctx)?.port;
+                ctx.sys.probe_redis(port, each)
+            }
+            "blot" => ctx
+                .sys
+                .probe_http(s.blot_port, &s.health_path, each)
+                .map(drop),
+            "nginx" => ctx.sys.probe_http(s.nginx_port, "/", each).map(drop),
+            _ => Ok(()),
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(s.start_timeout);
+    loop {
+        match probe() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!(
+                    "{job} runs, but its health probe did not answer within {}s",
+                    s.start_timeout
+                )))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
 }

@@ -49,6 +49,8 @@ pub enum Entry {
     Links { service: String, links: Vec<RcLink> },
     /// A job the run started.
     JobStarted { job: String },
+    /// A live kernel value before the run set it.
+    KernelValue { path: String, value: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,9 +130,15 @@ impl Journal {
                 }
             }
             Action::StartJob { job } => Entry::JobStarted { job: job.clone() },
-            Action::StopJob { .. } | Action::Run { .. } | Action::ReloadJobs { .. } => {
-                return Ok(())
-            }
+            Action::SetKernel { path, from, .. } => Entry::KernelValue {
+                path: path.clone(),
+                value: from.clone(),
+            },
+            // A restart leaves the job as it found it (running): nothing to undo.
+            Action::StopJob { .. }
+            | Action::Run { .. }
+            | Action::ReloadJobs { .. }
+            | Action::RestartJob { .. } => return Ok(()),
         };
         self.open(sys)?;
         self.manifest.as_mut().expect("opened").entries.push(entry);

@@ -57,6 +57,22 @@ pub enum Action {
     RestoreLinks { service: String, links: Vec<RcLink> },
     /// Remove a file or an (empty) directory that a run created.
     RemovePath { path: String },
+    /// Set a live kernel value (a file under /proc/sys or /sys, written in place: such
+    /// files cannot be replaced by rename), then read it back. `from` is the value that was
+    /// observed (for a `[selected]` list such as THP's, the selected word).
+    SetKernel {
+        path: String,
+        from: String,
+        to: String,
+    },
+    /// Restart an upstart job: stop it (`Unknown instance` means it was stopped already),
+    /// start it, wait until it is start/running and its health probe answers; then wait the
+    /// same way for `dependents`, the jobs upstart stops with it and starts again by their
+    /// `start on started JOB` (blot with redis).
+    RestartJob {
+        job: String,
+        dependents: Vec<String>,
+    },
 }
 
 /// One `/etc/rc.d/rcN.d/SnnNAME -> ../init.d/NAME` link.
@@ -111,6 +127,7 @@ impl Change {
                 perms,
             } => Some(file_diff(path, old.as_deref(), new, *perms)),
             Action::SetPerms { path, from, to } => Some(perms_diff(path, *from, *to)),
+            Action::SetKernel { path, from, to } => Some(format!("  {path}: {from} -> {to}\n")),
             _ => None,
         }
     }

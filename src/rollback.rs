@@ -157,6 +157,28 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
         }
     }
 
+    // Live kernel values, as they were (only where they live: on the box itself).
+    for e in m.entries.iter().rev() {
+        let Entry::KernelValue { path, value } = e else {
+            continue;
+        };
+        if !sys.is_live() {
+            notes.push(format!("{path}: a live value, not restored under --root"));
+            continue;
+        }
+        let now = crate::steps::hostsettings::live_value(ctx, path)?;
+        if let Some(now) = now.filter(|v| v != value) {
+            changes.push(Change::new(
+                format!("set {path} back to {value} (as before run {})", m.run_id),
+                Action::SetKernel {
+                    path: path.clone(),
+                    from: now,
+                    to: value.clone(),
+                },
+            ));
+        }
+    }
+
     // Job files changed: tell upstart.
     let jobs_touched = changes.iter().any(|c| match &c.action {
         Action::WriteFile { path, .. } | Action::RemovePath { path } => {

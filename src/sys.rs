@@ -53,6 +53,13 @@ impl Output {
     }
 }
 
+/// Which output of a command a line came from ([`Sys::spawn_lines`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
 /// Access to the box, rooted at `--root`.
 #[derive(Debug, Clone)]
 pub struct Sys {
@@ -200,6 +207,27 @@ impl Sys {
     /// Whether blotctl runs as root.
     pub fn is_root(&self) -> bool {
         rustix::process::geteuid().is_root()
+    }
+
+    /// The effective uid blotctl runs as.
+    pub fn euid(&self) -> u32 {
+        rustix::process::geteuid().as_raw()
+    }
+
+    /// Write a live kernel value (`/proc/sys/...`, `/sys/...`): in place, as `echo VALUE >
+    /// FILE` does, because such files can be neither created nor replaced by rename.
+    pub fn write_kernel_value(&self, box_path: &str, value: &str) -> Result<()> {
+        if !(box_path.starts_with("/proc/sys/") || box_path.starts_with("/sys/")) {
+            bail!("internal error: {box_path} is not a kernel setting");
+        }
+        let p = self.host_path(box_path)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&p)
+            .with_context(|| format!("cannot open {box_path} for writing"))?;
+        f.write_all(format!("{value}\n").as_bytes())
+            .with_context(|| format!("cannot write {value:?} to {box_path}"))
     }
 
     /// `lstat` a box path; `None` when it does not exist.
@@ -482,6 +510,87 @@ impl Sys {
         let mut full: Vec<&str> = argv.to_vec();
         full.push(&path);
         self.run(&full)
+    }
+
+    /// Run `argv` (found on PATH) and hand each line of its stdout and stderr to `on_line`
+    /// as it arrives, in arrival order, without the line ending (nor the `\r` a remote
+    /// terminal adds). Stdin is the host file `stdin`, or /dev/null. Returns the exit
+    /// status (-1 when killed by a signal); a command that cannot be started is an error.
+    /// Unlike [`Sys::run`], `BLOTCTL_ROOT` is not set: this is for programs that reach
+    /// other machines (`ssh`), whose own boxes are not under this `--root`.
+    pub fn spawn_lines(
+        &self,
+        argv: &[String],
+        stdin: Option<&Path>,
+        mut on_line: impl FnMut(Stream, &str),
+    ) -> Result<i32> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let (prog, args) = argv.split_first().expect("argv is never empty");
+        let input = match stdin {
+            Some(p) => Stdio::from(
+                fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?,
+            ),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new(prog)
+            .args(args)
+            .stdin(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| match which::which(prog) {
+                Err(_) => format!("`{prog}` was not found on PATH"),
+                Ok(_) => format!("cannot run `{}`", argv.join(" ")),
+            })?;
+        let (tx, rx) = std::sync::mpsc::channel::<(Stream, String)>();
+        fn pump(r: impl Read, s: Stream, tx: std::sync::mpsc::Sender<(Stream, String)>) {
+            let mut r = std::io::BufReader::new(r);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            buf.pop();
+                        }
+                        let line = String::from_utf8_lossy(&buf).into_owned();
+                        if tx.send((s, line)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        let (tx2, tx1) = (tx.clone(), tx);
+        let t1 = std::thread::spawn(move || pump(out, Stream::Stdout, tx1));
+        let t2 = std::thread::spawn(move || pump(err, Stream::Stderr, tx2));
+        for (s, line) in rx {
+            on_line(s, &line);
+        }
+        let _ = (t1.join(), t2.join());
+        let status = child
+            .wait()
+            .with_context(|| format!("cannot wait for `{prog}`"))?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
+    /// The bytes of a host file named on the command line (not under `--root`); `None`
+    /// when it does not exist.
+    pub fn read_host_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// The path of the running blotctl binary.
+    pub fn current_exe(&self) -> Result<PathBuf> {
+        std::env::current_exe().context("cannot tell where the running blotctl binary is")
     }
 
     /// Whether a live process with this PID exists on this machine (a zombie, dead but not

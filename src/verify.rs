@@ -89,6 +89,10 @@ pub fn checks(ctx: &Ctx) -> Vec<Check> {
             },
         ));
     }
+    // The host-settings task is not a long-running job: check the values it sets.
+    for (name, r) in steps::hostsettings::live_checks(ctx) {
+        out.push(check(name, r));
+    }
     let s = ctx.settings;
     out.push(check(
         "redis answers PING",

@@ -278,3 +278,22 @@ fn redis_under_its_other_name_is_found() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    b.write(
+        "/etc/blotctl.toml",
+        "start_settle_ms = 300\nstart_timeout = 2\n",
+    );
+    std::fs::create_dir_all(b.path("/var/lib/fake-upstart/exec")).unwrap();
+    // blot's process exits at once, as `sudo` does under `Defaults requiretty`.
+    b.write("/var/lib/fake-upstart/exec/blot", "exit 1");
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("job blot did not stay start/running within 2s; last status: blot start/running, process"), "{all}");
+}

@@ -61,8 +61,8 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
         .unwrap();
     assert!(st.success());
     let _session = Session(name.clone());
-    let screen = wait_for(&name, "Apply 19 changes?");
-    assert!(screen.contains("Apply 19 changes? [y/N]"), "{screen}");
+    let screen = wait_for(&name, "Apply 22 changes?");
+    assert!(screen.contains("Apply 22 changes? [y/N]"), "{screen}");
     assert!(
         screen.contains("would change start jobs"),
         "the plan is shown first:\n{screen}"
@@ -75,7 +75,7 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
     tmux(&["send-keys", "-t", &name, "y"]);
     let screen = wait_for(&name, "EXIT=");
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert!(screen.contains("provisioned: 19 changes"), "{screen}");
+    assert!(screen.contains("provisioned: 22 changes"), "{screen}");
     assert!(b
         .read("/etc/sudoers")
         .contains("\n#Defaults    requiretty\n"));
@@ -241,7 +241,7 @@ fn provision_json_snapshot() {
     assert_eq!(out.status.code(), Some(2));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["exit_code"], 2);
-    assert_eq!(doc["summary"]["changes"], 19);
+    assert_eq!(doc["summary"]["changes"], 22);
     insta::assert_snapshot!("provision_dry_run_json", stdout(&out));
 
     let real = b

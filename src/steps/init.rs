@@ -58,6 +58,16 @@ pub fn not_loaded(job: &str) -> anyhow::Error {
     )
 }
 
+/// Every job file blotctl installs, which upstart must load: the long-running jobs, plus
+/// the host-settings task when it is configured.
+pub fn installed_jobs(ctx: &Ctx) -> Vec<&'static str> {
+    let mut jobs = JOBS.to_vec();
+    if ctx.settings.thp_never {
+        jobs.push(super::hostsettings::JOB);
+    }
+    jobs
+}
+
 fn unknown_reason(why: &str) -> String {
     format!("init state unknown: {why}")
 }
@@ -72,12 +82,17 @@ impl Step for Reload {
 
     fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
         let pending: Vec<&str> = pending_writes(earlier).collect();
-        let job_changes = JOBS.iter().any(|j| pending.contains(&job_path(j).as_str()));
+        let jobs = installed_jobs(ctx);
+        let removed = earlier.iter().any(|c| {
+            matches!(&c.action, Action::RemovePath { path }
+                if path.starts_with("/etc/init/") && path.ends_with(".conf"))
+        });
+        let job_changes = removed || jobs.iter().any(|j| pending.contains(&job_path(j).as_str()));
         let reload = || {
             Change::new(
                 "initctl reload-configuration (job files changed)",
                 Action::ReloadJobs {
-                    jobs: JOBS.iter().map(|j| j.to_string()).collect(),
+                    jobs: jobs.iter().map(|j| j.to_string()).collect(),
                 },
             )
         };
@@ -86,7 +101,7 @@ impl Step for Reload {
                 reload().blocked(unknown_reason(&why))
             ])),
             InitState::Known(list) => {
-                for job in JOBS {
+                for &job in &jobs {
                     let path = job_path(job);
                     if !list.iter().any(|j| j.name == job) && !pending.contains(&path.as_str()) {
                         return Err(not_loaded(job));

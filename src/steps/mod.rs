@@ -8,7 +8,9 @@ use anyhow::Result;
 
 pub mod chkconfig;
 pub mod hosts;
+pub mod hostsettings;
 pub mod init;
+pub mod logrotate;
 pub mod logs;
 pub mod sudoers;
 pub mod templates;
@@ -49,6 +51,9 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(templates::MonitRc),
         Box::new(hosts::Hosts),
         Box::new(logs::Logs),
+        Box::new(logrotate::Logrotate),
+        // Before the reload, so that upstart loads its task.
+        Box::new(hostsettings::HostSettings),
         Box::new(chkconfig::Chkconfig),
         Box::new(init::Reload),
         Box::new(init::Start),

@@ -11,12 +11,17 @@ use serde::Serialize;
 /// The upstart jobs blotctl owns, in start order.
 pub const JOBS: [&str; 4] = ["redis", "blot", "nginx", "monit"];
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("redis.conf", include_str!("../../templates/redis.conf.hbs")),
     ("blot.conf", include_str!("../../templates/blot.conf.hbs")),
     ("nginx.conf", include_str!("../../templates/nginx.conf.hbs")),
     ("monit.conf", include_str!("../../templates/monit.conf.hbs")),
     ("monit.rc", include_str!("../../templates/monit.rc.hbs")),
+    (
+        "redis-host-settings.conf",
+        include_str!("../../templates/redis-host-settings.conf.hbs"),
+    ),
+    ("logrotate", include_str!("../../templates/logrotate.hbs")),
 ];
 
 const MONIT_RC_PERMS: Perms = Perms {
@@ -91,6 +96,16 @@ pub fn redis_config(ctx: &Ctx) -> Result<RedisConfig> {
 
 /// Render one template by file name (`blot.conf`, `monit.rc`).
 pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
+    let data = Data {
+        settings: ctx.settings,
+        redis_forks: redis_config(ctx)?.daemonize,
+    };
+    render_with(name, &data)
+}
+
+/// Render one template with data of the caller's choosing (strict: a missing value is an
+/// error, never an empty string).
+pub fn render_with(name: &str, data: &impl Serialize) -> Result<String> {
     let mut hb = handlebars::Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
@@ -98,11 +113,7 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
         .iter()
         .find(|(n, _)| *n == name)
         .ok_or_else(|| anyhow!("no template named {name}"))?;
-    let data = Data {
-        settings: ctx.settings,
-        redis_forks: redis_config(ctx)?.daemonize,
-    };
-    hb.render_template(tpl, &data)
+    hb.render_template(tpl, data)
         .with_context(|| format!("cannot render template {name}"))
 }
 
@@ -133,6 +144,33 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
         }
     }
     Ok(text)
+}
+
+/// Every file `blotctl render` prints, by the name it takes.
+pub const RENDERED: [&str; 7] = [
+    "redis",
+    "blot",
+    "nginx",
+    "monit",
+    "monit.rc",
+    super::hostsettings::JOB,
+    "logrotate",
+];
+
+/// The box path and text of a rendered file, by its `render` name; `None` for an unknown
+/// name.
+pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
+    Ok(Some(match name {
+        "monit.rc" => (ctx.settings.monit_rc.clone(), render(ctx, name)?),
+        "logrotate" => (
+            super::logrotate::PATH.to_string(),
+            super::logrotate::render(ctx)?,
+        ),
+        n if JOBS.contains(&n) || n == super::hostsettings::JOB => {
+            (job_path(n), render_job(ctx, n)?)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// The four upstart jobs.
@@ -178,7 +216,7 @@ impl Step for MonitRc {
 }
 
 /// Plan a file blotctl owns entirely: any difference is replaced.
-fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
+pub fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
     let current = super::observe_file(ctx, path)?;
     Ok(plan_file(
         path,

@@ -1,0 +1,409 @@
+//! `blotctl deploy` and `blotctl restart`: the runbook's deploy, through the same plan/apply
+//! model as `provision`.
+//!
+//! deploy plans two steps. `app checkout` observes the checkout as the app user: the branch,
+//! local changes, then `git fetch` (observation: it moves only the remote-tracking ref, never
+//! the working tree) and whether the new commit is a fast-forward; the change is the
+//! fast-forward itself (`git merge --ff-only COMMIT`). `restart blot` plans the restart when
+//! the checkout moves (or with `--restart`). Refusals (local changes, a diverged or ahead
+//! branch, another branch checked out) are planning errors: nothing is changed.
+//!
+//! A restart is `stop` then `start` through upstart ("Unknown instance" from stop means it
+//! was already stopped), then a wait until the job is start/running and its health probe
+//! answers; blot depends on redis, so a stopped redis is started first, and a restart of
+//! redis waits for blot too (upstart stops blot with redis and starts it again after).
+
+use crate::app::{self, NotRoot, EXIT_FAILED, EXIT_OK, EXIT_PENDING};
+use crate::cli::{DeployArgs, RestartArgs};
+use crate::config::Settings;
+use crate::engine::{self, Planned};
+use crate::journal::{self, Journal};
+use crate::plan::{Action, Change, StepPlan};
+use crate::printer::Printer;
+use crate::report::{self, Tense};
+use crate::steps::init::{self, InitState};
+use crate::steps::{Ctx, Step};
+use crate::sys::{command_failure, Kind, Output, Sys};
+use anyhow::{anyhow, bail, Context, Result};
+
+/// git in the checkout, as the app user.
+struct Git {
+    prefix: Vec<String>,
+}
+
+impl Git {
+    fn new(ctx: &Ctx) -> Result<Git> {
+        let s = ctx.settings;
+        let dir = ctx.sys.host_path(&s.app_dir)?.display().to_string();
+        // On the box, root runs git as the app user (`sudo -n -H -u USER`): the checkout's
+        // files stay the user's, git's ownership check (safe.directory) is satisfied, and
+        // the user's own ssh keys and git config are used. When blotctl already runs as
+        // that user, sudo is not needed. Under --root (tests, a copy of a box) the box's
+        // users do not exist on this machine, so git runs directly, as the caller.
+        let as_user = ctx.sys.is_live() && ctx.sys.euid() != ctx.app_account()?.uid;
+        let mut prefix: Vec<String> = Vec::new();
+        if as_user {
+            prefix.extend(["sudo", "-n", "-H", "-u", &s.user].map(String::from));
+        }
+        prefix.extend(["git".to_string(), "-C".into(), dir]);
+        Ok(Git { prefix })
+    }
+
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut v = self.prefix.clone();
+        v.extend(args.iter().map(|a| a.to_string()));
+        v
+    }
+
+    /// Run git; a non-zero exit is data.
+    fn run(&self, ctx: &Ctx, args: &[&str]) -> Result<(Vec<String>, Output)> {
+        let argv = self.argv(args);
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = ctx.sys.run(&refs)?;
+        Ok((argv, out))
+    }
+
+    /// Run git; its trimmed stdout, or an error naming the command.
+    fn ok(&self, ctx: &Ctx, args: &[&str]) -> Result<String> {
+        let (argv, out) = self.run(ctx, args)?;
+        if !out.success() {
+            let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+            bail!("{}", command_failure(&refs, &out));
+        }
+        Ok(out.stdout.trim_end().to_string())
+    }
+
+    fn count(&self, ctx: &Ctx, range: &str) -> Result<u64> {
+        let n = self.ok(ctx, &["rev-list", "--count", range])?;
+        n.parse()
+            .map_err(|_| anyhow!("`git rev-list --count {range}` printed {n:?}"))
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+fn commits(n: u64) -> String {
+    report::plural(n as usize, "commit")
+}
+
+/// The app checkout: fetch, then fast-forward only.
+pub struct Checkout;
+
+impl Step for Checkout {
+    fn name(&self) -> &'static str {
+        "app checkout"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        let s = ctx.settings;
+        let dir = &s.app_dir;
+        match ctx.sys.meta(dir)? {
+            Some(m) if m.kind == Kind::Dir => {}
+            Some(_) => bail!("{dir} is not a directory"),
+            None => bail!(
+                "the app directory {dir} does not exist: clone Blot there first, or set `app_dir`"
+            ),
+        }
+        if ctx.sys.meta(&format!("{dir}/.git"))?.is_none() {
+            bail!("{dir} is not a git checkout (no {dir}/.git): clone Blot there first");
+        }
+        let git = Git::new(ctx)?;
+        let (remote, branch) = (&s.app_repo_remote, &s.app_repo_branch);
+
+        let (_, head) = git.run(ctx, &["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+        let on = head.stdout.trim();
+        if !head.success() || on.is_empty() {
+            bail!(
+                "{dir} has a detached HEAD, not the branch {branch}: deploy changed nothing \
+                 (check out {branch} there first)"
+            );
+        }
+        if on != branch {
+            bail!(
+                "{dir} is on the branch {on}, not {branch}: deploy changed nothing (check out \
+                 {branch} there, or set `app_repo_branch`)"
+            );
+        }
+        // Tracked files only: the logs (and anything else untracked) never block a deploy;
+        // git itself refuses a fast-forward that would overwrite an untracked file.
+        let status = git.ok(ctx, &["status", "--porcelain", "--untracked-files=no"])?;
+        if !status.is_empty() {
+            bail!(
+                "{dir} has local changes, so deploy changed nothing:\n{}\ncommit or discard \
+                 them first (e.g. `git -C {dir} stash`), then deploy again",
+                status
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+
+        let tracking = format!("refs/remotes/{remote}/{branch}");
+        git.ok(
+            ctx,
+            &[
+                "fetch",
+                "--quiet",
+                remote,
+                &format!("+refs/heads/{branch}:{tracking}"),
+            ],
+        )
+        .with_context(|| format!("cannot fetch {branch} from {remote}"))?;
+        let old = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
+        let new = git.ok(
+            ctx,
+            &["rev-parse", "--verify", &format!("{tracking}^{{commit}}")],
+        )?;
+        let upstream = format!("{remote}/{branch}");
+        if old == new {
+            return Ok(StepPlan::changes(Vec::new()).note(format!(
+                "already up to date at {} ({upstream})",
+                short(&old)
+            )));
+        }
+        let ahead = git.count(ctx, &format!("{new}..{old}"))?;
+        let behind = git.count(ctx, &format!("{old}..{new}"))?;
+        if ahead > 0 && behind == 0 {
+            bail!(
+                "{dir} is {} ahead of {upstream} ({} there): nothing to deploy, and deploy never \
+                 pushes or resets; push those commits, or reset the checkout by hand",
+                commits(ahead),
+                short(&new)
+            );
+        }
+        if ahead > 0 {
+            bail!(
+                "{dir} and {upstream} have diverged ({} only here, {} only there): not a \
+                 fast-forward, so deploy changed nothing; reconcile the branch by hand",
+                commits(ahead),
+                commits(behind)
+            );
+        }
+        Ok(StepPlan::changes(vec![Change::new(
+            format!(
+                "fast-forward {dir}: {} -> {} ({} from {upstream})",
+                short(&old),
+                short(&new),
+                commits(behind)
+            ),
+            Action::Run {
+                argv: git.argv(&["merge", "--ff-only", "--quiet", &new]),
+            },
+        )]))
+    }
+}
+
+/// The job a job needs running first (blot's `start on started redis`).
+fn needs(job: &str) -> Option<&'static str> {
+    match job {
+        "blot" => Some("redis"),
+        _ => None,
+    }
+}
+
+/// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
+/// (`start on started JOB`): they are waited for too.
+fn dependents(job: &str) -> Vec<String> {
+    match job {
+        "redis" => vec!["blot".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step planned
+/// a change (`deploy` after a fast-forward).
+pub struct Restart {
+    pub job: &'static str,
+    pub always: bool,
+}
+
+impl Step for Restart {
+    fn name(&self) -> &'static str {
+        match self.job {
+            "redis" => "restart redis",
+            "blot" => "restart blot",
+            "nginx" => "restart nginx",
+            _ => "restart monit",
+        }
+    }
+
+    fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
+        let job = self.job;
+        if !self.always && earlier.is_empty() {
+            return Ok(StepPlan::skipped(
+                "nothing new to run (--restart restarts it anyway)",
+            ));
+        }
+        let mut changes = Vec::new();
+        let deps = dependents(job);
+        let what = if deps.is_empty() {
+            format!("restart {job}")
+        } else {
+            format!(
+                "restart {job} (upstart restarts {} with it)",
+                deps.join(", ")
+            )
+        };
+        let restart = Change::new(
+            what,
+            Action::RestartJob {
+                job: job.into(),
+                dependents: deps,
+            },
+        );
+        match init::observe(ctx)? {
+            InitState::Unknown(why) => {
+                changes.push(restart.blocked(format!("init state unknown: {why}")));
+            }
+            state @ InitState::Known(_) => {
+                if state.job(job).is_none() {
+                    bail!(
+                        "upstart has no job `{job}` (is /etc/init/{job}.conf installed? run \
+                         `blotctl provision` first)"
+                    );
+                }
+                if let Some(dep) = needs(job) {
+                    if !state.job(dep).is_some_and(|j| j.is_running()) {
+                        changes.push(Change::new(
+                            format!("start {dep} ({job} depends on it)"),
+                            Action::StartJob { job: dep.into() },
+                        ));
+                    }
+                }
+                changes.push(restart);
+            }
+        }
+        Ok(StepPlan::changes(changes))
+    }
+}
+
+/// `blotctl deploy`.
+pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
+    let steps: Vec<Box<dyn Step>> = vec![
+        Box::new(Checkout),
+        Box::new(Restart {
+            job: "blot",
+            always: args.restart,
+        }),
+    ];
+    // After applying, the checkout must be up to date (a forced restart is not "left").
+    let replan = || -> Vec<Box<dyn Step>> {
+        vec![
+            Box::new(Checkout),
+            Box::new(Restart {
+                job: "blot",
+                always: false,
+            }),
+        ]
+    };
+    run(
+        sys,
+        settings,
+        "deploy",
+        args.dry_run,
+        steps,
+        replan,
+        printer,
+    )
+}
+
+/// `blotctl restart JOB`.
+pub fn restart(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Printer) -> Result<u8> {
+    let job = args.job.as_str();
+    let steps: Vec<Box<dyn Step>> = vec![Box::new(Restart { job, always: true })];
+    run(
+        sys,
+        settings,
+        "restart",
+        args.dry_run,
+        steps,
+        Vec::new,
+        printer,
+    )
+}
+
+/// Plan, show, and (unless a dry run) apply under the run lock, like `provision`.
+fn run(
+    sys: &Sys,
+    settings: &Settings,
+    command: &str,
+    dry_run: bool,
+    steps: Vec<Box<dyn Step>>,
+    replan: impl Fn() -> Vec<Box<dyn Step>>,
+    printer: Printer,
+) -> Result<u8> {
+    let _lock = if dry_run {
+        None
+    } else {
+        if !sys.is_root() {
+            return Err(
+                anyhow!("{command} must run as root (git as the app user, upstart)")
+                    .context(NotRoot),
+            );
+        }
+        Some(sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?)
+    };
+    let ctx = Ctx {
+        sys,
+        settings,
+        no_start: false,
+    };
+    let planned = {
+        let spinner = printer.spinner("planning");
+        engine::plan_all_with(&ctx, &steps, |name| {
+            spinner.set_message(format!("planning: {name}"))
+        })
+    };
+    let (text, counts) = report::steps(&planned, Tense::Would);
+    if dry_run {
+        print!("{text}");
+        println!("{}", report::summary("dry run", counts));
+        return Ok(if counts.failed > 0 {
+            EXIT_FAILED
+        } else if counts.changes > 0 {
+            EXIT_PENDING
+        } else {
+            EXIT_OK
+        });
+    }
+    if let Some(err) = app::refusal(&planned, counts) {
+        print!("{text}");
+        return Err(err);
+    }
+    if counts.changes == 0 {
+        print!("{text}");
+        let what = if command == "deploy" {
+            "already up to date, nothing restarted"
+        } else {
+            "nothing to do"
+        };
+        println!("{}", report::summary(what, counts));
+        return Ok(EXIT_OK);
+    }
+    let mut journal = Journal::new(command, None);
+    let result = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true)
+        .and_then(|()| {
+            app::converged(
+                &ctx,
+                |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
+                counts,
+            )
+        });
+    if let Some(id) = journal.run_id() {
+        println!(
+            "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+            journal::BACKUPS
+        );
+    }
+    result?;
+    let done = if command == "deploy" {
+        "deployed"
+    } else {
+        "restarted"
+    };
+    println!("{}", report::summary(done, counts));
+    Ok(EXIT_OK)
+}

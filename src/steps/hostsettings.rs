@@ -1,0 +1,289 @@
+//! redis's host settings: redis warns at start when transparent huge pages (THP) are on and
+//! when memory overcommit is off (its background save forks). Both are made to hold at boot:
+//!
+//! - `vm.overcommit_memory = 1` in /etc/sysctl.conf (rc.sysinit applies it early at boot).
+//!   The edit keeps every other byte: the line is added, or a conflicting value changed.
+//! - the upstart task `redis-host-settings` (`start on starting redis`, `task`) writes
+//!   `never` to THP's `enabled` before redis starts. It is not one of the long-running jobs:
+//!   nothing checks its status, `verify` checks the values it sets.
+//!
+//! On the live box (root `/`) both values are also set now, so that `verify` right after
+//! `provision` passes; under `--root` that part is skipped, with a note.
+
+use super::templates::{job_path, plan_managed, render_job};
+use super::{Ctx, Step, ROOT_0644};
+use crate::plan::{plan_file, Action, Change, Perms, StepPlan};
+use anyhow::{anyhow, Result};
+
+/// The upstart task (a job name; its file is /etc/init/redis-host-settings.conf).
+pub const JOB: &str = "redis-host-settings";
+pub const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+pub const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+pub const OVERCOMMIT: &str = "/proc/sys/vm/overcommit_memory";
+const KEY: &str = "vm.overcommit_memory";
+/// The first lines of every file blotctl renders say so.
+const MANAGED: &str = "Managed by blotctl";
+
+pub const SKIPPED_UNDER_ROOT: &str =
+    "live kernel values (transparent huge pages, vm.overcommit_memory): skipped under --root";
+
+pub struct HostSettings;
+
+impl Step for HostSettings {
+    fn name(&self) -> &'static str {
+        "redis host settings"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        let s = ctx.settings;
+        let mut changes = Vec::new();
+        let mut notes = Vec::new();
+
+        if s.overcommit_memory {
+            changes.extend(plan_sysctl_conf(ctx)?);
+        }
+
+        let path = job_path(JOB);
+        if s.thp_never {
+            let text = render_job(ctx, JOB)?;
+            changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
+        } else if let Some((bytes, _)) = super::observe_file(ctx, &path)? {
+            if String::from_utf8_lossy(&bytes).contains(MANAGED) {
+                changes.push(Change::new(
+                    format!("remove {path} (thp_never = false)"),
+                    Action::RemovePath { path },
+                ));
+            } else {
+                notes.push(format!(
+                    "{path} is not blotctl's; left as it is although thp_never = false"
+                ));
+            }
+        }
+
+        if !ctx.sys.is_live() {
+            if s.thp_never || s.overcommit_memory {
+                notes.push(SKIPPED_UNDER_ROOT.into());
+            }
+        } else {
+            for (on, path, want) in [
+                (s.thp_never, THP, "never"),
+                (s.overcommit_memory, OVERCOMMIT, "1"),
+            ] {
+                if !on {
+                    continue;
+                }
+                match live_value(ctx, path)? {
+                    None => notes.push(format!("{path} does not exist on this kernel")),
+                    Some(v) if v == want => {}
+                    Some(v) => changes.push(Change::new(
+                        format!("set {path} to {want} now (it is {v})"),
+                        Action::SetKernel {
+                            path: path.into(),
+                            from: v,
+                            to: want.into(),
+                        },
+                    )),
+                }
+            }
+        }
+        let mut plan = StepPlan::changes(changes);
+        plan.notes = notes;
+        Ok(plan)
+    }
+}
+
+/// /etc/sysctl.conf with `vm.overcommit_memory = 1`: kept as it is when it says so already.
+fn plan_sysctl_conf(ctx: &Ctx) -> Result<Vec<Change>> {
+    let observed = super::observe_file(ctx, SYSCTL_CONF)?;
+    let text = match &observed {
+        Some((b, _)) => String::from_utf8(b.clone())
+            .map_err(|_| anyhow!("{SYSCTL_CONF} is not valid UTF-8 text"))?,
+        None => String::new(),
+    };
+    let Some(edit) = ensure_overcommit(&text) else {
+        return Ok(Vec::new());
+    };
+    // An edited file keeps its own mode and owner; a missing one is created 0644 root.
+    let perms = observed.as_ref().map_or(ROOT_0644, |(_, m)| Perms {
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+    });
+    let current = observed.as_ref().map(|(b, m)| (b.as_slice(), *m));
+    Ok(plan_file(
+        SYSCTL_CONF,
+        current,
+        edit.text.as_bytes(),
+        perms,
+        &edit.what,
+    ))
+}
+
+/// A sysctl.conf edit and what it does, for people.
+#[derive(Debug, PartialEq)]
+pub struct Edit {
+    pub text: String,
+    pub what: String,
+}
+
+/// The value of an active `key = value` line for `vm.overcommit_memory` (sysctl also
+/// accepts `/` for `.`; `#` and `;` start comments).
+fn overcommit_value(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    if l.starts_with('#') || l.starts_with(';') {
+        return None;
+    }
+    let (key, value) = l.split_once('=')?;
+    let key = key.trim().trim_start_matches('-').replace('/', ".");
+    (key == KEY).then(|| value.trim())
+}
+
+/// `text` with `vm.overcommit_memory = 1` in force: every active line that sets another
+/// value is changed to it, or the line is appended. `None` when nothing needs to change.
+pub fn ensure_overcommit(text: &str) -> Option<Edit> {
+    let want = format!("{KEY} = 1");
+    let mut out = String::with_capacity(text.len() + want.len() + 1);
+    let mut found = false;
+    let mut fixed = Vec::new();
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let (content, eol) = match raw.strip_suffix("\r\n") {
+            Some(c) => (c, "\r\n"),
+            None => match raw.strip_suffix('\n') {
+                Some(c) => (c, "\n"),
+                None => (raw, ""),
+            },
+        };
+        match overcommit_value(content) {
+            Some(v) => {
+                found = true;
+                if v == "1" {
+                    out.push_str(raw);
+                } else {
+                    fixed.push(format!("line {}: was {v}", i + 1));
+                    out.push_str(&want);
+                    out.push_str(eol);
+                }
+            }
+            None => out.push_str(raw),
+        }
+    }
+    if found && fixed.is_empty() {
+        return None;
+    }
+    let what = if found {
+        format!("set {want} ({})", fixed.join(", "))
+    } else {
+        let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(eol);
+        }
+        out.push_str(&want);
+        out.push_str(eol);
+        format!("add {want}")
+    };
+    Some(Edit { text: out, what })
+}
+
+/// The word a kernel file holds: the `[selected]` one of a list such as THP's
+/// (`always madvise [never]`), else the trimmed contents.
+pub fn kernel_value(raw: &str) -> String {
+    match (raw.find('['), raw.find(']')) {
+        (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
+        _ => raw.trim().to_string(),
+    }
+}
+
+/// A live kernel value; `None` when this kernel does not have the file.
+pub fn live_value(ctx: &Ctx, path: &str) -> Result<Option<String>> {
+    Ok(ctx.sys.read_text(path)?.map(|raw| kernel_value(&raw)))
+}
+
+/// `verify`'s checks of the live values: (name, Ok(detail) or Err(why)).
+pub fn live_checks(ctx: &Ctx) -> Vec<(String, Result<String>)> {
+    let s = ctx.settings;
+    [
+        (
+            "transparent huge pages never",
+            s.thp_never,
+            "thp_never",
+            THP,
+            "never",
+        ),
+        (
+            "vm.overcommit_memory = 1",
+            s.overcommit_memory,
+            "overcommit_memory",
+            OVERCOMMIT,
+            "1",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, on, key, path, want)| {
+        let r = if !on {
+            Ok(format!("not managed ({key} = false)"))
+        } else if !ctx.sys.is_live() {
+            Ok("skipped under --root (live values exist only on the box itself)".into())
+        } else {
+            match live_value(ctx, path) {
+                Err(e) => Err(e),
+                Ok(None) => Ok(format!("{path} does not exist on this kernel")),
+                Ok(Some(v)) if v == want => Ok(format!("{path} is {v}")),
+                Ok(Some(v)) => Err(anyhow!(
+                    "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
+                     provision`)"
+                )),
+            }
+        };
+        (name.to_string(), r)
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STOCK: &str = "# Kernel sysctl configuration file\n\nkernel.sysrq = 0\n";
+
+    #[test]
+    fn appends_once_and_keeps_every_other_byte() {
+        let e = ensure_overcommit(STOCK).unwrap();
+        assert_eq!(e.text, format!("{STOCK}vm.overcommit_memory = 1\n"));
+        assert_eq!(e.what, "add vm.overcommit_memory = 1");
+        assert_eq!(ensure_overcommit(&e.text), None);
+        assert_eq!(
+            ensure_overcommit("a = 1").unwrap().text,
+            "a = 1\nvm.overcommit_memory = 1\n"
+        );
+        assert_eq!(
+            ensure_overcommit("").unwrap().text,
+            "vm.overcommit_memory = 1\n"
+        );
+    }
+
+    #[test]
+    fn a_conflicting_value_is_changed_in_place() {
+        let t = "a = 1\n  vm.overcommit_memory=0 \n# vm.overcommit_memory = 2\nb = 2\n";
+        let e = ensure_overcommit(t).unwrap();
+        assert_eq!(
+            e.text,
+            "a = 1\nvm.overcommit_memory = 1\n# vm.overcommit_memory = 2\nb = 2\n"
+        );
+        assert_eq!(e.what, "set vm.overcommit_memory = 1 (line 2: was 0)");
+        assert_eq!(ensure_overcommit("vm/overcommit_memory = 1\n"), None);
+        assert_eq!(ensure_overcommit("vm.overcommit_memory\t=\t1\r\n"), None);
+        assert_eq!(
+            ensure_overcommit("x = 1\r\nvm.overcommit_memory = 2\r\n")
+                .unwrap()
+                .text,
+            "x = 1\r\nvm.overcommit_memory = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn kernel_values() {
+        assert_eq!(kernel_value("always madvise [never]\n"), "never");
+        assert_eq!(kernel_value("[always] madvise never\n"), "always");
+        assert_eq!(kernel_value("0\n"), "0");
+    }
+}

@@ -1,0 +1,77 @@
+//! Log rotation: Amazon Linux already runs logrotate daily (`/etc/cron.daily/logrotate`,
+//! which reads `/etc/logrotate.d/*`). `/etc/logrotate.d/blot` rotates the app's three logs
+//! by copy-then-truncate (the runbook's rule: a writer is never interrupted, it keeps its
+//! open file), as the app user who owns them (`su`), compressed, `log_keep` of them kept.
+
+use super::templates::{plan_managed, render_with};
+use super::{Ctx, Step, ROOT_0644};
+use crate::plan::{Change, StepPlan};
+use crate::sys::Kind;
+use anyhow::{anyhow, bail, Result};
+use serde::Serialize;
+
+pub const DIR: &str = "/etc/logrotate.d";
+pub const PATH: &str = "/etc/logrotate.d/blot";
+
+#[derive(Serialize)]
+struct Data<'a> {
+    log_files: Vec<String>,
+    user: &'a str,
+    group: String,
+    log_rotate: &'a str,
+    log_keep: u32,
+}
+
+/// The text of `/etc/logrotate.d/blot` for this box (the `su` group is the app user's
+/// primary group, by name, from the box's own /etc/group).
+pub fn render(ctx: &Ctx) -> Result<String> {
+    let s = ctx.settings;
+    let acct = ctx.app_account()?;
+    let groups = ctx
+        .sys
+        .read_text("/etc/group")?
+        .ok_or_else(|| anyhow!("/etc/group does not exist"))?;
+    let group = crate::accounts::group_name(&groups, acct.gid).ok_or_else(|| {
+        anyhow!(
+            "the group of {} (gid {}) is not in /etc/group: logrotate's `su` line needs its name",
+            s.user,
+            acct.gid
+        )
+    })?;
+    render_with(
+        "logrotate",
+        &Data {
+            log_files: s.log_files(),
+            user: &s.user,
+            group,
+            log_rotate: &s.log_rotate,
+            log_keep: s.log_keep,
+        },
+    )
+}
+
+pub struct Logrotate;
+
+impl Step for Logrotate {
+    fn name(&self) -> &'static str {
+        "log rotation"
+    }
+
+    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        match ctx.sys.meta(DIR)? {
+            Some(m) if m.kind == Kind::Dir => {}
+            Some(_) => bail!("{DIR} is not a directory"),
+            None => bail!(
+                "{DIR} does not exist, so logrotate is not installed and nothing would rotate \
+                 the app's logs: install it (yum install logrotate) and run again"
+            ),
+        }
+        let text = render(ctx)?;
+        Ok(StepPlan::changes(plan_managed(
+            ctx,
+            PATH,
+            text.as_bytes(),
+            ROOT_0644,
+        )?))
+    }
+}

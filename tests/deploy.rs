@@ -1,0 +1,388 @@
+//! `blotctl deploy` and `blotctl restart` on a provisioned fixture box whose app directory
+//! is a real git clone of a bare repository in a temp dir, with the fake initctl running a
+//! real HTTP server as the blot job (it serves the VERSION it found when it started, so a
+//! restart that happened after the fast-forward is visible from outside).
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        stderr(&out)
+    );
+    stdout(&out).trim_end().to_string()
+}
+
+/// A provisioned box whose app directory is a clone of `remote`; `dev` is another clone
+/// that pushes new commits.
+struct DeployBox {
+    b: TestBox,
+    _repos: tempfile::TempDir,
+    dev: PathBuf,
+    blot_port: u16,
+}
+
+impl DeployBox {
+    fn new() -> Option<DeployBox> {
+        if !require_all(&["visudo", "git", "python3"]) {
+            return None;
+        }
+        DeployBox::with_config("")
+    }
+
+    fn with_config(extra: &str) -> Option<DeployBox> {
+        let b = TestBox::fresh();
+        let repos = tempfile::tempdir().unwrap();
+        let remote = repos.path().join("blot.git");
+        let dev = repos.path().join("dev");
+        git(
+            repos.path(),
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch=master",
+                "blot.git",
+            ],
+        );
+        git(
+            repos.path(),
+            &["clone", "--quiet", remote.to_str().unwrap(), "dev"],
+        );
+        std::fs::write(dev.join("VERSION"), "v1\n").unwrap();
+        std::fs::copy(b.path("/var/www/blot/app.js"), dev.join("app.js")).unwrap();
+        git(&dev, &["checkout", "--quiet", "-b", "master"]);
+        git(&dev, &["add", "."]);
+        git(&dev, &["commit", "--quiet", "-m", "v1"]);
+        git(&dev, &["push", "--quiet", "origin", "master"]);
+
+        // The box's app directory becomes a clone (provision then adds the untracked logs).
+        let app = b.path("/var/www/blot");
+        std::fs::remove_dir_all(&app).unwrap();
+        git(
+            repos.path(),
+            &[
+                "clone",
+                "--quiet",
+                remote.to_str().unwrap(),
+                app.to_str().unwrap(),
+            ],
+        );
+
+        let [blot_port] = free_ports::<1>();
+        b.write(
+            "/etc/blotctl.toml",
+            &format!("start_settle_ms = 0\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),
+        );
+        // blot: serve the VERSION the checkout had when the job started, as /health.
+        let served = b.path("/var/lib/blot-served");
+        std::fs::create_dir_all(&served).unwrap();
+        std::fs::create_dir_all(b.path("/var/lib/fake-upstart/exec")).unwrap();
+        b.write(
+            "/var/lib/fake-upstart/exec/blot",
+            &format!(
+                "cp {app}/VERSION {served}/health && exec python3 -m http.server {blot_port} \
+                 --bind 127.0.0.1 --directory {served}",
+                app = app.display(),
+                served = served.display()
+            ),
+        );
+        let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        Some(DeployBox {
+            b,
+            _repos: repos,
+            dev,
+            blot_port,
+        })
+    }
+
+    fn app(&self) -> PathBuf {
+        self.b.path("/var/www/blot")
+    }
+
+    /// Commit a new VERSION upstream; its full hash.
+    fn push_version(&self, v: &str) -> String {
+        std::fs::write(self.dev.join("VERSION"), format!("{v}\n")).unwrap();
+        git(&self.dev, &["commit", "--quiet", "-am", v]);
+        git(&self.dev, &["push", "--quiet", "origin", "master"]);
+        git(&self.dev, &["rev-parse", "HEAD"])
+    }
+
+    fn head(&self) -> String {
+        git(&self.app(), &["rev-parse", "HEAD"])
+    }
+
+    /// The PID of a job's process, `None` when it is not running.
+    fn pid(&self, job: &str) -> Option<u32> {
+        let status = stdout(&self.b.fake("initctl", &["status", job]));
+        status
+            .trim()
+            .strip_prefix(&format!("{job} start/running, process "))
+            .map(|p| p.parse().unwrap())
+    }
+
+    /// What the running blot serves as its health page.
+    fn served_version(&self) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.blot_port)).unwrap();
+        s.write_all(b"GET /health HTTP/1.0\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp.rsplit("\r\n\r\n").next().unwrap().trim().to_string()
+    }
+
+    fn deploy(&self, args: &[&str]) -> std::process::Output {
+        self.b.blotctl().arg("deploy").args(args).output().unwrap()
+    }
+}
+
+fn all(out: &std::process::Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+#[test]
+fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
+    let Some(d) = DeployBox::new() else { return };
+    let old = d.head();
+    let pid = d.pid("blot").expect("blot runs after provision");
+    assert_eq!(d.served_version(), "v1");
+    d.push_version("v2");
+    let new = d.push_version("v3");
+
+    // Dry run: shows both changes, exit 2, changes nothing.
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    assert!(
+        text.contains(&format!(
+            "fast-forward /var/www/blot: {} -> {} (2 commits from origin/master)",
+            &old[..7],
+            &new[..7]
+        )),
+        "{text}"
+    );
+    assert!(text.contains("  - restart blot\n"), "{text}");
+    assert_eq!(d.head(), old);
+    assert_eq!(d.pid("blot"), Some(pid));
+
+    // Deploy: fast-forward, then blot restarted and serving the new version.
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(
+        stdout(&out).contains("deployed: 2 changes"),
+        "{}",
+        all(&out)
+    );
+    assert_eq!(d.head(), new);
+    let pid2 = d.pid("blot").expect("blot runs after deploy");
+    assert_ne!(pid2, pid, "blot was not restarted");
+    assert_eq!(d.served_version(), "v3");
+    assert!(
+        git(&d.app(), &["status", "--porcelain", "--untracked-files=no"]).is_empty(),
+        "the checkout is clean after a fast-forward"
+    );
+    // A deploy journals nothing it would have to undo.
+    let runs = stdout(&d.b.blotctl().args(["rollback", "--list"]).output().unwrap());
+    assert!(!runs.contains("deploy"), "{runs}");
+
+    // Second deploy: already up to date, nothing restarted.
+    let again = d.deploy(&[]);
+    assert_eq!(again.status.code(), Some(0), "{}", all(&again));
+    assert!(
+        stdout(&again).contains("already up to date"),
+        "{}",
+        all(&again)
+    );
+    assert_eq!(d.pid("blot"), Some(pid2));
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", all(&dry));
+
+    // --restart restarts anyway.
+    let forced = d.deploy(&["--restart"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", all(&forced));
+    let pid3 = d.pid("blot").expect("blot runs after deploy --restart");
+    assert_ne!(pid3, pid2);
+    assert_eq!(d.head(), new);
+}
+
+#[test]
+fn a_dirty_checkout_is_refused_with_nothing_changed() {
+    let Some(d) = DeployBox::new() else { return };
+    let old = d.head();
+    let pid = d.pid("blot");
+    d.push_version("v2");
+    std::fs::write(d.app().join("VERSION"), "hand-edited\n").unwrap();
+    for args in [&["--dry-run"][..], &[][..]] {
+        let out = d.deploy(args);
+        assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+        let text = all(&out);
+        assert!(
+            text.contains("/var/www/blot has local changes, so deploy changed nothing"),
+            "{text}"
+        );
+        assert!(text.contains(" M VERSION"), "{text}");
+    }
+    assert_eq!(d.head(), old);
+    assert_eq!(d.b.read("/var/www/blot/VERSION"), "hand-edited\n");
+    assert_eq!(d.pid("blot"), pid, "blot was restarted");
+}
+
+#[test]
+fn a_diverged_or_ahead_branch_is_refused() {
+    let Some(d) = DeployBox::new() else { return };
+    git(
+        &d.app(),
+        &["commit", "--quiet", "--allow-empty", "-m", "local"],
+    );
+    let local = d.head();
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    assert!(
+        all(&out).contains("1 commit ahead of origin/master"),
+        "{}",
+        all(&out)
+    );
+
+    d.push_version("v2");
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    assert!(
+        all(&out).contains("have diverged (1 commit only here, 1 commit only there)"),
+        "{}",
+        all(&out)
+    );
+    assert_eq!(d.head(), local);
+}
+
+#[test]
+fn a_blot_that_never_answers_fails_the_deploy_with_its_status() {
+    if !require_all(&["visudo", "git", "python3"]) {
+        return;
+    }
+    let Some(d) = DeployBox::with_config("") else {
+        return;
+    };
+    d.b.write(
+        "/etc/blotctl.toml",
+        &format!(
+            "start_settle_ms = 0\nstart_timeout = 2\nblot_port = {}\n",
+            d.blot_port
+        ),
+    );
+    // The new blot runs but never listens.
+    d.b.write("/var/lib/fake-upstart/exec/blot", "exec sleep 1000");
+    let new = d.push_version("v2");
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    let text = all(&out);
+    assert!(
+        text.contains("blot runs, but its health probe did not answer within 2s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`initctl status blot`: blot start/running, process "),
+        "{text}"
+    );
+    assert_eq!(d.head(), new, "the fast-forward itself was applied");
+}
+
+#[test]
+fn an_unreachable_remote_fails_the_dry_run() {
+    let Some(d) = DeployBox::new() else { return };
+    git(
+        &d.app(),
+        &["remote", "set-url", "origin", "/nonexistent/blot.git"],
+    );
+    let out = d.deploy(&["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    assert!(
+        all(&out).contains("cannot fetch master from origin"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
+fn restart_redis_brings_blot_back_too() {
+    let Some(d) = DeployBox::new() else { return };
+    // Something answering PING where the box's redis config says redis listens.
+    let redis = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = redis.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in redis.incoming().flatten() {
+            let mut buf = [0u8; 64];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"+PONG\r\n");
+        }
+    });
+    let conf =
+        d.b.read("/etc/redis.conf")
+            .replace("port 6379", &format!("port {port}"));
+    d.b.write("/etc/redis.conf", &conf);
+    let (redis_pid, blot_pid) = (d.pid("redis").unwrap(), d.pid("blot").unwrap());
+
+    let dry =
+        d.b.blotctl()
+            .args(["restart", "redis", "--dry-run"])
+            .output()
+            .unwrap();
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    assert!(
+        stdout(&dry).contains("restart redis (upstart restarts blot with it)"),
+        "{}",
+        all(&dry)
+    );
+    assert_eq!(d.pid("redis"), Some(redis_pid));
+
+    let out = d.b.blotctl().args(["restart", "redis"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    let (r2, b2) = (d.pid("redis").unwrap(), d.pid("blot").unwrap());
+    assert_ne!(r2, redis_pid);
+    assert_ne!(b2, blot_pid, "upstart stops blot with redis");
+    assert_eq!(d.served_version(), "v1");
+}
+
+#[test]
+fn restart_blot_starts_a_stopped_redis_first() {
+    let Some(d) = DeployBox::new() else { return };
+    let stop = d.b.fake("initctl", &["stop", "redis"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(d.pid("blot"), None, "blot stops with redis");
+    let out = d.b.blotctl().args(["restart", "blot"]).output().unwrap();
+    // redis has no real server here: its start is checked by its status only.
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    let text = stdout(&out);
+    let start = text
+        .find("  - start redis (blot depends on it)\n")
+        .expect(&text);
+    let restart = text.find("  - restart blot\n").expect(&text);
+    assert!(start < restart, "{text}");
+    assert!(d.pid("redis").is_some() && d.pid("blot").is_some());
+    assert_eq!(d.served_version(), "v1");
+}
+
+#[test]
+fn restart_needs_a_known_job_name() {
+    let b = TestBox::fresh();
+    let out = b.blotctl().args(["restart", "postgres"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", all(&out));
+}
