@@ -7,6 +7,7 @@
 //! - `fuzz [SECONDS]`: every cargo-fuzz target for SECONDS (default 20) each (see fuzz.rs).
 //! - `bench`: whole-process timings against a shell floor, to target/bench/report.md.
 
+mod bench;
 mod dist;
 mod fuzz;
 
@@ -26,6 +27,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("openssh-client", "ssh"),
     ("logrotate", "logrotate"),
     ("git", "git"),
+    ("hyperfine", "hyperfine"),
+    ("time", "time"),
 ];
 
 fn main() -> Result<()> {
@@ -38,8 +41,11 @@ fn main() -> Result<()> {
         Some("dist") => dist::dist(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("man") => man(&root),
+        Some("bench") => bench::bench(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench>");
+            eprintln!(
+                "usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench>"
+            );
             std::process::exit(64);
         }
     }
