@@ -165,9 +165,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let converged = boxes.join("converged");
 
     let ports = Ports {
-        redis: responder(b"+PONG\r\n")?,
-        blot: responder(HTTP_OK)?,
-        nginx: responder(HTTP_OK)?,
+        redis: responder(b"+PONG\r\n", b"\r\n")?,
+        blot: responder(HTTP_OK, b"\r\n\r\n")?,
+        nginx: responder(HTTP_OK, b"\r\n\r\n")?,
     };
     let env = BenchEnv::new(root);
     let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
@@ -473,16 +473,25 @@ fn kill_box_processes(boxdir: &Path, keep: &HashSet<i32>) {
 
 const HTTP_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
-/// A loopback listener answering every connection with `reply` (after reading what the
-/// client sent first), for as long as this process lives. Returns its port.
-fn responder(reply: &'static [u8]) -> Result<u16> {
+/// A loopback listener answering every connection with `reply` once the client's whole
+/// request has arrived (up to `end`: a blank line for HTTP, the line for redis), for as long
+/// as this process lives. Returns its port. Replying after the first read instead would
+/// close the socket under a client that writes its request in pieces (bash's `printf` writes
+/// line by line) and kill it with SIGPIPE.
+fn responder(reply: &'static [u8], end: &'static [u8]) -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = l.local_addr()?.port();
     std::thread::spawn(move || {
         for mut c in l.incoming().flatten() {
             let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut got = Vec::new();
             let mut buf = [0u8; 4096];
-            let _ = c.read(&mut buf);
+            while !got.windows(end.len()).any(|w| w == end) {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = c.write_all(reply);
         }
     });
@@ -596,6 +605,8 @@ fn traced(
     stdout: &Path,
 ) -> Result<Trace> {
     let before = box_pids(boxdir);
+    // A previous run's trace would say its process exited: start from no file.
+    let _ = std::fs::remove_file(out);
     let log = std::fs::File::create(stdout)?;
     let mut child = env
         .command(Path::new("strace"))
@@ -629,7 +640,12 @@ fn traced(
         if !killed {
             let text = std::fs::read_to_string(out).unwrap_or_default();
             if let Some(main) = text.split_whitespace().next() {
-                let exited = text.lines().any(|l| l.starts_with(&format!("{main} +++ ")));
+                // strace pads the pid column (`6933  +++ exited`): compare fields.
+                let exited = text.lines().any(|l| {
+                    l.split_once(' ').is_some_and(|(pid, rest)| {
+                        pid == main && rest.trim_start().starts_with("+++ ")
+                    })
+                });
                 if exited {
                     std::thread::sleep(Duration::from_millis(50));
                     kill_box_processes(boxdir, &before);
@@ -1294,7 +1310,7 @@ fn render_report(r: &ReportInput) -> Result<String> {
             })
             .filter(|(_, n)| *n > 2)
             .collect();
-        repeated_reads.sort_by(|a, b| b.1.cmp(&a.1));
+        repeated_reads.sort_by_key(|r| std::cmp::Reverse(r.1));
         let _ = writeln!(
             s,
             "Box paths opened read-only: {} opens of {} distinct paths{}{}.\n",
