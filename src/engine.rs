@@ -39,6 +39,8 @@ pub fn plan_all_with(
     steps: &[Box<dyn Step>],
     mut progress: impl FnMut(&'static str),
 ) -> Vec<Planned> {
+    // A new look at the box: nothing remembered from an earlier pass counts.
+    ctx.sys.forget();
     let mut earlier: Vec<Change> = Vec::new();
     let mut out = Vec::new();
     for step in steps {

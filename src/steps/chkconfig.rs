@@ -50,7 +50,7 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
     };
     if ctx.sys.which("chkconfig").is_some() {
         let argv = ["chkconfig", "--list", name.as_str()];
-        let out = ctx.sys.run(&argv)?;
+        let out = ctx.sys.query(&argv)?;
         if out.success() {
             return parse_list_line(&out.stdout)
                 .map(Found::Levels)

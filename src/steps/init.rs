@@ -33,7 +33,7 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
         return Ok(InitState::Unknown("initctl is not on PATH".into()));
     }
     let argv = ["initctl", "list"];
-    let out = ctx.sys.run(&argv)?;
+    let out = ctx.sys.query(&argv)?;
     if !out.success() {
         return match classify_stderr(&out.stderr) {
             InitctlError::NoBus(_) => Ok(InitState::Unknown(format!(
