@@ -368,7 +368,7 @@ fn verify_wait_asks_again_on_every_attempt() {
     let b = &live.b;
     let st = b.fake("initctl", &["stop", "monit"]);
     assert!(st.status.success(), "{}", stderr(&st));
-    let mut child = b
+    let child = b
         .blotctl_std()
         .args(["verify", "--wait", "20"])
         .stdout(std::process::Stdio::piped())
