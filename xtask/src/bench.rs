@@ -1044,7 +1044,9 @@ fn own_peak_rss(env: &BenchEnv, argv: &[String]) -> Result<Option<u64>> {
         .stderr(Stdio::null())
         .spawn()?;
     let spid = child.id();
-    let mut pid: Option<u32> = None;
+    // strace forks short-lived helpers (feature probes) before the tracee: only a child
+    // that is already running blotctl's binary counts, looked up anew on every poll.
+    let bin = std::fs::canonicalize(&argv[0])?;
     let mut peak: Option<u64> = None;
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait()?.is_none() {
@@ -1052,12 +1054,12 @@ fn own_peak_rss(env: &BenchEnv, argv: &[String]) -> Result<Option<u64>> {
             let _ = child.kill();
             break;
         }
-        if pid.is_none() {
-            pid = std::fs::read_to_string(format!("/proc/{spid}/task/{spid}/children"))
-                .ok()
-                .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()));
-        }
-        if let Some(p) = pid {
+        let children = std::fs::read_to_string(format!("/proc/{spid}/task/{spid}/children"))
+            .unwrap_or_default();
+        for p in children.split_whitespace() {
+            if std::fs::read_link(format!("/proc/{p}/exe")).ok().as_deref() != Some(&bin) {
+                continue;
+            }
             let hwm = std::fs::read_to_string(format!("/proc/{p}/status"))
                 .ok()
                 .and_then(|s| {
