@@ -196,11 +196,14 @@ impl Step for Checkout {
     }
 }
 
-/// The job a job needs running first (blot's `start on started redis`).
-fn needs(job: &str) -> Option<&'static str> {
+/// The jobs a job needs running first, in start order: the chain of its `start on started
+/// JOB` stanzas (blot after redis, nginx after blot, monit after nginx).
+fn needs(job: &str) -> &'static [&'static str] {
     match job {
-        "blot" => Some("redis"),
-        _ => None,
+        "blot" => &["redis"],
+        "nginx" => &["redis", "blot"],
+        "monit" => &["redis", "blot", "nginx"],
+        _ => &[],
     }
 }
 
@@ -265,7 +268,7 @@ impl Step for Restart {
                          `blotctl provision` first)"
                     );
                 }
-                if let Some(dep) = needs(job) {
+                for &dep in needs(job) {
                     if !state.job(dep).is_some_and(|j| j.is_running()) {
                         changes.push(Change::new(
                             format!("start {dep} ({job} depends on it)"),

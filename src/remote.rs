@@ -278,13 +278,24 @@ pub fn check_host(h: &str) -> Result<()> {
 }
 
 /// The binary to upload and its bytes: `--binary`, else this one when it is the portable
-/// build, else `target/dist/blotctl`.
+/// build, else the checkout's `target/dist/blotctl`: beside this binary's own build
+/// directory (`target/release/blotctl` → `target/dist/blotctl`), whatever the current
+/// directory, or else under the current directory.
 fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
     let this_is_portable = env!("BLOTCTL_BUILD_VERSION").contains(PORTABLE_TARGET);
     let path = match flag {
         Some(p) => p.to_path_buf(),
         None if this_is_portable => sys.current_exe()?,
-        None => PathBuf::from(DIST_BINARY),
+        None => {
+            let beside = sys
+                .current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.parent()?.join("dist/blotctl")));
+            match beside {
+                Some(p) if sys.read_host_bytes(&p)?.is_some() => p,
+                _ => PathBuf::from(DIST_BINARY),
+            }
+        }
     };
     match sys.read_host_bytes(&path)? {
         Some(bytes) => Ok((path, bytes)),

@@ -386,3 +386,29 @@ fn restart_needs_a_known_job_name() {
     let out = b.blotctl().args(["restart", "postgres"]).output().unwrap();
     assert_eq!(out.status.code(), Some(64), "{}", all(&out));
 }
+
+#[test]
+fn restart_nginx_starts_the_chain_it_needs_in_order() {
+    let Some(d) = DeployBox::new() else { return };
+    let stop = d.b.fake("initctl", &["stop", "redis"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(d.pid("blot"), None, "blot stops with redis");
+    let dry =
+        d.b.blotctl()
+            .args(["restart", "nginx", "--dry-run"])
+            .output()
+            .unwrap();
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    let at = |line: &str| {
+        text.find(line)
+            .unwrap_or_else(|| panic!("{line:?} in\n{text}"))
+    };
+    let (redis, blot, nginx) = (
+        at("  - start redis (nginx depends on it)\n"),
+        at("  - start blot (nginx depends on it)\n"),
+        at("  - restart nginx\n"),
+    );
+    assert!(redis < blot && blot < nginx, "{text}");
+    assert_eq!(d.pid("redis"), None, "a dry run starts nothing");
+}

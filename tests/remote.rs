@@ -702,3 +702,48 @@ fn sudo_over_ssh_needs_a_tty_until_provision_removes_requiretty() {
     assert_eq!(code, 0);
     assert_eq!(row(&out, &dest)[1..4], ["ok", "0", "cached"][..]);
 }
+
+/// Without `--binary`, a blotctl that is not the portable build uploads its checkout's
+/// `target/dist/blotctl`, found beside its own build directory whatever the current
+/// directory; with none there, it says how to build one (exit 64) before connecting.
+#[test]
+fn the_portable_build_is_found_beside_this_one_from_any_directory() {
+    let checkout = tempfile::tempdir().unwrap();
+    let release = checkout.path().join("target/release");
+    std::fs::create_dir_all(&release).unwrap();
+    let this = release.join("blotctl");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("blotctl"), &this).unwrap();
+    let run = || {
+        std::process::Command::new(&this)
+            .args(["provision", "--dry-run", "--host", "127.0.0.1"])
+            // Port 1: refused at once, nothing is ever uploaded.
+            .env("BLOTCTL_SSH_OPTS", "-o Port=1 -o ConnectTimeout=1")
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no portable blotctl to upload"),
+        "{}",
+        stderr(&out)
+    );
+
+    let dist = checkout.path().join("target/dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::copy(&this, dist.join("blotctl")).unwrap();
+    let out = run();
+    assert!(
+        !stderr(&out).contains("no portable blotctl"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("127.0.0.1") && stdout(&out).contains("unreachable"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
