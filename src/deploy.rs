@@ -207,15 +207,6 @@ fn needs(job: &str) -> &'static [&'static str] {
     }
 }
 
-/// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
-/// (`start on started JOB`): they are waited for too.
-fn dependents(job: &str) -> Vec<String> {
-    match job {
-        "redis" => vec!["blot".into()],
-        _ => Vec::new(),
-    }
-}
-
 /// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step planned
 /// a change (`deploy` after a fast-forward).
 pub struct Restart {
@@ -241,7 +232,7 @@ impl Step for Restart {
             ));
         }
         let mut changes = Vec::new();
-        let deps = dependents(job);
+        let deps = init::dependents(job);
         let what = if deps.is_empty() {
             format!("restart {job}")
         } else {
@@ -255,6 +246,7 @@ impl Step for Restart {
             Action::RestartJob {
                 job: job.into(),
                 dependents: deps,
+                probe: true,
             },
         );
         match init::observe(ctx)? {

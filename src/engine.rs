@@ -146,7 +146,11 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
         }
         Action::StartJob { job } => start_job(ctx, job),
         Action::StopJob { job } => stop_job(ctx, job),
-        Action::RestartJob { job, dependents } => restart_job(ctx, job, dependents),
+        Action::RestartJob {
+            job,
+            dependents,
+            probe,
+        } => restart_job(ctx, job, dependents, *probe),
         Action::SetKernel { path, from, to } => {
             let read = || -> Result<String> {
                 let raw = sys
@@ -179,12 +183,13 @@ fn stop_job(ctx: &Ctx, job: &str) -> Result<()> {
     }
 }
 
-/// Stop, start, then wait until the job and each dependent runs and answers its probe.
-/// A failure says which job and what `initctl status` shows for it.
-fn restart_job(ctx: &Ctx, job: &str, dependents: &[String]) -> Result<()> {
+/// Stop, start, then wait until the job and each dependent runs (and, with `probe`, answers
+/// its probe). A failure says which job and what `initctl status` shows for it.
+fn restart_job(ctx: &Ctx, job: &str, dependents: &[String], probe: bool) -> Result<()> {
     stop_job(ctx, job)?;
     for j in std::iter::once(job).chain(dependents.iter().map(String::as_str)) {
-        if let Err(e) = start_job(ctx, j).and_then(|()| wait_healthy(ctx, j)) {
+        let up = start_job(ctx, j).and_then(|()| if probe { wait_healthy(ctx, j) } else { Ok(()) });
+        if let Err(e) = up {
             let status = match ctx.sys.run(&["initctl", "status", j]) {
                 Ok(out) if out.success() => out.stdout.trim_end().to_string(),
                 Ok(out) => out.stderr.trim_end().to_string(),

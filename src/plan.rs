@@ -66,12 +66,14 @@ pub enum Action {
         to: String,
     },
     /// Restart an upstart job: stop it (`Unknown instance` means it was stopped already),
-    /// start it, wait until it is start/running and its health probe answers; then wait the
-    /// same way for `dependents`, the jobs upstart stops with it and starts again by their
-    /// `start on started JOB` (blot with redis).
+    /// start it, wait until it is start/running (and, with `probe`, its health probe
+    /// answers); then wait the same way for `dependents`, the jobs upstart stops with it and
+    /// starts again by their `start on started JOB` (blot with redis). `provision` restarts
+    /// without probes, as it starts (health is `verify`'s); `deploy` and `restart` probe.
     RestartJob {
         job: String,
         dependents: Vec<String>,
+        probe: bool,
     },
 }
 

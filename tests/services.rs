@@ -380,3 +380,69 @@ fn verify_wait_asks_again_on_every_attempt() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+/// The pid upstart reports for a running job, if it runs.
+fn job_pid(b: &TestBox, job: &str) -> Option<u32> {
+    let out = stdout(&b.fake("initctl", &["status", job]));
+    out.trim_end()
+        .rsplit_once("process ")
+        .and_then(|(_, pid)| pid.parse().ok())
+}
+
+/// A running job keeps the definition it started with: when provision changes a job file
+/// (or monit's control file), it restarts that job after the reload, and only that job.
+#[test]
+fn a_changed_job_file_restarts_its_running_job() {
+    if !require("visudo") {
+        return;
+    }
+    let live = provisioned_live();
+    let b = &live.b;
+    let before: Vec<Option<u32>> = ["redis", "blot", "nginx", "monit"]
+        .iter()
+        .map(|j| job_pid(b, j))
+        .collect();
+    assert!(before.iter().all(Option::is_some), "{before:?}");
+    let conf = b.read("/etc/blotctl.toml");
+    let new_port = live.blot.as_ref().unwrap().port + 1;
+    b.write(
+        "/etc/blotctl.toml",
+        &conf.replace(
+            &format!("blot_port = {}", live.blot.as_ref().unwrap().port),
+            &format!("blot_port = {new_port}"),
+        ),
+    );
+
+    let dry = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(2), "{}", stdout(&dry));
+    let text = stdout(&dry);
+    for line in [
+        "  - initctl reload-configuration (job files changed)\n",
+        "  - restart blot (/etc/init/blot.conf changed)\n",
+        "  - restart monit (/etc/monit.rc changed)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert!(!text.contains("restart redis") && !text.contains("restart nginx"), "{text}");
+
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let after: Vec<Option<u32>> = ["redis", "blot", "nginx", "monit"]
+        .iter()
+        .map(|j| job_pid(b, j))
+        .collect();
+    assert_eq!(after[0], before[0], "redis untouched");
+    assert_eq!(after[2], before[2], "nginx untouched");
+    assert!(after[1].is_some() && after[1] != before[1], "blot restarted: {after:?}");
+    assert!(after[3].is_some() && after[3] != before[3], "monit restarted: {after:?}");
+    let again = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}

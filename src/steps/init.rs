@@ -68,6 +68,15 @@ pub fn installed_jobs(ctx: &Ctx) -> Vec<&'static str> {
     jobs
 }
 
+/// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
+/// (`start on started JOB`): a restart of `job` restarts them too, and waits for them.
+pub fn dependents(job: &str) -> Vec<String> {
+    match job {
+        "redis" => vec!["blot".into()],
+        _ => Vec::new(),
+    }
+}
+
 fn unknown_reason(why: &str) -> String {
     format!("init state unknown: {why}")
 }
@@ -125,17 +134,56 @@ impl Step for Start {
         "start jobs"
     }
 
-    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+    fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
         if ctx.no_start {
             return Ok(StepPlan::skipped("--no-start"));
         }
+        // A running job keeps the definition (and monit the control file) it started with:
+        // one whose file is about to change is restarted after the reload, to run the new one.
+        let pending: Vec<&str> = pending_writes(earlier).collect();
+        let changed_file = |job: &str| {
+            let job_file = job_path(job);
+            if pending.contains(&job_file.as_str()) {
+                Some(job_file)
+            } else if job == "monit" && pending.contains(&ctx.settings.monit_rc.as_str()) {
+                Some(ctx.settings.monit_rc.clone())
+            } else {
+                None
+            }
+        };
         let state = observe(ctx)?;
         let mut changes = Vec::new();
+        let mut restarted: Vec<String> = Vec::new();
         for job in JOBS {
             let start = Change::new(format!("start {job}"), Action::StartJob { job: job.into() });
             match (&state, state.job(job)) {
                 (InitState::Unknown(why), _) => changes.push(start.blocked(unknown_reason(why))),
-                (_, Some(s)) if s.is_running() => {}
+                (_, Some(s)) if s.is_running() => {
+                    let Some(file) = changed_file(job) else {
+                        continue;
+                    };
+                    if restarted.iter().any(|r| r == job) {
+                        continue; // upstart restarts it with the job it depends on
+                    }
+                    let deps = dependents(job);
+                    restarted.extend(deps.iter().cloned());
+                    let what = if deps.is_empty() {
+                        format!("restart {job} ({file} changed)")
+                    } else {
+                        format!(
+                            "restart {job} ({file} changed; upstart restarts {} with it)",
+                            deps.join(", ")
+                        )
+                    };
+                    changes.push(Change::new(
+                        what,
+                        Action::RestartJob {
+                            job: job.into(),
+                            dependents: deps,
+                            probe: false,
+                        },
+                    ));
+                }
                 _ => changes.push(start),
             }
         }
