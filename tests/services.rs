@@ -427,18 +427,33 @@ fn a_changed_job_file_restarts_its_running_job() {
     ] {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
-    assert!(!text.contains("restart redis") && !text.contains("restart nginx"), "{text}");
+    assert!(
+        !text.contains("restart redis") && !text.contains("restart nginx"),
+        "{text}"
+    );
 
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let after: Vec<Option<u32>> = ["redis", "blot", "nginx", "monit"]
         .iter()
         .map(|j| job_pid(b, j))
         .collect();
     assert_eq!(after[0], before[0], "redis untouched");
     assert_eq!(after[2], before[2], "nginx untouched");
-    assert!(after[1].is_some() && after[1] != before[1], "blot restarted: {after:?}");
-    assert!(after[3].is_some() && after[3] != before[3], "monit restarted: {after:?}");
+    assert!(
+        after[1].is_some() && after[1] != before[1],
+        "blot restarted: {after:?}"
+    );
+    assert!(
+        after[3].is_some() && after[3] != before[3],
+        "monit restarted: {after:?}"
+    );
     let again = b
         .blotctl()
         .args(["provision", "--dry-run"])

@@ -41,6 +41,64 @@ struct Data<'a> {
     settings: &'a crate::config::Settings,
     /// redis config says `daemonize yes`: the job needs `expect fork`.
     redis_forks: bool,
+    /// nginx config leaves `daemon` on (its default): the job needs `expect fork`.
+    /// Derived only when rendering nginx's job (other files do not need nginx's config).
+    nginx_forks: bool,
+}
+
+/// Whether nginx daemonizes (forks once) under this main config: its `daemon` directive
+/// (main context only, `on` by default). Statements end in `;`, `{` or `}`.
+pub fn parse_nginx_daemon(text: &str) -> Result<bool> {
+    let mut depth = 0usize;
+    let mut daemon = true;
+    let mut words: Vec<&str> = Vec::new();
+    let mut first_line = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let mut rest = raw.split('#').next().unwrap_or("");
+        while !rest.is_empty() {
+            let cut = rest.find([';', '{', '}']).unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(cut);
+            for w in chunk.split_whitespace() {
+                if words.is_empty() {
+                    first_line = i + 1;
+                }
+                words.push(w);
+            }
+            let Some(delim) = tail.chars().next() else {
+                break;
+            };
+            if delim == ';' && depth == 0 && words.first() == Some(&"daemon") {
+                daemon = match words.get(1).map(|v| v.trim_matches(['"', '\''])) {
+                    Some("on") => true,
+                    Some("off") => false,
+                    other => bail!(
+                        "line {first_line}: daemon {} is neither on nor off",
+                        other.unwrap_or("(nothing)")
+                    ),
+                };
+            }
+            match delim {
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            words.clear();
+            rest = &tail[1..];
+        }
+    }
+    Ok(daemon)
+}
+
+/// Read the box's nginx main config named in the settings: does nginx fork?
+pub fn nginx_forks(ctx: &Ctx) -> Result<bool> {
+    let path = &ctx.settings.nginx_config;
+    let text = ctx.sys.read_text(path)?.ok_or_else(|| {
+        anyhow!(
+            "the nginx config {path} does not exist: blotctl derives the nginx job's `expect` \
+             from it and never guesses (install nginx, or set `nginx_config`)"
+        )
+    })?;
+    parse_nginx_daemon(&text).with_context(|| format!("cannot use {path}"))
 }
 
 /// What blotctl reads from the box's redis config (it never writes it).
@@ -99,6 +157,7 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
     let data = Data {
         settings: ctx.settings,
         redis_forks: redis_config(ctx)?.daemonize,
+        nginx_forks: name == "nginx.conf" && nginx_forks(ctx)?,
     };
     render_with(name, &data)
 }
@@ -127,14 +186,25 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
             e.display_with_path(&path)
         )
     })?;
-    if job == "redis" {
-        let forks = redis_config(ctx)?.daemonize;
+    let derived = match job {
+        "redis" => Some((
+            redis_config(ctx)?.daemonize,
+            &ctx.settings.redis_config,
+            ["daemonize yes", "daemonize no"],
+        )),
+        "nginx" => Some((
+            nginx_forks(ctx)?,
+            &ctx.settings.nginx_config,
+            ["daemon on", "daemon off"],
+        )),
+        _ => None,
+    };
+    if let Some((forks, config, [on, off])) = derived {
         let expect_fork = parsed.expect == Some(crate::upstart::Expect::Fork);
         if forks != expect_fork {
             bail!(
-                "the rendered {path} does not match {}: daemonize {} needs {}",
-                ctx.settings.redis_config,
-                if forks { "yes" } else { "no" },
+                "the rendered {path} does not match {config}: {} needs {}",
+                if forks { on } else { off },
                 if forks {
                     "`expect fork`"
                 } else {
@@ -245,5 +315,17 @@ mod tests {
         assert!(!parse_redis_config("").unwrap().daemonize);
         assert!(parse_redis_config("daemonize maybe\n").is_err());
         assert!(parse_redis_config("port 0\n").is_err());
+    }
+
+    #[test]
+    fn nginx_daemon_is_read_from_the_main_context_only() {
+        assert!(parse_nginx_daemon("").unwrap(), "on by default");
+        assert!(!parse_nginx_daemon("user nginx;\ndaemon off;\n").unwrap());
+        assert!(!parse_nginx_daemon("daemon\n  \"off\" ; # foreground\n").unwrap());
+        assert!(parse_nginx_daemon("# daemon off;\nevents {}\n").unwrap());
+        assert!(parse_nginx_daemon("http { server { daemon off; } }\n").unwrap());
+        assert!(parse_nginx_daemon("daemon off; daemon on;\n").unwrap());
+        let e = parse_nginx_daemon("events {\n}\ndaemon maybe;\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 3: daemon maybe is neither on nor off");
     }
 }
