@@ -366,6 +366,19 @@ fn cases() -> Vec<Case> {
             },
             expect: Error("daemonize \"perhaps\" is neither yes nor no"),
         },
+        Case {
+            name: "nginx: config missing",
+            setup: |b| std::fs::remove_file(b.path("/etc/nginx/nginx.conf")).unwrap(),
+            expect: Error("the nginx config /etc/nginx/nginx.conf does not exist"),
+        },
+        Case {
+            name: "nginx: daemon garbage",
+            setup: |b| {
+                let c = b.read("/etc/nginx/nginx.conf");
+                b.write("/etc/nginx/nginx.conf", &format!("daemon perhaps;\n{c}"))
+            },
+            expect: Error("line 1: daemon perhaps is neither on nor off"),
+        },
         // ---- config
         Case {
             name: "config: newline in a value",

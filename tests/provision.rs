@@ -223,3 +223,18 @@ fn dry_run_plan_snapshot() {
         .unwrap();
     insta::assert_snapshot!("fresh_box_plan", stdout(&out));
 }
+
+/// nginx's `expect` follows the box's nginx.conf, as redis's follows redis.conf.
+#[test]
+fn nginx_in_the_foreground_gets_no_expect() {
+    let b = TestBox::fresh();
+    assert!(b.render("nginx").lines().any(|l| l == "expect fork"));
+    let conf = b.read("/etc/nginx/nginx.conf");
+    b.write(
+        "/etc/nginx/nginx.conf",
+        &format!("daemon off; # upstart supervises it\n{conf}"),
+    );
+    let job = b.render("nginx");
+    assert!(!job.lines().any(|l| l.starts_with("expect")), "{job}");
+    assert!(job.contains("says `daemon off`"), "{job}");
+}
