@@ -141,7 +141,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         no_start: true,
     };
     if !sys.is_root() {
-        return Err(anyhow!("init must run as root to write {DEFAULT_CONFIG}").context(NotRoot));
+        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
     }
     let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
     let old = sys.read(DEFAULT_CONFIG)?;
@@ -245,6 +245,10 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
             print!("{text}");
             println!("{}", report::summary("dry run", counts));
         }
+        print_hints(planned.iter().filter_map(|p| match &p.plan {
+            Err(e) => Some(format!("{e:#}")),
+            Ok(_) => None,
+        }));
         return Ok(exit);
     }
     if let Some(err) = refusal(&planned, counts) {
@@ -345,7 +349,7 @@ fn prepare_real_run(sys: &Sys, what: &str, yes: bool) -> Result<crate::sys::RunL
         .into());
     }
     if !sys.is_root() {
-        return Err(anyhow!("{what} must run as root to change the box").context(NotRoot));
+        return Err(NotRoot(format!("{what} must run as root to change the box")).into());
     }
     sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
 }
@@ -574,22 +578,48 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Marks "must be root" so the hint can say what to do.
+/// "Must be root", with what needed it: a type, so the hint can say what to do.
 #[derive(Debug)]
-pub struct NotRoot;
+pub struct NotRoot(pub String);
 impl std::fmt::Display for NotRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not running as root")
+        f.write_str(&self.0)
     }
 }
+impl std::error::Error for NotRoot {}
+
+const HINT_ROOT: &str =
+    "run it with sudo; `blotctl provision --dry-run` shows the plan and changes nothing";
 
 /// A `hint:` line for situations an operator can fix.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     if err.downcast_ref::<NotRoot>().is_some() {
-        return Some("run it with sudo, or use --dry-run to see the plan without root");
+        return Some(HINT_ROOT);
     }
-    let text = format!("{err:#}");
-    if text.contains("init state unknown") {
+    hint_for(&format!("{err:#}"))
+}
+
+/// `hint:` lines (on stderr, each once) for the reasons steps or checks failed.
+pub fn print_hints(reasons: impl IntoIterator<Item = String>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in reasons {
+        if let Some(h) = hint_for(&r) {
+            if !seen.contains(&h) {
+                eprintln!("hint: {h}");
+                seen.push(h);
+            }
+        }
+    }
+}
+
+/// The hint for an error's text (also for the reasons of failed steps and checks).
+pub fn hint_for(text: &str) -> Option<&'static str> {
+    if text.contains("Permission denied") {
+        Some(
+            "blotctl reads root-only files (/etc/sudoers is 0440): run it with sudo (a dry run \
+             changes nothing), or point --root at a readable copy of the box",
+        )
+    } else if text.contains("init state unknown") || text.contains("cannot reach upstart") {
         Some("run as root on the box itself, where initctl can reach upstart; or use --dry-run")
     } else if text.contains("visudo is not installed") {
         Some("install sudo (it provides visudo): yum install sudo")

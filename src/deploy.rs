@@ -334,10 +334,10 @@ fn run(
         None
     } else {
         if !sys.is_root() {
-            return Err(
-                anyhow!("{command} must run as root (git as the app user, upstart)")
-                    .context(NotRoot),
-            );
+            return Err(NotRoot(format!(
+                "{command} must run as root (git as the app user, upstart)"
+            ))
+            .into());
         }
         Some(sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?)
     };

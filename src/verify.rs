@@ -251,6 +251,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
                     " (the box is not as provisioned or not healthy)"
                 }
             );
+            crate::app::print_hints(results.iter().filter(|c| !c.ok).map(|c| c.detail.clone()));
         }
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })

@@ -254,3 +254,62 @@ fn provision_json_snapshot() {
     assert_eq!(doc["steps"][0]["state"], "changed");
     assert!(doc["backup"].is_string());
 }
+
+/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440).
+fn as_nobody(b: &TestBox, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let parent = b.root.parent().unwrap();
+    std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = b.blotctl_std();
+    c.args(args)
+        .uid(65534)
+        .gid(65534)
+        .stdin(std::process::Stdio::null());
+    c.output().unwrap()
+}
+
+/// Errors an operator can fix end in a `hint:` that says how; the message comes first.
+#[test]
+fn known_failures_end_with_a_hint() {
+    let b = TestBox::fresh();
+    assert_eq!(b.mode("/etc/sudoers"), 0o440);
+
+    let out = as_nobody(&b, &["provision", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: provision must run as root to change the box\n"),
+        "{err}"
+    );
+    assert!(err.contains("\nhint: run it with sudo;"), "{err}");
+
+    let out = as_nobody(&b, &["provision", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("/etc/sudoers: Permission denied"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "hint: blotctl reads root-only files (/etc/sudoers is 0440): run it with sudo"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("hint:").count(), 1, "each hint once: {err}");
+
+    let out = b
+        .blotctl_std()
+        .args(["provision"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("hint: add --yes to apply without asking"),
+        "{}",
+        stderr(&out)
+    );
+}
