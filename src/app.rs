@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         return Ok(EXIT_OK);
     }
     let sys = Sys::new(&cli.root)?;
-    let effective = load_settings(&sys, cli.config.as_deref())?;
+    let effective = load_settings(&sys, cli.config.as_deref(), &cli.set)?;
     let settings = &effective.settings;
     match cli.command {
         Command::Provision(args) => provision(&sys, settings, &args, printer),
@@ -59,8 +59,8 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// defaults < /etc/blotctl.toml (under the root) < `--config FILE` or `BLOTCTL_CONFIG`
-/// < `BLOTCTL_*` variables.
-fn load_settings(sys: &Sys, flag: Option<&std::path::Path>) -> Result<Effective> {
+/// < `BLOTCTL_*` variables < `--set KEY=VALUE` flags.
+fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> Result<Effective> {
     let mut layers = Vec::new();
     if let Some(text) = sys.read_text(DEFAULT_CONFIG)? {
         layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
@@ -79,6 +79,9 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>) -> Result<Effective>
     }
     if let Some(env) = Layer::from_env(std::env::vars())? {
         layers.push(env);
+    }
+    if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
+        layers.push(flags);
     }
     crate::config::resolve(layers)
 }

@@ -19,6 +19,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Set one setting for this run, over every file and BLOTCTL_* variable (repeatable):
+    /// `--set blot_port=9000`. VALUE is TOML (a number, true, ["a", "b"]) or else a string.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
+    pub set: Vec<String>,
+
     /// When to use colour: auto (only on a terminal, not with NO_COLOR), always, never.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub color: crate::printer::ColorChoice,

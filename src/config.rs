@@ -244,18 +244,41 @@ impl Layer {
                 eprintln!("warning: ignoring environment variable {name}: {e}");
                 continue;
             }
-            let parsed = format!("v = {value}")
-                .parse::<toml::Table>()
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(value));
-            table.insert(key, parsed);
+            table.insert(key, loose_value(value));
         }
         Ok((!table.is_empty()).then(|| Layer {
             origin: "environment".into(),
             table,
         }))
     }
+
+    /// `--set KEY=VALUE` flags, the top layer. Unlike the environment's, an unknown key
+    /// here is an error: the operator typed it for blotctl.
+    pub fn from_flags(sets: &[String]) -> Result<Option<Layer>> {
+        let mut table = toml::Table::new();
+        for kv in sets {
+            let Some((key, value)) = kv.split_once('=') else {
+                bail!("--set {kv:?}: expected KEY=VALUE (`blotctl config` lists the keys)");
+            };
+            let key = key.trim();
+            check_key(key).with_context(|| format!("--set {kv:?}"))?;
+            table.insert(key.to_string(), loose_value(value.trim().to_string()));
+        }
+        Ok((!table.is_empty()).then(|| Layer {
+            origin: "--set".into(),
+            table,
+        }))
+    }
+}
+
+/// A value from the command line or the environment: TOML when it parses as a TOML value
+/// (a number, `true`, `["a", "b"]`, a quoted string), else the text as a string.
+fn loose_value(value: String) -> toml::Value {
+    format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or(toml::Value::String(value))
 }
 
 /// The settings every layer may set.
@@ -558,6 +581,27 @@ mod tests {
         assert_eq!(e.sources["blot_port"], "/etc/blotctl.toml");
         assert_eq!(e.sources["user"], "environment");
         assert_eq!(e.sources["app_dir"], "default");
+    }
+
+    #[test]
+    fn set_flags_are_the_top_layer_and_strict() {
+        let env = Layer::from_env([("BLOTCTL_BLOT_PORT".to_string(), "9100".to_string())])
+            .unwrap()
+            .unwrap();
+        let flags = Layer::from_flags(&["blot_port=9200".into(), "user = deploy".into()])
+            .unwrap()
+            .unwrap();
+        let e = resolve(vec![env, flags]).unwrap();
+        assert_eq!(e.settings.blot_port, 9200);
+        assert_eq!(e.settings.user, "deploy");
+        assert_eq!(e.sources["blot_port"], "--set");
+        assert!(Layer::from_flags(&[]).unwrap().is_none());
+        let err = Layer::from_flags(&["blot_prot=1".into()]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("did you mean `blot_port`"),
+            "{err:#}"
+        );
+        assert!(Layer::from_flags(&["blot_port".into()]).is_err());
     }
 
     #[test]

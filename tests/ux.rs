@@ -145,6 +145,8 @@ fn config_shows_where_each_setting_came_from() {
         .arg("--config")
         .arg(&extra)
         .env("BLOTCTL_NGINX_PORT", "8081")
+        .env("BLOTCTL_HEALTH_PATH", "/from-env")
+        .args(["--set", "health_path=/from-flag"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -165,7 +167,23 @@ fn config_shows_where_each_setting_came_from() {
         line("nginx_port").contains("8081") && line("nginx_port").ends_with("# environment"),
         "{text}"
     );
+    assert!(
+        line("health_path").contains("\"/from-flag\"") && line("health_path").ends_with("# --set"),
+        "{text}"
+    );
     assert!(line("app_dir").ends_with("# default"), "{text}");
+
+    let typo = b
+        .blotctl()
+        .args(["config", "--set", "helth_path=/x"])
+        .output()
+        .unwrap();
+    assert_eq!(typo.status.code(), Some(64), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains("did you mean `health_path`?"),
+        "{}",
+        stderr(&typo)
+    );
 }
 
 #[test]
