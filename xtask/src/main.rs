@@ -27,6 +27,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("openssh-client", "ssh"),
     ("logrotate", "logrotate"),
     ("git", "git"),
+    ("nodejs", "node"),
+    ("python3", "python3"),
     ("hyperfine", "hyperfine"),
     ("time", "time"),
 ];
@@ -107,7 +109,12 @@ fn test(extra: &[String]) -> Result<()> {
     install_test_programs()?;
     let mut args = vec!["test".to_string(), "--workspace".to_string()];
     args.extend(extra.iter().cloned());
-    let status = duct::cmd("cargo", &args).unchecked().run()?.status;
+    // Every program the tests use is installed now: tell them a missing one is a failure.
+    let status = duct::cmd("cargo", &args)
+        .env("XTASK_TEST_PROGRAMS", "installed")
+        .unchecked()
+        .run()?
+        .status;
     if !status.success() {
         std::process::exit(status.code().unwrap_or(1));
     }
