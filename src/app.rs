@@ -212,9 +212,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     let all = steps::all();
     let planned = {
         let spinner = printer.spinner("planning");
-        engine::plan_all_with(&ctx, &all, |name| {
-            spinner.set_message(format!("planning: {name}"))
-        })
+        engine::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
     };
     let (text, counts) = report::steps(&planned, Tense::Would);
     let json = |planned: &[Planned],
@@ -381,12 +379,11 @@ pub(crate) fn apply_all(
     let mut done = 0;
     let spinner = printer.spinner("applying");
     for (i, p) in planned.iter().enumerate() {
+        spinner.step(format!("applying: {}", p.name));
         for c in p.changes() {
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
                 if show {
-                    let (text, _) = report::steps(&planned[..i], Tense::Did);
-                    spinner.println(&text);
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
                 return Err(anyhow!(
@@ -396,11 +393,11 @@ pub(crate) fn apply_all(
             }
             done += 1;
         }
-    }
-    drop(spinner);
-    if show {
-        let (text, _) = report::steps(planned, Tense::Did);
-        print!("{text}");
+        // Each step's line as soon as it is done, above the spinner of the next.
+        if show {
+            let (text, _) = report::steps(&planned[i..=i], Tense::Did);
+            spinner.println(&text);
+        }
     }
     Ok(())
 }

@@ -349,7 +349,7 @@ fn run(
     let planned = {
         let spinner = printer.spinner("planning");
         engine::plan_all_with(&ctx, &steps, |name| {
-            spinner.set_message(format!("planning: {name}"))
+            spinner.step(format!("planning: {name}"))
         })
     };
     let (text, counts) = report::steps(&planned, Tense::Would);

@@ -75,6 +75,13 @@ impl Progress {
             pb.set_message(msg.into());
         }
     }
+    /// A new step: its message, and the elapsed time counted from now.
+    pub fn step(&self, msg: impl Into<String>) {
+        if let Some(pb) = &self.0 {
+            pb.reset_elapsed();
+            pb.set_message(msg.into());
+        }
+    }
     pub fn set_position(&self, pos: u64) {
         if let Some(pb) = &self.0 {
             pb.set_position(pos);

@@ -72,10 +72,24 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
     assert!(b
         .read("/etc/sudoers")
         .contains("\nDefaults    requiretty\n"));
+    // Everything the terminal receives from now on, spinner frames included.
+    let raw = b.root.parent().unwrap().join("pane.log");
+    tmux(&[
+        "pipe-pane",
+        "-t",
+        &name,
+        &format!("cat >> '{}'", raw.display()),
+    ]);
     tmux(&["send-keys", "-t", &name, "y"]);
     let screen = wait_for(&name, "EXIT=");
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(screen.contains("provisioned: 22 changes"), "{screen}");
+    // A spinner per step, with its elapsed time, on the terminal (never in piped output).
+    let raw = String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).into_owned();
+    assert!(
+        raw.contains("(0s)") && (raw.contains("applying: ") || raw.contains("jobs: start ")),
+        "no spinner in {raw:?}"
+    );
     assert!(b
         .read("/etc/sudoers")
         .contains("\n#Defaults    requiretty\n"));
