@@ -41,27 +41,7 @@ impl fmt::Display for ServiceLevels {
     }
 }
 
-/// Output that is not what chkconfig 1.3.49.3 prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// 1-based line number in the output.
-    pub line: usize,
-    /// The offending line (empty when the output itself was empty).
-    pub text: String,
-    pub reason: &'static str,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "chkconfig output line {}: {}: {:?}",
-            self.line, self.reason, self.text
-        )
-    }
-}
-
-impl Error for ParseError {}
+pub use crate::output::ParseError;
 
 /// One `--list` line, without its newline. Strict: the name must be padded
 /// with spaces to exactly 15 bytes (longer names are not padded), followed
@@ -106,6 +86,7 @@ pub fn parse_list_line(out: &str) -> Result<ServiceLevels, ParseError> {
     let first = lines.next().unwrap_or_default();
     if let Some(second) = lines.next() {
         return Err(ParseError {
+            program: "chkconfig",
             line: 2,
             text: second.to_string(),
             reason: "expected exactly one line",
@@ -117,6 +98,7 @@ pub fn parse_list_line(out: &str) -> Result<ServiceLevels, ParseError> {
         parse_line(first)
     };
     reason.map_err(|reason| ParseError {
+        program: "chkconfig",
         line: 1,
         text: first.to_string(),
         reason,
@@ -134,6 +116,7 @@ pub fn parse_list(out: &str) -> Result<Vec<ServiceLevels>, ParseError> {
         .enumerate()
         .map(|(i, line)| {
             parse_line(line).map_err(|reason| ParseError {
+                program: "chkconfig",
                 line: i + 1,
                 text: line.to_string(),
                 reason,

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod engine;
 pub mod fault;
 pub mod journal;
+pub mod output;
 pub mod plan;
 pub mod printer;
 pub mod remote;

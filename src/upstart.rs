@@ -1024,27 +1024,7 @@ impl fmt::Display for JobStatus {
     }
 }
 
-/// A line of initctl output that is not what upstart 0.6.5 prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// 1-based line number in the output.
-    pub line: usize,
-    /// The offending line (empty when the output itself was empty).
-    pub text: String,
-    pub reason: &'static str,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "initctl output line {}: {}: {:?}",
-            self.line, self.reason, self.text
-        )
-    }
-}
-
-impl Error for ParseError {}
+pub use crate::output::ParseError;
 
 const PROCESS_TYPES: &[&str] = &["main", "pre-start", "post-start", "pre-stop", "post-stop"];
 
@@ -1110,6 +1090,7 @@ pub fn parse_list(out: &str) -> Result<Vec<JobStatus>, ParseError> {
     let mut jobs: Vec<JobStatus> = Vec::new();
     for (i, line) in out.split_terminator('\n').enumerate() {
         let err = |reason| ParseError {
+            program: "initctl",
             line: i + 1,
             text: line.to_string(),
             reason,
@@ -1141,6 +1122,7 @@ pub fn parse_status(out: &str) -> Result<JobStatus, ParseError> {
         .nth(1)
         .unwrap_or((0, ""));
     Err(ParseError {
+        program: "initctl",
         line: i + 1,
         text: text.to_string(),
         reason: if jobs.is_empty() {
