@@ -57,7 +57,7 @@ pub fn dist(root: &Path, args: &[String]) -> Result<()> {
     let cache = cache_dir()?;
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the xtask cache {}", cache.display()))?;
-    let zigbuild = install_zigbuild(&cache)?;
+    let zigbuild = super::cargo_install_pinned(&cache, "cargo-zigbuild", ZIGBUILD_VERSION, "dist")?;
     let python = install_ziglang(&cache)?;
 
     let target_dir = cache.join(format!("target-zig-{ZIGLANG_VERSION}"));
@@ -141,45 +141,6 @@ pub(crate) fn cache_dir() -> Result<PathBuf> {
     }
     let home = set("HOME").context("neither HOME nor BLOTCTL_XTASK_CACHE is set")?;
     Ok(PathBuf::from(home).join(".cache/blotctl-xtask"))
-}
-
-/// `cargo install --locked --root <cache>/cargo cargo-zigbuild@<pinned>`, unless that
-/// version is already there.
-fn install_zigbuild(cache: &Path) -> Result<PathBuf> {
-    let install_root = cache.join("cargo");
-    let bin = install_root.join("bin/cargo-zigbuild");
-    let installed = duct::cmd!(&bin, "--version")
-        .stderr_null()
-        .read()
-        .unwrap_or_default();
-    if installed.split_whitespace().nth(1) == Some(ZIGBUILD_VERSION) {
-        return Ok(bin);
-    }
-    eprintln!(
-        "xtask dist: installing cargo-zigbuild {ZIGBUILD_VERSION} into {} (first use only; \
-         a few minutes)",
-        install_root.display()
-    );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    duct::cmd(
-        cargo,
-        [
-            "install".as_ref(),
-            "--quiet".as_ref(),
-            "--locked".as_ref(),
-            "--force".as_ref(),
-            "--root".as_ref(),
-            install_root.as_os_str(),
-            "--version".as_ref(),
-            format!("={ZIGBUILD_VERSION}").as_ref(),
-            "cargo-zigbuild".as_ref(),
-        ],
-    )
-    // away from the repository's .cargo/config.toml
-    .dir(cache)
-    .run()
-    .context("cargo install cargo-zigbuild failed")?;
-    Ok(bin)
 }
 
 /// A venv at `<cache>/venv` with `ziglang==<pinned>`; returns its python. A venv that no

@@ -55,7 +55,11 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<()> {
     let cache = crate::dist::cache_dir()?;
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the xtask cache {}", cache.display()))?;
-    let bin_dir = install_cargo_fuzz(&cache)?;
+    let cargo_fuzz = super::cargo_install_pinned(&cache, "cargo-fuzz", CARGO_FUZZ_VERSION, "fuzz")?;
+    let bin_dir = cargo_fuzz
+        .parent()
+        .expect("an installed binary has a directory")
+        .to_path_buf();
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -205,45 +209,6 @@ fn targets(root: &Path) -> Result<Vec<String>> {
         bail!("no fuzz targets in {}", dir.display());
     }
     Ok(names)
-}
-
-/// `cargo install --locked --root <cache>/cargo cargo-fuzz@<pinned>`, unless that version
-/// is already there. Returns the directory holding `cargo-fuzz`.
-fn install_cargo_fuzz(cache: &Path) -> Result<PathBuf> {
-    let install_root = cache.join("cargo");
-    let bin_dir = install_root.join("bin");
-    let installed = duct::cmd!(bin_dir.join("cargo-fuzz"), "--version")
-        .stderr_null()
-        .read()
-        .unwrap_or_default();
-    if installed.split_whitespace().nth(1) == Some(CARGO_FUZZ_VERSION) {
-        return Ok(bin_dir);
-    }
-    eprintln!(
-        "xtask fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} into {} (first use only; \
-         a few minutes)",
-        install_root.display()
-    );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    duct::cmd(
-        cargo,
-        [
-            "install".as_ref(),
-            "--quiet".as_ref(),
-            "--locked".as_ref(),
-            "--force".as_ref(),
-            "--root".as_ref(),
-            install_root.as_os_str(),
-            "--version".as_ref(),
-            format!("={CARGO_FUZZ_VERSION}").as_ref(),
-            "cargo-fuzz".as_ref(),
-        ],
-    )
-    // away from the repository's .cargo/config.toml
-    .dir(cache)
-    .run()
-    .context("cargo install cargo-fuzz failed")?;
-    Ok(bin_dir)
 }
 
 /// Executions, from libFuzzer's `-print_final_stats` (or its `Done N runs` line).

@@ -98,6 +98,44 @@ fn install_test_programs() -> Result<()> {
     Ok(())
 }
 
+/// `cargo install --locked --root <cache>/cargo KRATE@=VERSION`, unless that version is
+/// already there (`task`: the xtask to name in the message). Returns the installed binary.
+fn cargo_install_pinned(cache: &Path, krate: &str, version: &str, task: &str) -> Result<PathBuf> {
+    let install_root = cache.join("cargo");
+    let bin = install_root.join("bin").join(krate);
+    let installed = duct::cmd!(&bin, "--version")
+        .stderr_null()
+        .read()
+        .unwrap_or_default();
+    if installed.split_whitespace().nth(1) == Some(version) {
+        return Ok(bin);
+    }
+    eprintln!(
+        "xtask {task}: installing {krate} {version} into {} (first use only; a few minutes)",
+        install_root.display()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    duct::cmd(
+        cargo,
+        [
+            "install".as_ref(),
+            "--quiet".as_ref(),
+            "--locked".as_ref(),
+            "--force".as_ref(),
+            "--root".as_ref(),
+            install_root.as_os_str(),
+            "--version".as_ref(),
+            format!("={version}").as_ref(),
+            krate.as_ref(),
+        ],
+    )
+    // away from the repository's .cargo/config.toml
+    .dir(cache)
+    .run()
+    .with_context(|| format!("cargo install {krate} failed"))?;
+    Ok(bin)
+}
+
 fn rustix_is_root() -> bool {
     duct::cmd!("id", "-u")
         .read()
