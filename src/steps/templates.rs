@@ -92,12 +92,7 @@ pub fn parse_nginx_daemon(text: &str) -> Result<bool> {
 /// Read the box's nginx main config named in the settings: does nginx fork?
 pub fn nginx_forks(ctx: &Ctx) -> Result<bool> {
     let path = &ctx.settings.nginx_config;
-    let text = ctx.sys.read_text(path)?.ok_or_else(|| {
-        anyhow!(
-            "the nginx config {path} does not exist: blotctl derives the nginx job's `expect` \
-             from it and never guesses (install nginx, or set `nginx_config`)"
-        )
-    })?;
+    let text = read_expect_source(ctx, "nginx", path, "nginx_config")?;
     parse_nginx_daemon(&text).with_context(|| format!("cannot use {path}"))
 }
 
@@ -143,13 +138,19 @@ pub fn parse_redis_config(text: &str) -> Result<RedisConfig> {
 /// Read and parse the box's redis config named in the settings.
 pub fn redis_config(ctx: &Ctx) -> Result<RedisConfig> {
     let path = &ctx.settings.redis_config;
-    let text = ctx.sys.read_text(path)?.ok_or_else(|| {
-        anyhow!(
-            "the redis config {path} does not exist: blotctl derives the redis job's `expect` \
-             from it and never guesses (install redis, or set `redis_config`)"
-        )
-    })?;
+    let text = read_expect_source(ctx, "redis", path, "redis_config")?;
     parse_redis_config(&text).with_context(|| format!("cannot use {path}"))
+}
+
+/// The text of a program's config that its job's `expect` is derived from; a missing one
+/// is an error (`key`: the setting that names it).
+fn read_expect_source(ctx: &Ctx, program: &str, path: &str, key: &str) -> Result<String> {
+    ctx.sys.read_text(path)?.ok_or_else(|| {
+        anyhow!(
+            "the {program} config {path} does not exist: blotctl derives the {program} job's \
+             `expect` from it and never guesses (install {program}, or set `{key}`)"
+        )
+    })
 }
 
 /// Render one template by file name (`blot.conf`, `monit.rc`).
