@@ -291,10 +291,12 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
                 .current_exe()
                 .ok()
                 .and_then(|exe| Some(exe.parent()?.parent()?.join("dist/blotctl")));
-            match beside {
-                Some(p) if sys.read_host_bytes(&p)?.is_some() => p,
-                _ => PathBuf::from(DIST_BINARY),
+            if let Some(p) = beside {
+                if let Some(bytes) = sys.read_host_bytes(&p)? {
+                    return Ok((p, bytes));
+                }
             }
+            PathBuf::from(DIST_BINARY)
         }
     };
     match sys.read_host_bytes(&path)? {
