@@ -298,67 +298,9 @@ fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     assert!(all.contains("job blot did not stay start/running within 2s; last status: blot start/running, process"), "{all}");
 }
 
-/// Shims in front of the fakes that log each call's arguments to `log`, one line per call.
-fn logging_path(dir: &std::path::Path, log: &std::path::Path) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    for prog in ["initctl", "chkconfig"] {
-        let shim = dir.join(prog);
-        std::fs::write(
-            &shim,
-            format!(
-                "#!/bin/sh\necho \"{prog} $*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                project().join("fixtures/bin").join(prog).display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    format!("{}:{}", dir.display(), fake_path())
-}
-
-/// A spawn is the main cost of a run on a converged box: each question to chkconfig and
-/// initctl is asked once per look at the box, and a no-op run changes nothing.
-#[test]
-fn a_converged_box_is_asked_each_question_once() {
-    if !require("visudo") {
-        return;
-    }
-    let live = provisioned_live();
-    let b = &live.b;
-    let shims = tempfile::tempdir().unwrap();
-    let log = shims.path().join("calls.log");
-    let path = logging_path(shims.path(), &log);
-    let expected =
-        "chkconfig --list redis\nchkconfig --list nginx\nchkconfig --list monit\ninitctl list\n";
-
-    let out = b
-        .blotctl()
-        .env("PATH", &path)
-        .args(["provision", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("nothing to do, the box is as provisioned"),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), expected);
-
-    std::fs::remove_file(&log).unwrap();
-    let out = b
-        .blotctl()
-        .env("PATH", &path)
-        .arg("verify")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), expected);
-}
-
-/// Asking once must not mean trusting an old answer: `verify --wait` looks again on every
-/// attempt, so a job that comes up while it waits is seen.
+/// Sys::query asks chkconfig and initctl once per look at the box (`cargo xtask bench`
+/// reports the spawns); that must not mean trusting an old answer: `verify --wait` looks
+/// again on every attempt, so a job that comes up while it waits is seen.
 #[test]
 fn verify_wait_asks_again_on_every_attempt() {
     if !require("visudo") {
