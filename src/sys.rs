@@ -696,24 +696,207 @@ impl Sys {
         }
     }
 
-    /// GET http://127.0.0.1:port{path}; Ok(status) when it answers with a status below 400
-    /// (what monit's `protocol http` accepts).
-    pub fn probe_http(&self, port: u16, path: &str, timeout: Duration) -> Result<u16> {
+    /// GET http://127.0.0.1:port{path} with the given `Host` header; Ok(status) when it
+    /// answers 2xx (the health definition in `crate::health`).
+    pub fn probe_http(&self, port: u16, path: &str, host: &str, timeout: Duration) -> Result<u16> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .max_redirects(0)
             .build()
             .into();
         let url = format!("http://127.0.0.1:{port}{path}");
         let resp = agent
             .get(&url)
+            .header("Host", host)
             .call()
-            .with_context(|| format!("no HTTP answer from {url}"))?;
+            .with_context(|| format!("no HTTP answer from {url} (Host: {host})"))?;
         let status = resp.status().as_u16();
-        if status >= 400 {
-            bail!("{url} answered HTTP {status}");
+        if !(200..300).contains(&status) {
+            bail!("{url} (Host: {host}) answered HTTP {status}");
         }
         Ok(status)
+    }
+
+    /// Who other than root could change what is at `box_path`: the first existing component
+    /// of the path (from `/` down, the path itself included) that a user other than root
+    /// owns, that a group other than root's or everyone may write, or that is a symlink
+    /// (which its directory's owner could repoint). `None`: only root can. "root" is uid and
+    /// gid 0, and whoever owns `--root` itself (a copy of a box made by a user belongs to that
+    /// user).
+    pub fn nonroot_writer(&self, box_path: &str) -> Result<Option<String>> {
+        let host = self.host_path(box_path)?;
+        let top = fs::metadata(&self.root)
+            .with_context(|| format!("cannot inspect --root {}", self.root.display()))?;
+        let trusted_uid = |u: u32| u == 0 || u == top.uid();
+        let trusted_gid = |g: u32| g == 0 || g == top.gid();
+        let rel = host
+            .strip_prefix(&self.root)
+            .expect("host path is under root")
+            .to_path_buf();
+        let mut cur = self.root.clone();
+        let mut shown = String::new();
+        let mut parts = vec![(String::from("/"), cur.clone())];
+        for c in rel.components() {
+            cur.push(c);
+            shown.push('/');
+            shown.push_str(&c.as_os_str().to_string_lossy());
+            parts.push((shown.clone(), cur.clone()));
+        }
+        for (shown, path) in parts {
+            let m = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e).with_context(|| format!("cannot inspect {shown}")),
+            };
+            let mode = m.mode() & 0o7777;
+            if m.file_type().is_symlink() {
+                return Ok(Some(format!("{shown} is a symlink")));
+            }
+            if !trusted_uid(m.uid()) {
+                return Ok(Some(format!("{shown} belongs to uid {}", m.uid())));
+            }
+            if mode & 0o020 != 0 && !trusted_gid(m.gid()) {
+                return Ok(Some(format!(
+                    "{shown} is writable by group {} (mode {mode:04o})",
+                    m.gid()
+                )));
+            }
+            if mode & 0o002 != 0 {
+                return Ok(Some(format!(
+                    "{shown} is writable by everyone (mode {mode:04o})"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What is at a program's box path: links are followed (within `--root`, as on the box,
+    /// at most 40); `Ok(final box path)` when it is a regular file someone may execute.
+    pub fn program(&self, box_path: &str) -> Result<std::result::Result<String, String>> {
+        let mut cur = box_path.to_string();
+        for _ in 0..40 {
+            let meta = match self.meta(&cur)? {
+                None => return Ok(Err(format!("{cur} does not exist"))),
+                Some(m) => m,
+            };
+            match meta.kind {
+                Kind::Symlink => {
+                    let target = self
+                        .read_link(&cur)?
+                        .ok_or_else(|| anyhow!("{cur} disappeared"))?;
+                    let base = Path::new(&cur).parent().unwrap_or(Path::new("/"));
+                    let joined = if target.starts_with('/') {
+                        PathBuf::from(&target)
+                    } else {
+                        base.join(&target)
+                    };
+                    // Lexical `..` handling, as the kernel does under a chroot.
+                    let mut norm = PathBuf::from("/");
+                    for c in joined.components() {
+                        match c {
+                            Component::ParentDir => {
+                                norm.pop();
+                            }
+                            Component::Normal(n) => norm.push(n),
+                            _ => {}
+                        }
+                    }
+                    cur = norm.to_string_lossy().into_owned();
+                }
+                Kind::File if meta.mode & 0o111 != 0 => return Ok(Ok(cur)),
+                Kind::File => {
+                    return Ok(Err(format!(
+                        "{cur} is not executable (mode {:04o})",
+                        meta.mode
+                    )))
+                }
+                Kind::Dir => return Ok(Err(format!("{cur} is a directory"))),
+                Kind::Other => return Ok(Err(format!("{cur} is not a regular file"))),
+            }
+        }
+        Ok(Err(format!(
+            "{box_path}: too many levels of symbolic links"
+        )))
+    }
+
+    /// Read a file someone other than root may control (the app user's checkout): without
+    /// following a link at the path itself, without blocking on a FIFO, only a regular file
+    /// of at most `max` bytes. `None` when it does not exist.
+    pub fn read_untrusted(&self, box_path: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let p = self.host_path(box_path)?;
+        let f = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(
+                rustix::fs::OFlags::NOFOLLOW.bits() as i32
+                    | rustix::fs::OFlags::NONBLOCK.bits() as i32,
+            )
+            .open(&p)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                bail!("{box_path} is a symlink: blotctl reads only the file itself")
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {box_path}")),
+        };
+        let m = f
+            .metadata()
+            .with_context(|| format!("cannot inspect {box_path}"))?;
+        if !m.file_type().is_file() {
+            bail!("{box_path} is not a regular file");
+        }
+        if m.len() > max {
+            bail!(
+                "{box_path} is {} bytes, more than the {max} blotctl reads",
+                m.len()
+            );
+        }
+        let mut buf = Vec::new();
+        f.take(max + 1)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("cannot read {box_path}"))?;
+        if buf.len() as u64 > max {
+            bail!("{box_path} grew past {max} bytes while blotctl read it");
+        }
+        Ok(Some(buf))
+    }
+
+    /// [`Sys::check_candidate`] for a set of files: each `(relative path, contents)` is
+    /// written into one private temp directory (outside the tree), and `argv` runs with the
+    /// path of `main` (one of them) appended, so that relative includes between them
+    /// resolve to the candidates (e.g. `nginx -t -c`). `{dir}` in an argument stands for
+    /// the temp directory.
+    pub fn check_candidate_files(
+        &self,
+        argv: &[&str],
+        files: &[(String, Vec<u8>)],
+        main: &str,
+    ) -> Result<Output> {
+        let dir = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .tempdir()
+            .context("cannot create a temp directory for validation")?;
+        for (rel, bytes) in files {
+            let rel = Path::new(rel);
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+                bail!(
+                    "internal error: candidate path {} is not plain relative",
+                    rel.display()
+                );
+            }
+            let p = dir.path().join(rel);
+            if let Some(parent) = p.parent() {
+                fs::create_dir_all(parent).context("cannot write a candidate for validation")?;
+            }
+            fs::write(&p, bytes).context("cannot write a candidate for validation")?;
+        }
+        let path = dir.path().join(main).to_string_lossy().into_owned();
+        let here = dir.path().to_string_lossy();
+        let mut full: Vec<String> = argv.iter().map(|a| a.replace("{dir}", &here)).collect();
+        full.push(path);
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        self.run(&refs)
     }
 }
 

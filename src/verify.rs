@@ -1,8 +1,9 @@
 //! `blotctl verify`: read-only proof that the box is as provisioned and healthy.
 //!
 //! Checks: the provision plan is empty (same engine, no drift), every job is
-//! `start/running, process N` with N alive, redis answers PING, blot and nginx answer HTTP
-//! (the probes the monit control file uses), nginx has no `localhost` upstream.
+//! `start/running, process N` with N alive, redis answers PING, blot and nginx are healthy
+//! (`crate::health`: the checks the monit control file renders), nginx has no `localhost`
+//! upstream.
 
 use crate::app::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{VerifyArgs, VerifyFormat};
@@ -10,9 +11,10 @@ use crate::config::Settings;
 use crate::engine;
 use crate::plan::Status;
 use crate::printer::Printer;
+use crate::steps::configs::{self, Program};
 use crate::steps::{self, init, templates, Ctx};
 use crate::sys::Sys;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -93,94 +95,39 @@ pub fn checks(ctx: &Ctx) -> Vec<Check> {
     for (name, r) in steps::hostsettings::live_checks(ctx) {
         out.push(check(name, r));
     }
-    let s = ctx.settings;
     out.push(check(
         "redis answers PING",
         (|| {
-            let port = templates::redis_config(ctx)?.port;
+            let port = templates::running_redis_config(ctx)?.port;
             ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
             Ok(format!("PONG on 127.0.0.1:{port}"))
         })(),
     ));
-    out.push(check(
-        "blot answers HTTP",
-        ctx.sys
-            .probe_http(s.blot_port, &s.health_path, PROBE_TIMEOUT)
-            .map(|st| format!("HTTP {st} from 127.0.0.1:{}{}", s.blot_port, s.health_path)),
-    ));
-    out.push(check(
-        "nginx answers HTTP",
-        ctx.sys
-            .probe_http(s.nginx_port, "/", PROBE_TIMEOUT)
-            .map(|st| format!("HTTP {st} from 127.0.0.1:{}/", s.nginx_port)),
-    ));
+    for c in [Ok(crate::health::app(ctx)), crate::health::nginx(ctx)] {
+        let name = match &c {
+            Ok(c) => format!("{} answers HTTP", c.job),
+            Err(_) => "nginx answers HTTP".to_string(),
+        };
+        out.push(check(name, c.and_then(|c| c.probe(ctx, PROBE_TIMEOUT))));
+    }
     out.push(check(
         "nginx upstreams use 127.0.0.1",
         (|| {
-            let text = ctx
-                .sys
-                .read_text(&s.nginx_config)?
-                .ok_or_else(|| anyhow::anyhow!("{} does not exist", s.nginx_config))?;
-            match localhost_upstream(&text) {
-                Some(line) => Err(anyhow::anyhow!(
-                    "{} line {line} names `localhost` in an upstream; nginx fails at boot with \
-                 `host not found in upstream \"localhost\"`: use 127.0.0.1",
-                    s.nginx_config
-                )),
-                None => Ok("no localhost upstream".into()),
+            let conf = configs::resolve(ctx, Program::Nginx)?;
+            for (path, bytes) in &conf.files {
+                if let Some(line) =
+                    crate::nginx::localhost_upstream(&String::from_utf8_lossy(bytes))
+                {
+                    bail!(
+                        "{path} line {line} names `localhost` in an upstream; nginx fails at \
+                         boot with `host not found in upstream \"localhost\"`: use 127.0.0.1"
+                    );
+                }
             }
+            Ok("no localhost upstream".into())
         })(),
     ));
     out
-}
-
-/// The 1-based line of a `server localhost...` inside an `upstream { }` block, or of a
-/// `proxy_pass http://localhost...`. nginx statements end in `;`, `{` or `}`.
-pub fn localhost_upstream(conf: &str) -> Option<usize> {
-    let mut blocks: Vec<String> = Vec::new();
-    let mut words: Vec<&str> = Vec::new();
-    let mut first_line = 0;
-    let is_localhost = |w: &str| {
-        let host = w.strip_prefix("http://").unwrap_or(w);
-        host == "localhost" || host.starts_with("localhost:") || host.starts_with("localhost/")
-    };
-    for (i, raw) in conf.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("");
-        let mut rest = line;
-        while !rest.is_empty() {
-            let cut = rest.find([';', '{', '}']).unwrap_or(rest.len());
-            let (text, tail) = rest.split_at(cut);
-            for w in text.split_whitespace() {
-                if words.is_empty() {
-                    first_line = i + 1;
-                }
-                words.push(w);
-            }
-            let Some(delim) = tail.chars().next() else {
-                break;
-            };
-            let in_upstream = blocks.last().is_some_and(|b| b == "upstream");
-            match (words.first(), words.get(1)) {
-                (Some(&"server"), Some(h)) if in_upstream && is_localhost(h) => {
-                    return Some(first_line)
-                }
-                (Some(&"proxy_pass"), Some(u)) if u.starts_with("http://") && is_localhost(u) => {
-                    return Some(first_line)
-                }
-                _ => {}
-            }
-            match delim {
-                '{' => blocks.push(words.first().copied().unwrap_or("").to_string()),
-                '}' => {
-                    blocks.pop();
-                }
-                _ => {}
-            }
-            words.clear();
-            rest = &tail[1..];
-        }
-    }
-    None
 }
 
 #[derive(Serialize)]
@@ -290,29 +237,4 @@ pub fn junit(checks: &[Check]) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::localhost_upstream;
-
-    #[test]
-    fn finds_localhost_upstreams() {
-        assert_eq!(
-            localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"),
-            Some(2)
-        );
-        assert_eq!(
-            localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"),
-            None
-        );
-        assert_eq!(
-            localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"),
-            Some(1)
-        );
-        assert_eq!(
-            localhost_upstream("# upstream b { server localhost; }\n"),
-            None
-        );
-    }
 }

@@ -61,7 +61,14 @@ impl DeployBox {
             &["clone", "--quiet", remote.to_str().unwrap(), "dev"],
         );
         std::fs::write(dev.join("VERSION"), "v1\n").unwrap();
-        std::fs::copy(b.path("/var/www/blot/app.js"), dev.join("app.js")).unwrap();
+        // The fixture checkout (the app, its configs) is what the repository holds.
+        let st = std::process::Command::new("cp")
+            .arg("-R")
+            .arg(format!("{}/.", b.path("/var/www/blot").display()))
+            .arg(&dev)
+            .status()
+            .unwrap();
+        assert!(st.success());
         git(&dev, &["checkout", "--quiet", "-b", "master"]);
         git(&dev, &["add", "."]);
         git(&dev, &["commit", "--quiet", "-m", "v1"]);
@@ -323,7 +330,7 @@ fn an_unreachable_remote_fails_the_dry_run() {
 #[test]
 fn restart_redis_brings_blot_back_too() {
     let Some(d) = DeployBox::new() else { return };
-    // Something answering PING where the box's redis config says redis listens.
+    // Something answering PING where the config redis runs (the installed copy) says.
     let redis = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = redis.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -335,9 +342,9 @@ fn restart_redis_brings_blot_back_too() {
         }
     });
     let conf =
-        d.b.read("/etc/redis.conf")
+        d.b.read("/etc/blot/redis.conf")
             .replace("port 6379", &format!("port {port}"));
-    d.b.write("/etc/redis.conf", &conf);
+    d.b.write("/etc/blot/redis.conf", &conf);
     let (redis_pid, blot_pid) = (d.pid("redis").unwrap(), d.pid("blot").unwrap());
 
     let dry =

@@ -1,10 +1,10 @@
-//! `verify::localhost_upstream` (nginx config scan) on arbitrary text.
+//! `nginx::localhost_upstream` (nginx config scan) on arbitrary text.
 //!
 //! Properties: no panic; a reported line exists in the file; adding a comment line in
 //! front moves it down by exactly one.
 #![no_main]
 
-use blotctl::verify::localhost_upstream;
+use blotctl::nginx::localhost_upstream;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

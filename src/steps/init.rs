@@ -5,6 +5,7 @@
 //! Without a reachable init (no initctl, or not root so no system bus) the state is
 //! unknown: every init action is planned as blocked ("init state unknown"), never "in sync".
 
+use super::configs::{self, Program};
 use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
 use crate::plan::{Action, Change, StepPlan};
@@ -138,18 +139,27 @@ impl Step for Start {
         if ctx.no_start {
             return Ok(StepPlan::skipped("--no-start"));
         }
-        // A running job keeps the definition (and monit the control file) it started with:
-        // one whose file is about to change is restarted after the reload, to run the new one.
+        // A running job keeps the definition (and the config) it started with: one whose
+        // file is about to change is restarted after the reload, to run the new one.
         let pending: Vec<&str> = pending_writes(earlier).collect();
+        // The files each job's program reads at start, besides its job file: monit's
+        // control file, the copies of nginx's and redis's configs.
+        let mut reads: Vec<(&str, String)> = vec![("monit", ctx.settings.monit_rc.clone())];
+        for (job, p) in [("nginx", Program::Nginx), ("redis", Program::Redis)] {
+            let r = configs::resolve(ctx, p)?;
+            if r.copied {
+                reads.extend(r.files.into_iter().map(|(path, _)| (job, path)));
+            }
+        }
         let changed_file = |job: &str| {
             let job_file = job_path(job);
             if pending.contains(&job_file.as_str()) {
-                Some(job_file)
-            } else if job == "monit" && pending.contains(&ctx.settings.monit_rc.as_str()) {
-                Some(ctx.settings.monit_rc.clone())
-            } else {
-                None
+                return Some(job_file);
             }
+            reads
+                .iter()
+                .find(|(j, path)| *j == job && pending.contains(&path.as_str()))
+                .map(|(_, path)| path.clone())
         };
         let state = observe(ctx)?;
         let mut changes = Vec::new();

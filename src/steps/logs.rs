@@ -1,5 +1,8 @@
-//! Log files: `<app_dir>/logs/{app,sys,monit}.log` exist and belong to the app user
-//! (users resolved from the box's /etc/passwd, not the host's).
+//! Log files: `<app_dir>/logs/{app,sys}.log` exist and belong to the app user (users
+//! resolved from the box's /etc/passwd, not the host's), who writes them: the jobs open them
+//! after `sudo -u USER`. What programs running as root print (nginx's master, monit) goes
+//! to root's own directory, /var/log/blot: root never opens a file in the app user's
+//! checkout, where it could be a link to anywhere.
 
 use super::{Ctx, Step};
 use crate::plan::{plan_perms, Action, Change, Perms, StepPlan};
@@ -77,6 +80,26 @@ impl Step for Logs {
                 )),
                 Some(_) => bail!("{file} exists but is not a regular file"),
             }
+        }
+        let root_perms = Perms {
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        };
+        let dir = crate::config::ROOT_LOG_DIR;
+        if let Some(why) = ctx.sys.nonroot_writer(dir)? {
+            bail!("refusing to manage {dir}: {why} (root's programs write their logs there)");
+        }
+        match ctx.sys.meta(dir)? {
+            None => changes.push(Change::new(
+                format!("create {dir}/ (root's, for nginx's and monit's logs)"),
+                Action::CreateDir {
+                    path: dir.into(),
+                    perms: root_perms,
+                },
+            )),
+            Some(m) if m.kind == Kind::Dir => changes.extend(plan_perms(dir, m, root_perms)),
+            Some(_) => bail!("{dir} exists but is not a directory"),
         }
         Ok(StepPlan::changes(changes))
     }

@@ -7,6 +7,7 @@ use crate::sys::Sys;
 use anyhow::Result;
 
 pub mod chkconfig;
+pub mod configs;
 pub mod hosts;
 pub mod hostsettings;
 pub mod init;
@@ -47,6 +48,8 @@ pub trait Step {
 pub fn all() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(sudoers::Sudoers),
+        // Before the jobs, which run the copies it installs.
+        Box::new(configs::Configs { read: None }),
         Box::new(templates::Jobs),
         Box::new(templates::MonitRc),
         Box::new(hosts::Hosts),
@@ -75,9 +78,17 @@ pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
 }
 
 /// Read a file blotctl may replace: its contents and metadata (`None` when missing), after
-/// making sure it can be replaced at all (no symlink, not immutable).
+/// making sure it can be replaced at all (no symlink, not immutable), and that no user but
+/// root can change it (root writes it, and root's programs read it).
 pub fn observe_file(ctx: &Ctx, path: &str) -> Result<Option<(Vec<u8>, crate::sys::Meta)>> {
     ctx.sys.ensure_writable(path)?;
+    if let Some(why) = ctx.sys.nonroot_writer(path)? {
+        anyhow::bail!(
+            "refusing to manage {path}: {why}, so a user other than root could change a file \
+             that root writes and reads (make it and its directories root's, or change the \
+             setting that names it)"
+        );
+    }
     Ok(match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
         (Some(bytes), Some(meta)) => Some((bytes, meta)),
         _ => None,
