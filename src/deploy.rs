@@ -1,12 +1,16 @@
 //! `blotctl deploy` and `blotctl restart`: the runbook's deploy, through the same plan/apply
 //! model as `provision`.
 //!
-//! deploy plans two steps. `app checkout` observes the checkout as the app user: the branch,
-//! local changes, then `git fetch` (observation: it moves only the remote-tracking ref, never
-//! the working tree) and whether the new commit is a fast-forward; the change is the
-//! fast-forward itself (`git merge --ff-only COMMIT`). `restart blot` plans the restart when
-//! the checkout moves (or with `--restart`). Refusals (local changes, a diverged or ahead
-//! branch, another branch checked out) are planning errors: nothing is changed.
+//! deploy plans its steps like provision. `app checkout` observes the checkout as the app
+//! user: the branch, local changes, then `git fetch` (observation: it moves only the
+//! remote-tracking ref, never the working tree) and whether the new commit is a
+//! fast-forward; the change is the fast-forward itself (`git merge --ff-only COMMIT`).
+//! `app configs` refreshes the root-owned copies in /etc/blot of the checkout's nginx and
+//! redis configs from the commit being deployed (read by git, as the app user; validated
+//! with `nginx -t`, as in provision). Then the restarts: blot when the checkout moves (or
+//! with `--restart`), nginx and redis when the copies of their configs change (redis takes
+//! blot with it). Refusals (local changes, a diverged or ahead branch, another branch
+//! checked out) are planning errors: nothing is changed.
 //!
 //! A restart is `stop` then `start` through upstart ("Unknown instance" from stop means it
 //! was already stopped), then a wait until the job is start/running and its health probe
@@ -21,6 +25,7 @@ use crate::journal::{self, Journal};
 use crate::plan::{Action, Change, StepPlan};
 use crate::printer::Printer;
 use crate::report::{self, Tense};
+use crate::steps::configs;
 use crate::steps::init::{self, InitState};
 use crate::steps::{Ctx, Step};
 use crate::sys::{command_failure, Kind, Output, Sys};
@@ -78,6 +83,40 @@ impl Git {
         n.parse()
             .map_err(|_| anyhow!("`git rev-list --count {range}` printed {n:?}"))
     }
+}
+
+/// A checkout file as the commit `deploy` fast-forwards to has it (the remote-tracking ref
+/// the `app checkout` step just fetched; the checkout's own commit when it is up to date),
+/// read by git as the app user. `None` when the commit has no such file. How `deploy`'s
+/// `app configs` step refreshes the root-owned copies from what is being deployed.
+pub fn deployed_file(ctx: &Ctx, box_path: &str) -> Result<Option<Vec<u8>>> {
+    let s = ctx.settings;
+    let rel = box_path
+        .strip_prefix(s.app_dir.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(|| anyhow!("internal error: {box_path} is not in {}", s.app_dir))?;
+    let git = Git::new(ctx)?;
+    let spec = format!(
+        "refs/remotes/{}/{}:{rel}",
+        s.app_repo_remote, s.app_repo_branch
+    );
+    let (argv, out) = git.run(ctx, &["show", &spec])?;
+    if !out.success() {
+        if out.stderr.contains("does not exist in")
+            || out.stderr.contains("exists on disk, but not in")
+        {
+            return Ok(None);
+        }
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        bail!("{}", command_failure(&refs, &out));
+    }
+    if out.stdout.contains('\u{FFFD}') {
+        bail!("{rel} in {spec} is not UTF-8 text");
+    }
+    if out.stdout.len() as u64 > crate::steps::configs::MAX_CONFIG {
+        bail!("{rel} in {spec} is larger than blotctl reads of a config");
+    }
+    Ok(Some(out.stdout.into_bytes()))
 }
 
 fn short(sha: &str) -> &str {
@@ -207,11 +246,28 @@ fn needs(job: &str) -> &'static [&'static str] {
     }
 }
 
-/// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step planned
-/// a change (`deploy` after a fast-forward).
+/// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step of
+/// `deploy` planned what it runs: blot after the checkout's fast-forward, nginx and redis
+/// after a change to the copies of their configs. A job that a restart planned before it
+/// takes with it (blot with redis) is not restarted twice.
 pub struct Restart {
     pub job: &'static str,
     pub always: bool,
+}
+
+impl Restart {
+    /// Why this job must run something new, if it must.
+    fn reason(&self, earlier: &[Change]) -> Option<String> {
+        earlier.iter().find_map(|c| match &c.action {
+            Action::Run { .. } if self.job == "blot" => Some("the checkout moved".to_string()),
+            Action::WriteFile { path, .. }
+                if crate::steps::configs::job_reading(path) == Some(self.job) =>
+            {
+                Some(format!("{path} changed"))
+            }
+            _ => None,
+        })
+    }
 }
 
 impl Step for Restart {
@@ -226,20 +282,31 @@ impl Step for Restart {
 
     fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
         let job = self.job;
-        if !self.always && earlier.is_empty() {
-            return Ok(StepPlan::skipped(
-                "nothing new to run (--restart restarts it anyway)",
-            ));
+        let taken = earlier.iter().any(|c| {
+            matches!(&c.action, Action::RestartJob { dependents, .. }
+                if dependents.iter().any(|d| d == job))
+        });
+        if taken {
+            return Ok(StepPlan::skipped("restarted with the job it depends on"));
+        }
+        let reason = self.reason(earlier);
+        if !self.always && reason.is_none() {
+            return Ok(StepPlan::skipped(if job == "blot" {
+                "nothing new to run (--restart restarts it anyway)"
+            } else {
+                "nothing new to run"
+            }));
         }
         let mut changes = Vec::new();
         let deps = init::dependents(job);
-        let what = if deps.is_empty() {
+        let mut why: Vec<String> = reason.into_iter().collect();
+        if !deps.is_empty() {
+            why.push(format!("upstart restarts {} with it", deps.join(", ")));
+        }
+        let what = if why.is_empty() {
             format!("restart {job}")
         } else {
-            format!(
-                "restart {job} (upstart restarts {} with it)",
-                deps.join(", ")
-            )
+            format!("restart {job} ({})", why.join("; "))
         };
         let restart = Change::new(
             what,
@@ -277,23 +344,32 @@ impl Step for Restart {
 
 /// `blotctl deploy`.
 pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
-    let steps: Vec<Box<dyn Step>> = vec![
-        Box::new(Checkout),
-        Box::new(Restart {
-            job: "blot",
-            always: args.restart,
-        }),
-    ];
-    // After applying, the checkout must be up to date (a forced restart is not "left").
-    let replan = || -> Vec<Box<dyn Step>> {
+    // The checkout, the copies of its configs as the deployed commit has them, then what
+    // runs them: redis (which takes blot with it), blot, nginx.
+    let steps = |restart_blot: bool| -> Vec<Box<dyn Step>> {
         vec![
             Box::new(Checkout),
+            Box::new(configs::Configs {
+                read: Some(deployed_file),
+            }),
+            Box::new(Restart {
+                job: "redis",
+                always: false,
+            }),
             Box::new(Restart {
                 job: "blot",
+                always: restart_blot,
+            }),
+            Box::new(Restart {
+                job: "nginx",
                 always: false,
             }),
         ]
     };
+    // After applying, the checkout and the copies must be up to date (a forced restart is
+    // not "left").
+    let replan = || steps(false);
+    let steps = steps(args.restart);
     run(
         sys,
         settings,

@@ -820,11 +820,15 @@ impl Sys {
         )))
     }
 
-    /// Read a file someone other than root may control (the app user's checkout): without
-    /// following a link at the path itself, without blocking on a FIFO, only a regular file
-    /// of at most `max` bytes. `None` when it does not exist.
+    /// Read a file someone other than root may control (the app user's checkout), so that
+    /// it can only ever be that file: no symlink anywhere on the path (a link could reach
+    /// a file only root may read), not blocking on a FIFO, only a regular file with one
+    /// link (a hard link could be such a file too) of at most `max` bytes. `None` when it
+    /// does not exist.
     pub fn read_untrusted(&self, box_path: &str, max: u64) -> Result<Option<Vec<u8>>> {
-        let p = self.host_path(box_path)?;
+        let p = self
+            .managed_path(box_path)
+            .with_context(|| format!("refusing to read {box_path}, which another user controls"))?;
         let f = match fs::OpenOptions::new()
             .read(true)
             .custom_flags(
@@ -845,6 +849,12 @@ impl Sys {
             .with_context(|| format!("cannot inspect {box_path}"))?;
         if !m.file_type().is_file() {
             bail!("{box_path} is not a regular file");
+        }
+        if m.nlink() > 1 {
+            bail!(
+                "{box_path} has {} hard links: blotctl reads only a file that is nowhere else",
+                m.nlink()
+            );
         }
         if m.len() > max {
             bail!(

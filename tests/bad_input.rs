@@ -458,6 +458,85 @@ fn cases() -> Vec<Case> {
             },
             expect: Error("/etc/nginx/nginx.conf is writable by everyone (mode 0666)"),
         },
+        Case {
+            name: "nginx: an included checkout file nginx -t rejects",
+            setup: |b| b.write("/var/www/blot/config/nginx/proxy.conf", "proxy_read_timeout;\n"),
+            expect: Error("`nginx -t` rejects /etc/blot/nginx.conf"),
+        },
+        // ---- hostile checkout: root reads only a file that can be nothing else
+        Case {
+            name: "configs: an included checkout file is a symlink to a root-only file",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/nginx/proxy.conf");
+                std::fs::remove_file(&p).unwrap();
+                std::os::unix::fs::symlink("/etc/sudoers", &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config/nginx/proxy.conf is a symlink"),
+        },
+        Case {
+            name: "configs: the checkout's config directory is a symlink",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config");
+                std::fs::rename(&p, b.path("/var/www/blot/config.real")).unwrap();
+                std::os::unix::fs::symlink("config.real", &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config is a symlink"),
+        },
+        Case {
+            name: "configs: the checkout's redis.conf is a FIFO",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/redis.conf");
+                std::fs::remove_file(&p).unwrap();
+                let st = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
+                assert!(st.success());
+            },
+            expect: Error("/var/www/blot/config/redis.conf is not a regular file"),
+        },
+        Case {
+            name: "configs: the checkout's redis.conf is a hard link to a root-only file",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/redis.conf");
+                std::fs::remove_file(&p).unwrap();
+                std::fs::hard_link(b.path("/etc/sudoers"), &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config/redis.conf has 2 hard links"),
+        },
+        Case {
+            name: "configs: nginx's master would load a module from the checkout",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p);
+                b.write(p, &format!("load_module /var/www/blot/evil.so;\n{c}"))
+            },
+            expect: Error("`load_module` /var/www/blot/evil.so, but /var/www/blot belongs to uid 500"),
+        },
+        Case {
+            name: "configs: /etc/blot is a symlink",
+            setup: |b| {
+                std::fs::create_dir(b.path("/elsewhere")).unwrap();
+                std::os::unix::fs::symlink("/elsewhere", b.path("/etc/blot")).unwrap()
+            },
+            expect: Error("/etc/blot"),
+        },
+        Case {
+            name: "configs: /etc/blot is writable by everyone",
+            setup: |b| {
+                std::fs::create_dir(b.path("/etc/blot")).unwrap();
+                std::fs::set_permissions(b.path("/etc/blot"), std::fs::Permissions::from_mode(0o777))
+                    .unwrap()
+            },
+            expect: Error("/etc/blot is writable by everyone (mode 0777)"),
+        },
+        Case {
+            name: "configs: a copy in /etc/blot belongs to the app user",
+            setup: |b| {
+                std::fs::create_dir(b.path("/etc/blot")).unwrap();
+                b.write("/etc/blot/redis.conf", "port 1\n");
+                std::os::unix::fs::chown(b.path("/etc/blot/redis.conf"), Some(500), Some(500))
+                    .unwrap()
+            },
+            expect: Error("/etc/blot/redis.conf belongs to uid 500"),
+        },
         // ---- programs the jobs exec: on the box and executable, else nothing changes
         Case {
             name: "programs: nginx missing",

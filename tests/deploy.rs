@@ -133,6 +133,17 @@ impl DeployBox {
         git(&self.dev, &["rev-parse", "HEAD"])
     }
 
+    /// Commit new contents of a file of the repository upstream; its full hash.
+    fn push_file(&self, rel: &str, text: &str) -> String {
+        std::fs::write(self.dev.join(rel), text).unwrap();
+        git(
+            &self.dev,
+            &["commit", "--quiet", "-am", &format!("edit {rel}")],
+        );
+        git(&self.dev, &["push", "--quiet", "origin", "master"]);
+        git(&self.dev, &["rev-parse", "HEAD"])
+    }
+
     fn head(&self) -> String {
         git(&self.app(), &["rev-parse", "HEAD"])
     }
@@ -186,7 +197,10 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
         )),
         "{text}"
     );
-    assert!(text.contains("  - restart blot\n"), "{text}");
+    assert!(
+        text.contains("  - restart blot (the checkout moved)\n"),
+        "{text}"
+    );
     assert_eq!(d.head(), old);
     assert_eq!(d.pid("blot"), Some(pid));
 
@@ -228,6 +242,62 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
     let pid3 = d.pid("blot").expect("blot runs after deploy --restart");
     assert_ne!(pid3, pid2);
     assert_eq!(d.head(), new);
+}
+
+/// deploy refreshes the root-owned copies of the checkout's configs from the commit it
+/// deploys (shown and validated first), and restarts what runs them.
+#[test]
+fn deploy_refreshes_the_config_copies_and_restarts_nginx() {
+    if !require("nginx") {
+        return;
+    }
+    // Something answering nginx's health check where nginx would listen.
+    let nginx = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = nginx.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in nginx.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nOK\n");
+        }
+    });
+    let Some(d) = DeployBox::with_config(&format!("nginx_port = {port}\n")) else {
+        return;
+    };
+    let (redis, blot, nginx) = (d.pid("redis"), d.pid("blot"), d.pid("nginx"));
+    let conf = std::fs::read_to_string(d.dev.join("config/nginx.conf")).unwrap();
+    let edited = conf.replace("client_max_body_size 25m;", "client_max_body_size 50m;");
+    assert_ne!(conf, edited);
+    d.push_file("config/nginx.conf", &edited);
+
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    for line in [
+        "  - refresh (the checkout's config changed) in /etc/blot/nginx.conf\n",
+        "-        client_max_body_size 25m;\n+        client_max_body_size 50m;\n",
+        "  - restart blot (the checkout moved)\n",
+        "  - restart nginx (/etc/blot/nginx.conf changed)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert!(!text.contains("  - restart redis"), "{text}");
+    assert_eq!(
+        d.b.read("/etc/blot/nginx.conf"),
+        conf,
+        "a dry run changed the copy"
+    );
+
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert_eq!(d.b.read("/etc/blot/nginx.conf"), edited);
+    assert_eq!(d.b.owner("/etc/blot/nginx.conf"), (0, 0));
+    assert_eq!(d.pid("redis"), redis, "redis untouched");
+    assert_ne!(d.pid("blot"), blot);
+    assert_ne!(d.pid("nginx"), nginx);
+    let again = d.deploy(&["--dry-run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", all(&again));
 }
 
 #[test]

@@ -32,7 +32,7 @@ const DIR_PERMS: Perms = Perms {
     gid: 0,
 };
 /// The most blotctl reads of a config file (Blot's are a few KiB).
-const MAX_CONFIG: u64 = 1 << 20;
+pub const MAX_CONFIG: u64 = 1 << 20;
 /// How deep `include`s may nest.
 const MAX_DEPTH: usize = 16;
 
@@ -441,6 +441,17 @@ fn answers_health(r: &Resolved, path: &str) -> bool {
     })
 }
 
+/// The job whose program reads a copy in /etc/blot (`redis` for its config, `nginx` for
+/// its config and what that includes); `None` for any other path.
+pub fn job_reading(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix(DIR)?.strip_prefix('/')?;
+    Some(if rest == Program::Redis.file() {
+        "redis"
+    } else {
+        "nginx"
+    })
+}
+
 /// The directories the copies live in (where a killed run may have left temp files):
 /// /etc/blot and those under it that the checkout's configs need.
 pub fn copy_dirs(ctx: &Ctx) -> Vec<String> {
@@ -480,22 +491,27 @@ fn dirs_for<'a>(dests: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     dirs
 }
 
+/// How a checkout file is read when it is not read from the working tree: `deploy` reads
+/// the commit it is about to fast-forward to (git, as the app user).
+pub type ReadAt = fn(&Ctx, &str) -> Result<Option<Vec<u8>>>;
+
 /// The copies in /etc/blot, from the checkout's working tree (`provision`) or from the
 /// commit being deployed (`deploy`).
-pub struct Configs<'r> {
+pub struct Configs {
     /// `None`: the working tree.
-    pub read: Option<Box<Reader<'r>>>,
+    pub read: Option<ReadAt>,
 }
 
-impl Step for Configs<'_> {
+impl Step for Configs {
     fn name(&self) -> &'static str {
         "app configs"
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
         let tree = |path: &str| ctx.sys.read_untrusted(path, MAX_CONFIG);
-        let read: &Reader = match &self.read {
-            Some(r) => r.as_ref(),
+        let at = |path: &str| self.read.expect("checked")(ctx, path);
+        let read: &Reader = match self.read {
+            Some(_) => &at,
             None => &tree,
         };
         let mut notes = Vec::new();
@@ -529,7 +545,13 @@ impl Step for Configs<'_> {
         for r in &resolved {
             let mut mine = Vec::new();
             for (dest, bytes) in &r.files {
-                mine.extend(super::templates::plan_managed(ctx, dest, bytes, ROOT_0644)?);
+                mine.extend(super::templates::plan_managed_as(
+                    ctx,
+                    dest,
+                    bytes,
+                    ROOT_0644,
+                    "refresh (the checkout's config changed)",
+                )?);
             }
             let writes = mine
                 .iter()
@@ -586,6 +608,15 @@ fn plan_dir(ctx: &Ctx, dir: &str) -> Result<Vec<Change>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_job_reads_a_copy() {
+        assert_eq!(job_reading("/etc/blot/redis.conf"), Some("redis"));
+        assert_eq!(job_reading("/etc/blot/nginx.conf"), Some("nginx"));
+        assert_eq!(job_reading("/etc/blot/nginx/proxy.conf"), Some("nginx"));
+        assert_eq!(job_reading("/etc/blotx/nginx.conf"), None);
+        assert_eq!(job_reading("/etc/monit.rc"), None);
+    }
 
     #[test]
     fn absolute_paths() {

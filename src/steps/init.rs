@@ -5,7 +5,7 @@
 //! Without a reachable init (no initctl, or not root so no system bus) the state is
 //! unknown: every init action is planned as blocked ("init state unknown"), never "in sync".
 
-use super::configs::{self, Program};
+use super::configs;
 use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
 use crate::plan::{Action, Change, StepPlan};
@@ -142,24 +142,20 @@ impl Step for Start {
         // A running job keeps the definition (and the config) it started with: one whose
         // file is about to change is restarted after the reload, to run the new one.
         let pending: Vec<&str> = pending_writes(earlier).collect();
-        // The files each job's program reads at start, besides its job file: monit's
-        // control file, the copies of nginx's and redis's configs.
-        let mut reads: Vec<(&str, String)> = vec![("monit", ctx.settings.monit_rc.clone())];
-        for (job, p) in [("nginx", Program::Nginx), ("redis", Program::Redis)] {
-            let r = configs::resolve(ctx, p)?;
-            if r.copied {
-                reads.extend(r.files.into_iter().map(|(path, _)| (job, path)));
-            }
-        }
+        // Besides its job file, what a job's program reads at start: monit its control
+        // file, nginx and redis the copies of their configs.
         let changed_file = |job: &str| {
             let job_file = job_path(job);
             if pending.contains(&job_file.as_str()) {
                 return Some(job_file);
             }
-            reads
+            pending
                 .iter()
-                .find(|(j, path)| *j == job && pending.contains(&path.as_str()))
-                .map(|(_, path)| path.clone())
+                .find(|p| {
+                    configs::job_reading(p) == Some(job)
+                        || (job == "monit" && **p == ctx.settings.monit_rc)
+                })
+                .map(|p| p.to_string())
         };
         let state = observe(ctx)?;
         let mut changes = Vec::new();

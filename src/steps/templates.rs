@@ -436,13 +436,30 @@ impl Step for MonitRc {
 
 /// Plan a file blotctl owns entirely: any difference is replaced.
 pub fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
+    plan_managed_as(
+        ctx,
+        path,
+        desired,
+        perms,
+        "replace (differs from the template)",
+    )
+}
+
+/// [`plan_managed`], saying `what` the replacement is.
+pub fn plan_managed_as(
+    ctx: &Ctx,
+    path: &str,
+    desired: &[u8],
+    perms: Perms,
+    what: &str,
+) -> Result<Vec<Change>> {
     let current = super::observe_file(ctx, path)?;
     Ok(plan_file(
         path,
         current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
         desired,
         perms,
-        "replace (differs from the template)",
+        what,
     ))
 }
 

@@ -217,12 +217,15 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         } else if m.is_dir() {
             out.insert(rel, format!("dir {head}"));
             walk(root, &p, out);
-        } else {
+        } else if m.is_file() {
             let bytes = std::fs::read(&p).unwrap();
             out.insert(
                 rel,
                 format!("file {head} {}", String::from_utf8_lossy(&bytes)),
             );
+        } else {
+            // A FIFO, a socket or a device: never read (a FIFO would block).
+            out.insert(rel, format!("special {head}"));
         }
     }
 }
