@@ -147,7 +147,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
     }
     let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
-    let old = sys.read(DEFAULT_CONFIG)?;
+    let old = sys.observe(DEFAULT_CONFIG)?.map(|(bytes, _)| bytes);
     let change = crate::plan::Change::new(
         format!("write {DEFAULT_CONFIG}"),
         crate::plan::Action::WriteFile {

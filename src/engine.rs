@@ -73,7 +73,7 @@ pub fn preflight(ctx: &Ctx, planned: &[Planned]) -> Result<()> {
         }
     }
     for (dir, bytes) in need {
-        let free = ctx.sys.free_bytes(&dir)?;
+        let free = ctx.sys.space(&dir)?.bytes;
         if free < bytes + MARGIN {
             bail!(
                 "not enough free space for {dir}: {free} bytes free, {} needed (new files, \
@@ -101,20 +101,18 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             new,
             perms,
         } => {
-            if sys.read(path)? != *old {
+            if sys.observe(path)?.map(|(bytes, _)| bytes) != *old {
                 bail!("{path} changed while blotctl was running; nothing was written to it (run again)");
             }
             sys.write_atomic(path, new, perms.mode, perms.uid, perms.gid)
         }
-        Action::SetPerms { path, from, to } => {
-            let now = sys
-                .meta(path)?
-                .ok_or_else(|| anyhow!("{path} disappeared while blotctl was running"))?;
-            if (now.mode, now.uid, now.gid) != (from.mode, from.uid, from.gid) {
-                bail!("{path} changed while blotctl was running; left as it is (run again)");
-            }
-            sys.set_meta(path, to.mode, to.uid, to.gid)
-        }
+        Action::SetPerms { path, from, to } => sys.set_meta(
+            path,
+            Some((from.mode, from.uid, from.gid)),
+            to.mode,
+            to.uid,
+            to.gid,
+        ),
         Action::CreateDir { path, perms } => sys.create_dir(path, perms.mode, perms.uid, perms.gid),
         Action::RemovePath { path } => sys.remove(path),
         Action::Run { argv } => {

@@ -188,8 +188,8 @@ impl Journal {
             None => Original::Missing,
             Some(m) => match m.kind {
                 Kind::File => {
-                    let bytes = sys
-                        .read(path)?
+                    let (bytes, m) = sys
+                        .observe(path)?
                         .ok_or_else(|| anyhow!("{path} disappeared while being backed up"))?;
                     Original::File {
                         mode: m.mode,
@@ -240,7 +240,7 @@ pub fn list(sys: &Sys) -> Result<Vec<Manifest>> {
     };
     let mut out = Vec::new();
     for id in ids {
-        if let Some(text) = sys.read(&format!("{BACKUPS}/{id}/manifest.json"))? {
+        if let Some((text, _)) = sys.observe(&format!("{BACKUPS}/{id}/manifest.json"))? {
             let m: Manifest = serde_json::from_slice(&text)
                 .with_context(|| format!("{BACKUPS}/{id}/manifest.json is damaged"))?;
             out.push(m);
@@ -252,7 +252,8 @@ pub fn list(sys: &Sys) -> Result<Vec<Manifest>> {
 
 /// Read a blob saved for a run.
 pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str) -> Result<Vec<u8>> {
-    sys.read(&format!("{}/{blob}", m.dir()))?
+    sys.observe(&format!("{}/{blob}", m.dir()))?
+        .map(|(bytes, _)| bytes)
         .ok_or_else(|| anyhow!("backup {}/{blob} is missing", m.dir()))
 }
 

@@ -312,6 +312,8 @@ mod tests {
             mode,
             uid: 0,
             gid: 0,
+            nlink: 1,
+            size: 2,
         }
     }
 

@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 /// The remote directory (under the login's `$HOME`) the binaries are uploaded to.
 const CACHE: &str = ".cache/blotctl";
 /// The build of blotctl that runs on the box (glibc 2.17), as `cargo xtask dist` names it.
+/// The most blotctl reads of a binary to upload (a debug build is ~60 MB).
+const BINARY_CAP: u64 = 512 << 20;
+
 const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
 /// Where `cargo xtask dist` puts it, relative to a checkout.
 const DIST_BINARY: &str = "target/dist/blotctl";
@@ -292,14 +295,14 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
                 .ok()
                 .and_then(|exe| Some(exe.parent()?.parent()?.join("dist/blotctl")));
             if let Some(p) = beside {
-                if let Some(bytes) = sys.read_host_bytes(&p)? {
+                if let Some(bytes) = sys.read_host_bytes(&p, BINARY_CAP)? {
                     return Ok((p, bytes));
                 }
             }
             PathBuf::from(DIST_BINARY)
         }
     };
-    match sys.read_host_bytes(&path)? {
+    match sys.read_host_bytes(&path, BINARY_CAP)? {
         Some(bytes) => Ok((path, bytes)),
         None if flag.is_some() => {
             Err(UsageError(format!("--binary {}: no such file", path.display())).into())

@@ -66,7 +66,7 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
                 if meta.kind == Kind::File {
                     if let Some(blob) = created {
                         let wrote = journal::read_blob(sys, m, blob)?;
-                        if sys.read(path)?.as_deref() != Some(wrote.as_slice()) {
+                        if sys.observe(path)?.map(|(b, _)| b).as_deref() != Some(wrote.as_slice()) {
                             notes.push(format!(
                                 "kept {path}: it changed after run {} created it",
                                 m.run_id
@@ -105,7 +105,7 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
                     gid: *gid,
                 };
                 let bytes = journal::read_blob(sys, m, blob)?;
-                let current = match (sys.read(path)?, now) {
+                let current = match (sys.observe(path)?.map(|(b, _)| b), now) {
                     (Some(b), Some(meta)) if meta.kind == Kind::File => Some((b, meta)),
                     _ => None,
                 };

@@ -78,8 +78,5 @@ pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
 /// making sure it can be replaced at all (no symlink, not immutable).
 pub fn observe_file(ctx: &Ctx, path: &str) -> Result<Option<(Vec<u8>, crate::sys::Meta)>> {
     ctx.sys.ensure_writable(path)?;
-    Ok(match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
-        (Some(bytes), Some(meta)) => Some((bytes, meta)),
-        _ => None,
-    })
+    ctx.sys.observe(path)
 }

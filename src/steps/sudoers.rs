@@ -57,7 +57,11 @@ impl Step for Sudoers {
             warnings.push(why.to_string());
             changes = changes.into_iter().map(|c| c.blocked(why)).collect();
         } else {
-            let out = sys.check_candidate(&["visudo", "-c", "-f"], edit.text.as_bytes(), 0o440)?;
+            let out = sys.check_tree(
+                &["visudo", "-c", "-f"],
+                &[(PATH.to_string(), edit.text.clone().into_bytes())],
+                PATH,
+            )?;
             if !out.success() {
                 let msg = format!("{}{}", out.stdout, out.stderr);
                 bail!(

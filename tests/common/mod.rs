@@ -405,3 +405,72 @@ pub fn write_monit_wrapper(control_file: &Path, dir: &Path) -> PathBuf {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).unwrap();
     wrapper
 }
+
+// ---------------------------------------------------------------------------------------
+// The hostile-box checksum: every path under the box with its type, mode, owner, link
+// count and contents (a sha256) or link target or device number. FIFOs, devices and
+// sockets are described, never opened.
+
+/// The run lock: the one trace a run that changes nothing may leave.
+pub const LOCK_FILE: &str = "var/lock/blotctl.lock";
+
+impl TestBox {
+    /// Every path under the box (the run lock excepted) -> what it is, in full.
+    pub fn fingerprint(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        fingerprint_walk(&self.root, &self.root, &mut out);
+        out.remove(LOCK_FILE);
+        out
+    }
+
+    /// A box path under this box, checked to stay under it (for tests that make links,
+    /// FIFOs and devices, or remove things).
+    pub fn inside(&self, box_path: &str) -> PathBuf {
+        assert!(
+            box_path.starts_with('/') && !box_path.split('/').any(|c| c == ".." || c == "."),
+            "not a plain box path: {box_path}"
+        );
+        let p = self.path(box_path);
+        let tmp = std::env::temp_dir();
+        assert!(
+            p.starts_with(&self.root) && self.root.starts_with(&tmp),
+            "{} is not under the test's temp box",
+            p.display()
+        );
+        p
+    }
+}
+
+fn fingerprint_walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    use sha2::Digest;
+    use std::os::unix::fs::FileTypeExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let head = format!("{:o} {}:{} links={}", m.mode(), m.uid(), m.gid(), m.nlink());
+        let what = if ft.is_symlink() {
+            format!("link -> {}", std::fs::read_link(&p).unwrap().display())
+        } else if ft.is_dir() {
+            fingerprint_walk(root, &p, out);
+            format!("dir {head}")
+        } else if ft.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            format!(
+                "file {head} {} bytes sha256 {:x}",
+                bytes.len(),
+                sha2::Sha256::digest(&bytes)
+            )
+        } else if ft.is_fifo() {
+            format!("fifo {head}")
+        } else if ft.is_char_device() || ft.is_block_device() {
+            format!("device {head} rdev={:x}", m.rdev())
+        } else {
+            format!("socket {head}")
+        };
+        out.insert(rel, what);
+    }
+}

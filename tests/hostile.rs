@@ -1,0 +1,435 @@
+//! Hostile boxes: blotctl runs as root on a box whose files other users and earlier hands
+//! have touched. Each case below sets up one attack or one careless mistake on a scratch
+//! copy of the fixture box, runs one blotctl command, and checks the result against a
+//! checksum of the whole tree (paths, types, modes, owners, link counts, link targets,
+//! contents; the run lock excepted): a clear error naming the culprit and the tree exactly
+//! as it was, or, where that is the right answer, convergence.
+//!
+//! Links, FIFOs and devices are made only inside the test's temp box (`TestBox::inside`).
+//! The cases are grouped by the classes of issue 16; `every_class_has_named_cases` counts
+//! them.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a case expects.
+enum Expect {
+    /// Exit 1, the output names each of these, and the tree is exactly as before.
+    Refused(&'static [&'static str]),
+    /// This exit code, the output names each of these, and the tree is exactly as before.
+    Unchanged(i32, &'static [&'static str]),
+    /// Exit 0, then this holds on the result, and a dry run finds nothing left to do.
+    Converges(fn(&TestBox)),
+}
+
+struct Case {
+    class: &'static str,
+    name: &'static str,
+    setup: fn(&TestBox),
+    /// The command line after `--root BOX`.
+    args: &'static [&'static str],
+    /// How blotctl is started (environment, a private mount namespace); `plain` mostly.
+    cmd: fn(&TestBox) -> Command,
+    expect: Expect,
+}
+
+const PROVISION: &[&str] = &["provision", "--yes", "--no-start"];
+const DRY_RUN: &[&str] = &["provision", "--dry-run", "--no-start"];
+
+/// blotctl on the box, with the fakes first on PATH.
+fn plain(b: &TestBox) -> Command {
+    b.blotctl_std()
+}
+
+/// Run a case's command, failing (instead of hanging the suite) after 60 s.
+fn run(b: &TestBox, case: &Case) -> (Option<i32>, String) {
+    let mut cmd = (case.cmd)(b);
+    cmd.args(case.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "blotctl {:?} hung (killed after 60 s)\n{}{}",
+                case.args,
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+fn check(case: &Case) {
+    let b = TestBox::fresh();
+    (case.setup)(&b);
+    let before = b.fingerprint();
+    let (code, out) = run(&b, case);
+    let names = |what: &[&str]| {
+        for w in what {
+            assert!(out.contains(w), "expected {w:?} in the output:\n{out}");
+        }
+    };
+    match &case.expect {
+        Expect::Refused(what) => {
+            assert_eq!(code, Some(1), "expected exit 1:\n{out}");
+            names(what);
+            assert_same_state(&before, &b.fingerprint(), "the tree changed");
+        }
+        Expect::Unchanged(want, what) => {
+            assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
+            names(what);
+            assert_same_state(&before, &b.fingerprint(), "the tree changed");
+        }
+        Expect::Converges(holds) => {
+            assert_eq!(code, Some(0), "expected success:\n{out}");
+            holds(&b);
+            let again = b.blotctl().args(DRY_RUN).output().unwrap();
+            assert_eq!(
+                again.status.code(),
+                Some(0),
+                "not converged:\n{}{}",
+                stdout(&again),
+                stderr(&again)
+            );
+        }
+    }
+    cleanup(&b);
+}
+
+/// Undo what outlives the temp dir (immutable flags).
+fn cleanup(b: &TestBox) {
+    for p in ["/etc/init", "/etc/hosts"] {
+        let _ = Command::new("chattr")
+            .arg("-i")
+            .arg(b.inside(p))
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn run_class(class: &str) {
+    if !require("visudo") {
+        return;
+    }
+    let cases: Vec<Case> = cases().into_iter().filter(|c| c.class == class).collect();
+    assert!(!cases.is_empty(), "no cases in class {class}");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case)));
+        if let Err(e) = r {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("[{class}: {}] {msg}", case.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers for setting up attacks, all inside the box.
+
+/// The box's own /etc/shadow (the fixture has none): what an attacker wants to own.
+fn shadow(b: &TestBox) {
+    let p = b.inside("/etc/shadow");
+    std::fs::write(&p, "root:$6$secret$hash:17000:0:99999:7:::\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+}
+
+fn logs_dir(b: &TestBox) {
+    std::fs::create_dir(b.inside("/var/www/blot/logs")).unwrap();
+    std::os::unix::fs::chown(b.inside("/var/www/blot/logs"), Some(500), Some(500)).unwrap();
+}
+
+fn hard_link(b: &TestBox, target: &str, link: &str) {
+    std::fs::hard_link(b.inside(target), b.inside(link)).unwrap();
+}
+
+fn replace_with_symlink(b: &TestBox, path: &str, target: &str) {
+    let p = b.inside(path);
+    if p.exists() {
+        std::fs::remove_file(&p).unwrap();
+    }
+    std::os::unix::fs::symlink(target, p).unwrap();
+}
+
+fn mknod(b: &TestBox, path: &str, kind: rustix::fs::FileType, dev: (u32, u32)) {
+    let p = b.inside(path);
+    if std::fs::symlink_metadata(&p).is_ok() {
+        std::fs::remove_file(&p).unwrap();
+    }
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &p,
+        kind,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        rustix::fs::makedev(dev.0, dev.1),
+    )
+    .unwrap();
+}
+
+fn fifo(b: &TestBox, path: &str) {
+    mknod(b, path, rustix::fs::FileType::Fifo, (0, 0));
+}
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    vec![
+        // ---- links: root must not do an attacker's chown
+        Case {
+            class: "links",
+            name: "a log file hard-linked to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                logs_dir(b);
+                hard_link(b, "/etc/shadow", "/var/www/blot/logs/app.log");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/www/blot/logs/app.log has 2 hard links"]),
+        },
+        Case {
+            class: "links",
+            name: "a log file that is a symlink to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                logs_dir(b);
+                replace_with_symlink(b, "/var/www/blot/logs/sys.log", "/etc/shadow");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/www/blot/logs/sys.log is a symlink"]),
+        },
+        Case {
+            class: "links",
+            name: "the logs directory is a symlink to /etc",
+            setup: |b| replace_with_symlink(b, "/var/www/blot/logs", "/etc"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/www/blot/logs is a symlink"]),
+        },
+        Case {
+            class: "links",
+            name: "a job file hard-linked to /etc/passwd",
+            setup: |b| hard_link(b, "/etc/passwd", "/etc/init/blot.conf"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/init/blot.conf has 2 hard links"]),
+        },
+        Case {
+            class: "links",
+            name: "the monit control file hard-linked to /etc/sudoers",
+            setup: |b| hard_link(b, "/etc/sudoers", "/etc/monit.rc"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/monit.rc has 2 hard links"]),
+        },
+        Case {
+            class: "links",
+            name: "/etc/logrotate.d is a symlink out of the box",
+            setup: |b| {
+                std::fs::remove_dir_all(b.inside("/etc/logrotate.d")).unwrap();
+                std::os::unix::fs::symlink("/tmp", b.inside("/etc/logrotate.d")).unwrap();
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/logrotate.d is a symlink"]),
+        },
+        Case {
+            class: "links",
+            name: "an existing log hard-linked to another log: a dry run says so",
+            setup: |b| {
+                logs_dir(b);
+                b.write("/var/www/blot/logs/app.log", "");
+                hard_link(
+                    b,
+                    "/var/www/blot/logs/app.log",
+                    "/var/www/blot/logs/monit.log",
+                );
+            },
+            args: DRY_RUN,
+            cmd: plain,
+            expect: Unchanged(1, &["has 2 hard links"]),
+        },
+        // ---- special files: every read is of a regular file, capped
+        Case {
+            class: "special files",
+            name: "a FIFO at /etc/hosts (provision)",
+            setup: |b| fifo(b, "/etc/hosts"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at /etc/hosts (dry run)",
+            setup: |b| fifo(b, "/etc/hosts"),
+            args: DRY_RUN,
+            cmd: plain,
+            expect: Unchanged(1, &["/etc/hosts is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at the redis config",
+            setup: |b| fifo(b, "/etc/redis.conf"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/redis.conf is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO in /etc/sudoers.d",
+            setup: |b| fifo(b, "/etc/sudoers.d/zz-pipe"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers.d/zz-pipe is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at /etc/blotctl.toml (config)",
+            setup: |b| fifo(b, "/etc/blotctl.toml"),
+            args: &["config"],
+            cmd: plain,
+            expect: Refused(&["/etc/blotctl.toml is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at /etc/passwd",
+            setup: |b| fifo(b, "/etc/passwd"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/passwd is a FIFO"]),
+        },
+        Case {
+            class: "special files",
+            name: "/dev/zero at /etc/hosts",
+            setup: |b| {
+                mknod(
+                    b,
+                    "/etc/hosts",
+                    rustix::fs::FileType::CharacterDevice,
+                    (1, 5),
+                )
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is a character device"]),
+        },
+        Case {
+            class: "special files",
+            name: "/dev/null at /etc/hosts: nothing written before it is found",
+            setup: |b| {
+                mknod(
+                    b,
+                    "/etc/hosts",
+                    rustix::fs::FileType::CharacterDevice,
+                    (1, 3),
+                )
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is a character device"]),
+        },
+        Case {
+            class: "special files",
+            name: "a socket at the monit control file",
+            setup: |b| {
+                let l = std::os::unix::net::UnixListener::bind(b.inside("/etc/monit.rc"));
+                drop(l.unwrap());
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/monit.rc is a socket"]),
+        },
+        Case {
+            class: "special files",
+            name: "a directory at /etc/hosts",
+            setup: |b| {
+                std::fs::remove_file(b.inside("/etc/hosts")).unwrap();
+                std::fs::create_dir(b.inside("/etc/hosts")).unwrap();
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is a directory"]),
+        },
+        Case {
+            class: "special files",
+            name: "a 17 MiB sparse /etc/hosts",
+            setup: |b| {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(b.inside("/etc/hosts"))
+                    .unwrap();
+                f.set_len(17 << 20).unwrap();
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is larger than"]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO named like a stale temp file is left alone",
+            setup: |b| fifo(b, "/etc/.blotctl-AbCdEf~"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| {
+                let m = std::fs::symlink_metadata(b.inside("/etc/.blotctl-AbCdEf~")).unwrap();
+                assert!(std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
+            }),
+        },
+    ]
+}
+
+#[test]
+fn links() {
+    run_class("links");
+}
+
+#[test]
+fn special_files() {
+    run_class("special files");
+}
+
+/// The bar: at least 40 named cases in all, every class with cases of its own. Prints the
+/// count per class (`cargo test --test hostile -- --nocapture`).
+#[test]
+fn every_class_has_named_cases() {
+    let cases = cases();
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in &cases {
+        match counts.iter_mut().find(|(k, _)| *k == c.class) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c.class, 1)),
+        }
+    }
+    for (class, n) in &counts {
+        println!("{class}: {n} cases");
+    }
+    println!("total: {} cases", cases.len());
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "case names must be unique");
+}
