@@ -77,13 +77,14 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         layers.push(Layer::parse(&text, &origin)?);
     }
-    if let Some(env) = Layer::from_env(std::env::vars())? {
+    if let Some(env) = Layer::from_env(std::env::vars_os())? {
         layers.push(env);
     }
     if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
         layers.push(flags);
     }
-    crate::config::resolve(layers)
+    let passwd = sys.read_text("/etc/passwd")?;
+    crate::config::resolve(layers, passwd.as_deref())
 }
 
 /// `blotctl config`: the effective settings as TOML, each with its source.
@@ -137,6 +138,9 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             .context("blot_port must be a port number")?;
     }
     settings.validate()?;
+    if let Some(passwd) = sys.read_text("/etc/passwd")? {
+        settings.check_user(&passwd)?;
+    }
     let text = crate::config::commented_toml(&settings)?;
     let ctx = Ctx {
         sys,

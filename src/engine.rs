@@ -218,7 +218,7 @@ fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
             _ => Ok(()),
         }
     };
-    let deadline = Instant::now() + Duration::from_secs(s.start_timeout);
+    let deadline = deadline_after(Duration::from_secs(s.start_timeout));
     loop {
         match probe() {
             Ok(()) => return Ok(()),
@@ -231,6 +231,13 @@ fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
+}
+
+/// Now plus `d`, or as far as the clock goes (a huge timeout must not overflow and panic).
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 fn run_ok(ctx: &Ctx, argv: &[&str]) -> Result<()> {

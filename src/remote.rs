@@ -162,7 +162,10 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Ok(s) => shlex::split(&s).ok_or_else(|| {
             UsageError("BLOTCTL_SSH_OPTS has unbalanced quotes or a trailing backslash".into())
         })?,
-        Err(_) => Vec::new(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(UsageError("BLOTCTL_SSH_OPTS is not valid UTF-8".into()).into())
+        }
+        Err(std::env::VarError::NotPresent) => Vec::new(),
     };
     let (binary, bytes) = pick_binary(&sys, cli.remote.binary.as_deref())?;
     let sha = sha256_hex(&bytes);

@@ -199,7 +199,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
     };
     let wait = args.wait.unwrap_or(0);
     let begun = Instant::now();
-    let deadline = begun + Duration::from_secs(wait);
+    let deadline = crate::engine::deadline_after(Duration::from_secs(wait));
     let results = {
         let spinner = printer.spinner("checking");
         let mut results = checks(&ctx);

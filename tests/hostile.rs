@@ -21,6 +21,8 @@ enum Expect {
     Refused(&'static [&'static str]),
     /// This exit code, the output names each of these, and the tree is exactly as before.
     Unchanged(i32, &'static [&'static str]),
+    /// This exit code, the output names none of these, and the tree is exactly as before.
+    Without(i32, &'static [&'static str]),
     /// Exit 0, then this holds on the result, and a dry run finds nothing left to do.
     Converges(fn(&TestBox)),
 }
@@ -92,6 +94,16 @@ fn check(case: &Case) {
         Expect::Unchanged(want, what) => {
             assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
             names(what);
+            assert_same_state(&before, &b.fingerprint(), "the tree changed");
+        }
+        Expect::Without(want, what) => {
+            assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
+            for w in *what {
+                assert!(
+                    !out.contains(w),
+                    "did not expect {w:?} in the output:\n{out}"
+                );
+            }
             assert_same_state(&before, &b.fingerprint(), "the tree changed");
         }
         Expect::Converges(holds) => {
@@ -192,6 +204,27 @@ fn mknod(b: &TestBox, path: &str, kind: rustix::fs::FileType, dev: (u32, u32)) {
 
 fn fifo(b: &TestBox, path: &str) {
     mknod(b, path, rustix::fs::FileType::Fifo, (0, 0));
+}
+
+fn config(b: &TestBox, extra: &str) {
+    b.write(
+        "/etc/blotctl.toml",
+        &format!("start_settle_ms = 0\nstart_timeout = 5\n{extra}"),
+    );
+}
+
+/// A box provisioned as the runbook says (no jobs started).
+fn provisioned(b: &TestBox) {
+    let out = b.blotctl().args(PROVISION).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// blotctl with one more environment variable, its value given as raw bytes.
+fn with_env(b: &TestBox, name: &str, value: &[u8]) -> Command {
+    use std::os::unix::ffi::OsStrExt;
+    let mut c = b.blotctl_std();
+    c.env(name, std::ffi::OsStr::from_bytes(value));
+    c
 }
 
 fn cases() -> Vec<Case> {
@@ -399,6 +432,191 @@ fn cases() -> Vec<Case> {
                 assert!(std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
             }),
         },
+        // ---- settings aimed at system files: refused at load time, naming key and source
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = /etc/sudoers on a provisioned box",
+            setup: |b| {
+                provisioned(b);
+                config(b, "monit_rc = \"/etc/sudoers\"\n");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["monit_rc", "/etc/sudoers", "config file /etc/blotctl.toml"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = /etc/shadow from the environment",
+            setup: shadow,
+            args: PROVISION,
+            cmd: |b| with_env(b, "BLOTCTL_MONIT_RC", b"/etc/shadow"),
+            expect: Refused(&[
+                "never writes /etc/shadow",
+                "environment variable BLOTCTL_MONIT_RC",
+            ]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = a job file, from --set",
+            setup: |_| {},
+            args: &[
+                "provision",
+                "--yes",
+                "--no-start",
+                "--set",
+                "monit_rc=/etc/init/blot.conf",
+            ],
+            cmd: plain,
+            expect: Refused(&["monit_rc", "--set monit_rc=/etc/init/blot.conf"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = /etc/hosts",
+            setup: |b| config(b, "monit_rc = \"/etc/hosts\"\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["monit_rc = \"/etc/hosts\": that is the hosts file"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = /etc/passwd, even in a dry run",
+            setup: |b| config(b, "monit_rc = \"/etc/passwd\"\n"),
+            args: DRY_RUN,
+            cmd: plain,
+            expect: Unchanged(1, &["never writes /etc/passwd"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc = the redis config blotctl only reads",
+            setup: |b| {
+                config(
+                    b,
+                    "monit_rc = \"/etc/monitrc\"\nredis_config = \"/etc/monitrc\"\n",
+                )
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["monit_rc and redis_config are both"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "monit_rc outside the places monit keeps it",
+            setup: |b| config(b, "monit_rc = \"/etc/cron.d/monit\"\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["monit_rc = \"/etc/cron.d/monit\"", "places monit keeps it"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "app_dir = /etc (logs owned by the app user in /etc)",
+            setup: |b| config(b, "app_dir = \"/etc\"\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["app_dir = \"/etc\": a system directory"]),
+        },
+        // ---- settings that make no sense
+        Case {
+            class: "settings that make no sense",
+            name: "user = root",
+            setup: |b| config(b, "user = \"root\"\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "user = \"root\" is root (uid 0)",
+                "config file /etc/blotctl.toml",
+            ]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "a user with uid 0 in the box's /etc/passwd",
+            setup: |b| {
+                let p = b.read("/etc/passwd") + "toor:x:0:0:root again:/root:/bin/bash\n";
+                b.write("/etc/passwd", &p);
+                config(b, "user = \"toor\"\n");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["user = \"toor\" is root (uid 0)"]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "blot_port = 65536 in the config file",
+            setup: |b| config(b, "blot_port = 65536\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["config file /etc/blotctl.toml", "blot_port = 65536"]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "BLOTCTL_NGINX_PORT=65536",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| with_env(b, "BLOTCTL_NGINX_PORT", b"65536"),
+            expect: Refused(&[
+                "environment variable BLOTCTL_NGINX_PORT",
+                "nginx_port = 65536",
+            ]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "--set blot_port=abc",
+            setup: |_| {},
+            args: &["provision", "--yes", "--no-start", "--set", "blot_port=abc"],
+            cmd: plain,
+            expect: Refused(&["--set blot_port=abc", "blot_port"]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "start_timeout near u64::MAX in deploy",
+            setup: |b| b.write("/etc/blotctl.toml", "start_timeout = 9223372036854775807\n"),
+            args: &["deploy", "--dry-run"],
+            cmd: plain,
+            expect: Refused(&[
+                "start_timeout = 9223372036854775807: must be 1..=3600",
+                "config file /etc/blotctl.toml",
+            ]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "start_settle_ms of a year",
+            setup: |b| b.write("/etc/blotctl.toml", "start_settle_ms = 31536000000\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["start_settle_ms = 31536000000: at most 600000"]),
+        },
+        // ---- the environment
+        Case {
+            class: "environment",
+            name: "a variable blotctl does not read holds non-UTF-8 bytes",
+            setup: |_| {},
+            args: DRY_RUN,
+            cmd: |b| with_env(b, "LC_WEIRD", b"caf\xe9"),
+            expect: Unchanged(2, &["would change sudoers"]),
+        },
+        Case {
+            class: "environment",
+            name: "BLOTCTL_USER holds non-UTF-8 bytes",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| with_env(b, "BLOTCTL_USER", b"ec2-\xffuser"),
+            expect: Refused(&["BLOTCTL_USER", "not valid UTF-8"]),
+        },
+        Case {
+            class: "environment",
+            name: "BLOTCTL_SSH_OPTS is not an unknown key",
+            setup: |_| {},
+            args: DRY_RUN,
+            cmd: |b| with_env(b, "BLOTCTL_SSH_OPTS", b"-o ConnectTimeout=5"),
+            expect: Without(2, &["unknown key", "warning"]),
+        },
+        Case {
+            class: "environment",
+            name: "config with a non-UTF-8 variable",
+            setup: |_| {},
+            args: &["config"],
+            cmd: |b| with_env(b, "HOSTILE", b"\xff\xfe"),
+            expect: Unchanged(0, &["app_dir = "]),
+        },
     ]
 }
 
@@ -410,6 +628,21 @@ fn links() {
 #[test]
 fn special_files() {
     run_class("special files");
+}
+
+#[test]
+fn settings_aimed_at_system_files() {
+    run_class("settings aimed at system files");
+}
+
+#[test]
+fn settings_that_make_no_sense() {
+    run_class("settings that make no sense");
+}
+
+#[test]
+fn environment() {
+    run_class("environment");
 }
 
 /// The bar: at least 40 named cases in all, every class with cases of its own. Prints the

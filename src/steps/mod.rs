@@ -66,6 +66,36 @@ pub const ROOT_0644: Perms = Perms {
     gid: 0,
 };
 
+/// The files blotctl writes at fixed places, each with what it is (no setting may aim
+/// another file at one of them).
+pub fn fixed_paths() -> Vec<(String, &'static str)> {
+    let mut out = vec![
+        (sudoers::PATH.to_string(), "the sudoers file"),
+        (hosts::PATH.to_string(), "the hosts file"),
+        (logrotate::PATH.to_string(), "the app's logrotate file"),
+        (hostsettings::SYSCTL_CONF.to_string(), "sysctl.conf"),
+        (
+            crate::config::DEFAULT_CONFIG.to_string(),
+            "blotctl's own config file",
+        ),
+    ];
+    for job in templates::JOBS.iter().chain([&hostsettings::JOB]) {
+        out.push((templates::job_path(job), "an upstart job file"));
+    }
+    out
+}
+
+/// Every path a run may change with these settings: the fixed files, the monit control
+/// file, the app's logs directory and its log files. A backup that names anything else
+/// is not restored.
+pub fn managed_paths(s: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = fixed_paths().into_iter().map(|(p, _)| p).collect();
+    out.push(s.monit_rc.clone());
+    out.push(s.logs_dir());
+    out.extend(s.log_files());
+    out
+}
+
 /// Paths that earlier steps are about to write.
 pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
     earlier.iter().filter_map(|c| match &c.action {
