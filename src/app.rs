@@ -161,6 +161,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             perms: steps::ROOT_0644,
         },
     );
+    engine::preflight(&ctx, [&change])?;
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
     println!("wrote {DEFAULT_CONFIG}");
     Ok(EXIT_OK)
@@ -283,7 +284,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         println!("cancelled: nothing was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
     let result = apply_all(
         &ctx,
@@ -532,7 +533,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         println!("cancelled: nothing was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
     let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
     if result.is_ok() {

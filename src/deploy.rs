@@ -378,6 +378,7 @@ fn run(
         println!("{}", report::summary(what, counts));
         return Ok(EXIT_OK);
     }
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
     let result = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true)
         .and_then(|()| {

@@ -57,28 +57,99 @@ pub fn plan_all_with(
     out
 }
 
-/// Before anything changes: every file to be written must fit, with its backup and a
-/// margin, in the free space of its filesystem (a full disk fails the run here, with
-/// nothing changed, rather than half-way through).
-pub fn preflight(ctx: &Ctx, planned: &[Planned]) -> Result<()> {
-    const MARGIN: u64 = 64 * 1024;
-    let mut need: std::collections::BTreeMap<String, u64> = Default::default();
-    for c in planned.iter().flat_map(|p| p.changes()) {
-        if let Action::WriteFile { path, old, new, .. } = &c.action {
-            let dir = std::path::Path::new(path)
-                .parent()
-                .map(|d| d.to_string_lossy().into_owned());
-            let bytes = new.len() as u64 + old.as_ref().map_or(0, |o| o.len() as u64);
-            *need.entry(dir.unwrap_or_else(|| "/".into())).or_default() += bytes;
+/// What a run will need of the filesystem that holds one directory it writes.
+#[derive(Default)]
+struct Need {
+    bytes: u64,
+    inodes: u64,
+}
+
+/// Before anything changes: every directory the run will write (the files' own, the rc
+/// link directories chkconfig edits, and the backups) must be on a writable filesystem,
+/// not immutable, with room for the new files, their backups and a margin, in bytes *and*
+/// inodes, counted per filesystem. A full, read-only or inode-starved filesystem fails the
+/// run here, with nothing changed, rather than half-way through.
+pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -> Result<()> {
+    const MARGIN_BYTES: u64 = 64 * 1024;
+    const MARGIN_INODES: u64 = 16;
+    let dir_of = |p: &str| {
+        std::path::Path::new(p)
+            .parent()
+            .map_or("/".to_string(), |d| d.to_string_lossy().into_owned())
+    };
+    let mut need: std::collections::BTreeMap<String, Need> = Default::default();
+    let mut add = |dir: String, bytes: u64, inodes: u64| {
+        let n = need.entry(dir).or_default();
+        n.bytes += bytes;
+        n.inodes += inodes;
+    };
+    let mut journaled = 0u64;
+    for c in changes {
+        journaled += 1;
+        match &c.action {
+            Action::WriteFile { path, old, new, .. } => {
+                // A temp file beside it; the backup keeps the old contents (or, for a new
+                // file, what the run wrote, to tell later edits apart).
+                add(dir_of(path), new.len() as u64, 1);
+                let saved = old.as_ref().map_or(new.len(), Vec::len) as u64;
+                add(crate::journal::BACKUPS.into(), saved, 1);
+            }
+            Action::SetPerms { path, .. } | Action::RemovePath { path } => add(dir_of(path), 0, 0),
+            Action::CreateDir { path, .. } => add(dir_of(path), 4096, 1),
+            Action::ChkconfigOff { .. } | Action::RestoreLinks { .. } => {
+                for level in 0..=6u8 {
+                    add(crate::plan::RcLink::dir(level), 0, 1);
+                }
+            }
+            _ => {}
         }
     }
-    for (dir, bytes) in need {
-        let free = ctx.sys.space(&dir)?.bytes;
-        if free < bytes + MARGIN {
+    if journaled > 0 {
+        // The run's directory, blotctl's own directories, and the manifest rewritten
+        // (atomically: a temp file beside it) after every entry.
+        add(crate::journal::BACKUPS.into(), 4096 * (journaled + 4), 6);
+    }
+    // Directories on one filesystem share its room.
+    let mut per_fs: Vec<(u64, Vec<String>, Need, crate::sys::Space)> = Vec::new();
+    for (dir, n) in need {
+        let space = ctx.sys.space(&dir)?;
+        if space.read_only {
             bail!(
-                "not enough free space for {dir}: {free} bytes free, {} needed (new files, \
+                "{dir} is on a read-only filesystem, so this run could not finish; nothing was \
+                 changed: remount it read-write and run again"
+            );
+        }
+        if space.locked {
+            bail!(
+                "{dir} is immutable or append-only (chattr +i/+a), so this run could not \
+                 finish; nothing was changed: run `chattr -i -a` on it if that is not deliberate"
+            );
+        }
+        match per_fs.iter_mut().find(|(id, ..)| *id == space.fs_id) {
+            Some((_, dirs, total, _)) => {
+                dirs.push(dir);
+                total.bytes += n.bytes;
+                total.inodes += n.inodes;
+            }
+            None => per_fs.push((space.fs_id, vec![dir], n, space)),
+        }
+    }
+    for (_, dirs, n, space) in per_fs {
+        let dirs = dirs.join(", ");
+        if space.bytes < n.bytes + MARGIN_BYTES {
+            bail!(
+                "not enough free space for {dirs}: {} bytes free, {} needed (new files, \
                  backups and a margin); nothing was changed: free some space and run again",
-                bytes + MARGIN
+                space.bytes,
+                n.bytes + MARGIN_BYTES
+            );
+        }
+        if space.inodes < n.inodes + MARGIN_INODES {
+            bail!(
+                "no free inodes for {dirs}: {} free, {} needed (new files, temp files, backups \
+                 and a margin); nothing was changed: remove files there and run again",
+                space.inodes,
+                n.inodes + MARGIN_INODES
             );
         }
     }

@@ -103,6 +103,8 @@ pub struct Space {
     pub read_only: bool,
     /// The directory itself is immutable or append-only (`chattr +i`/`+a`).
     pub locked: bool,
+    /// Which filesystem (the directory's `st_dev`): directories on one share its room.
+    pub fs_id: u64,
 }
 
 /// The captured result of a command that ran.
@@ -629,6 +631,7 @@ impl Sys {
             inodes: st.f_favail,
             read_only: st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
             locked,
+            fs_id: rustix::fs::fstat(&fd).map_err(io)?.st_dev,
         })
     }
 

@@ -227,6 +227,28 @@ fn with_env(b: &TestBox, name: &str, value: &[u8]) -> Command {
     c
 }
 
+/// blotctl in a private mount namespace, after `script` (sh; `$R` is the box's root) has
+/// set up mounts there. They vanish with the namespace: nothing to undo, and the checksum,
+/// taken outside, sees the box's own files.
+fn in_namespace(b: &TestBox, script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-euc"])
+        .arg(format!("{script}\nexec \"$@\""))
+        .arg("sh")
+        .arg(assert_cmd::cargo::cargo_bin("blotctl"))
+        .arg("--root")
+        .arg(&b.root)
+        .env("R", &b.root)
+        .env("PATH", fake_path())
+        .env_remove("BLOTCTL_ROOT")
+        .env_remove("BLOTCTL_CONFIG");
+    c
+}
+
+fn backups_dir(b: &TestBox) {
+    std::fs::create_dir_all(b.inside("/var/lib/blotctl")).unwrap();
+}
+
 fn cases() -> Vec<Case> {
     use Expect::*;
     vec![
@@ -617,6 +639,111 @@ fn cases() -> Vec<Case> {
             cmd: |b| with_env(b, "HOSTILE", b"\xff\xfe"),
             expect: Unchanged(0, &["app_dir = "]),
         },
+        // ---- full or read-only filesystems: found before the first change
+        Case {
+            class: "full or read-only filesystems",
+            name: "a read-only /etc/init",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"mount --bind "$R/etc/init" "$R/etc/init"
+                       mount -o remount,bind,ro "$R/etc/init""#,
+                )
+            },
+            expect: Refused(&[
+                "/etc/init is on a read-only filesystem",
+                "nothing was changed",
+            ]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "a full filesystem for the backups",
+            setup: backups_dir,
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"mount -t tmpfs -o size=16k tmpfs "$R/var/lib/blotctl"
+                       dd if=/dev/zero of="$R/var/lib/blotctl/filler" bs=4k count=64 2>/dev/null || true"#,
+                )
+            },
+            expect: Refused(&["not enough free space for /var/lib/blotctl/backups"]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "no free inodes for the job files",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"n=$(ls -A "$R/etc/init" | wc -l)
+                       cp -a "$R/etc/init" "$R/../init-copy"
+                       mount -t tmpfs -o nr_inodes=$((n + 1)) tmpfs "$R/etc/init"
+                       cp -a "$R/../init-copy/." "$R/etc/init/""#,
+                )
+            },
+            expect: Refused(&["no free inodes for /etc/init"]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "a read-only filesystem for the backups",
+            setup: backups_dir,
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"mount --bind "$R/var/lib/blotctl" "$R/var/lib/blotctl"
+                       mount -o remount,bind,ro "$R/var/lib/blotctl""#,
+                )
+            },
+            expect: Refused(&["/var/lib/blotctl/backups is on a read-only filesystem"]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "a read-only app directory (the logs cannot be created)",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"mount --bind "$R/var/www/blot" "$R/var/www/blot"
+                       mount -o remount,bind,ro "$R/var/www/blot""#,
+                )
+            },
+            expect: Refused(&["/var/www/blot is on a read-only filesystem"]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "read-only rc link directories (chkconfig could not turn services off)",
+            setup: |_| {},
+            args: PROVISION,
+            cmd: |b| {
+                in_namespace(
+                    b,
+                    r#"mount --bind "$R/etc/rc.d" "$R/etc/rc.d"
+                       mount -o remount,bind,ro "$R/etc/rc.d""#,
+                )
+            },
+            expect: Refused(&["/etc/rc.d/rc0.d is on a read-only filesystem"]),
+        },
+        Case {
+            class: "full or read-only filesystems",
+            name: "an immutable /etc/init",
+            setup: |b| {
+                let ok = Command::new("chattr")
+                    .arg("+i")
+                    .arg(b.inside("/etc/init"))
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["immutable or append-only"]),
+        },
     ]
 }
 
@@ -638,6 +765,11 @@ fn settings_aimed_at_system_files() {
 #[test]
 fn settings_that_make_no_sense() {
     run_class("settings that make no sense");
+}
+
+#[test]
+fn full_or_read_only_filesystems() {
+    run_class("full or read-only filesystems");
 }
 
 #[test]
