@@ -436,11 +436,18 @@ pub(crate) fn converged(
 
 fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer) -> Result<u8> {
     if args.list {
-        let runs = journal::list(sys)?;
+        let runs = journal::list(sys, settings)?;
         if runs.is_empty() {
             println!("no recorded runs in {}", journal::BACKUPS);
         }
-        for m in runs {
+        for run in runs {
+            let m = match run.manifest {
+                Ok(m) => m,
+                Err(why) => {
+                    println!("{}  damaged: {why}", run.id);
+                    continue;
+                }
+            };
             let state = match (&m.undoes, &m.undone_by) {
                 (_, Some(by)) => format!("undone by {by}"),
                 (Some(of), None) => format!("undid {of}"),
@@ -468,21 +475,61 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
     if _lock.is_some() {
         clean_stale_temps(&ctx)?;
     }
-    let runs = journal::list(sys)?;
+    let runs = journal::list(sys, settings)?;
     let target = match &args.run {
-        Some(id) => runs.iter().find(|m| &m.run_id == id).ok_or_else(|| {
-            UsageError(format!(
-                "no run {id} in {} (see `blotctl rollback --list`)",
-                journal::BACKUPS
-            ))
-        })?,
-        None => match runs.iter().rev().find(|m| m.command == "provision") {
-            Some(m) => m,
+        Some(id) => match runs.iter().find(|r| &r.id == id) {
             None => {
-                println!("nothing to undo: no provision run is recorded");
-                return Ok(EXIT_OK);
+                return Err(UsageError(format!(
+                    "no run {id} in {} (see `blotctl rollback --list`)",
+                    journal::BACKUPS
+                ))
+                .into())
             }
+            Some(journal::Run {
+                manifest: Err(why), ..
+            }) => {
+                return Err(anyhow!(
+                    "run {id} cannot be rolled back, its manifest is damaged: {why}; no managed \
+                     file was changed"
+                ))
+            }
+            Some(journal::Run {
+                manifest: Ok(m), ..
+            }) => m,
         },
+        None => {
+            let newest = runs
+                .iter()
+                .rev()
+                .find(|r| r.manifest.as_ref().is_ok_and(|m| m.command == "provision"));
+            let mut passed = Vec::new();
+            for r in runs.iter().rev() {
+                if newest.is_some_and(|n| n.id >= r.id) {
+                    break;
+                }
+                if let Err(why) = &r.manifest {
+                    passed.push(format!("run {}, its manifest is damaged: {why}", r.id));
+                }
+            }
+            match newest.map(|r| &r.manifest) {
+                Some(Ok(m)) => {
+                    for p in passed {
+                        eprintln!("warning: passed over {p}");
+                    }
+                    m
+                }
+                _ if !passed.is_empty() => {
+                    return Err(anyhow!(
+                        "no provision run can be rolled back: {}; no managed file was changed",
+                        passed.join("; ")
+                    ))
+                }
+                _ => {
+                    println!("nothing to undo: no provision run is recorded");
+                    return Ok(EXIT_OK);
+                }
+            }
+        }
     };
     if let Some(by) = &target.undone_by {
         println!(

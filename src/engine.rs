@@ -94,7 +94,9 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
                 let saved = old.as_ref().map_or(new.len(), Vec::len) as u64;
                 add(crate::journal::BACKUPS.into(), saved, 1);
             }
-            Action::SetPerms { path, .. } | Action::RemovePath { path } => add(dir_of(path), 0, 0),
+            Action::SetPerms { path, .. } | Action::RemovePath { path, .. } => {
+                add(dir_of(path), 0, 0)
+            }
             Action::CreateDir { path, .. } => add(dir_of(path), 4096, 1),
             Action::ChkconfigOff { .. } | Action::RestoreLinks { .. } => {
                 for level in 0..=6u8 {
@@ -185,7 +187,16 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             to.gid,
         ),
         Action::CreateDir { path, perms } => sys.create_dir(path, perms.mode, perms.uid, perms.gid),
-        Action::RemovePath { path } => sys.remove(path),
+        Action::RemovePath { path, old } => {
+            // A file must still be what was observed; a directory must be empty (removing
+            // one that is not fails, leaving it as it is).
+            if let Some(old) = old {
+                if sys.observe(path)?.map(|(bytes, _)| bytes).as_ref() != Some(old) {
+                    bail!("{path} changed while blotctl was running; left as it is (run again)");
+                }
+            }
+            sys.remove(path)
+        }
         Action::Run { argv } => {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
             run_ok(ctx, &argv)
@@ -203,8 +214,23 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             }
         }
         Action::ChkconfigOff { service } => run_ok(ctx, &["chkconfig", service, "off"]),
-        Action::RestoreLinks { service, links } => {
+        Action::RestoreLinks {
+            service,
+            from,
+            links,
+        } => {
             let now = crate::journal::service_links(sys, service)?;
+            let sorted = |l: &[crate::plan::RcLink]| {
+                let mut l = l.to_vec();
+                l.sort_by(|a, b| (a.level, &a.name).cmp(&(b.level, &b.name)));
+                l
+            };
+            if sorted(&now) != sorted(from) {
+                bail!(
+                    "the rc links of {service} changed while blotctl was running; left as they \
+                     are (run again)"
+                );
+            }
             for l in now.iter().filter(|l| !links.contains(l)) {
                 sys.remove(&l.path())?;
             }

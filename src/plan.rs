@@ -54,9 +54,20 @@ pub enum Action {
     /// `chkconfig SERVICE off`. The journal saves the service's rc links first.
     ChkconfigOff { service: String },
     /// Make a service's rc links exactly these (rollback of chkconfig).
-    RestoreLinks { service: String, links: Vec<RcLink> },
+    /// `from` is what was observed: the engine refuses if the links changed since.
+    RestoreLinks {
+        service: String,
+        from: Vec<RcLink>,
+        links: Vec<RcLink>,
+    },
     /// Remove a file or an (empty) directory that a run created.
-    RemovePath { path: String },
+    /// `old` is the file's contents as observed (`None` for a directory, which must be
+    /// empty): the engine refuses if it changed since.
+    RemovePath {
+        path: String,
+        #[serde(skip)]
+        old: Option<Vec<u8>>,
+    },
     /// Set a live kernel value (a file under /proc/sys or /sys, written in place: such
     /// files cannot be replaced by rename), then read it back. `from` is the value that was
     /// observed (for a `[selected]` list such as THP's, the selected word).

@@ -25,13 +25,16 @@ enum Expect {
     Without(i32, &'static [&'static str]),
     /// Exit 0, then this holds on the result, and a dry run finds nothing left to do.
     Converges(fn(&TestBox)),
+    /// This exit code, the output names each of these, and then this holds on the result.
+    Ends(i32, &'static [&'static str], fn(&TestBox)),
 }
 
 struct Case {
     class: &'static str,
     name: &'static str,
     setup: fn(&TestBox),
-    /// The command line after `--root BOX`.
+    /// The command line after `--root BOX`; `@LAST` stands for the newest run id in the
+    /// box's backups.
     args: &'static [&'static str],
     /// How blotctl is started (environment, a private mount namespace); `plain` mostly.
     cmd: fn(&TestBox) -> Command,
@@ -49,7 +52,15 @@ fn plain(b: &TestBox) -> Command {
 /// Run a case's command, failing (instead of hanging the suite) after 60 s.
 fn run(b: &TestBox, case: &Case) -> (Option<i32>, String) {
     let mut cmd = (case.cmd)(b);
-    cmd.args(case.args)
+    let args: Vec<String> = case
+        .args
+        .iter()
+        .map(|a| match *a {
+            "@LAST" => runs(b).pop().expect("no run recorded"),
+            a => a.to_string(),
+        })
+        .collect();
+    cmd.args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -105,6 +116,11 @@ fn check(case: &Case) {
                 );
             }
             assert_same_state(&before, &b.fingerprint(), "the tree changed");
+        }
+        Expect::Ends(want, what, holds) => {
+            assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
+            names(what);
+            holds(&b);
         }
         Expect::Converges(holds) => {
             assert_eq!(code, Some(0), "expected success:\n{out}");
@@ -247,6 +263,56 @@ fn in_namespace(b: &TestBox, script: &str) -> Command {
 
 fn backups_dir(b: &TestBox) {
     std::fs::create_dir_all(b.inside("/var/lib/blotctl")).unwrap();
+}
+
+/// The run ids in the box's backups, oldest first.
+fn runs(b: &TestBox) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(b.inside("/var/lib/blotctl/backups"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The newest run's manifest, edited as JSON.
+fn edit_manifest(b: &TestBox, edit: impl FnOnce(&mut serde_json::Value)) {
+    let id = runs(b).pop().expect("no run recorded");
+    let p = b.inside(&format!("/var/lib/blotctl/backups/{id}/manifest.json"));
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+/// The newest run's manifest entry for `path`.
+fn entry<'a>(v: &'a mut serde_json::Value, path: &str) -> &'a mut serde_json::Value {
+    v["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["path"] == path)
+        .unwrap_or_else(|| panic!("no entry for {path}"))
+}
+
+/// The box path of the blob the newest run saved for `path`.
+fn blob_of(b: &TestBox, path: &str) -> String {
+    let id = runs(b).pop().unwrap();
+    let p = b.inside(&format!("/var/lib/blotctl/backups/{id}/manifest.json"));
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let blob = entry(&mut v, path)["original"]["blob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    format!("/var/lib/blotctl/backups/{id}/{blob}")
+}
+
+fn requiretty_back(b: &TestBox) {
+    assert!(b
+        .read("/etc/sudoers")
+        .contains("\nDefaults    requiretty\n"));
 }
 
 fn cases() -> Vec<Case> {
@@ -744,6 +810,241 @@ fn cases() -> Vec<Case> {
             cmd: plain,
             expect: Refused(&["immutable or append-only"]),
         },
+        // ---- rollback
+        Case {
+            class: "rollback",
+            name: "a tampered manifest names /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                provisioned(b);
+                edit_manifest(b, |v| {
+                    entry(v, "/etc/sudoers")["path"] = "/etc/shadow".into()
+                });
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&[
+                "damaged",
+                "/etc/shadow, which is not a path blotctl manages",
+            ]),
+        },
+        Case {
+            class: "rollback",
+            name: "a line added to /etc/hosts after the run is kept, with a note",
+            setup: |b| {
+                provisioned(b);
+                let h = b.read("/etc/hosts") + "10.1.2.3 db.internal\n";
+                b.write("/etc/hosts", &h);
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Ends(0, &["kept /etc/hosts: it changed after run"], |b| {
+                assert!(b.read("/etc/hosts").contains("10.1.2.3 db.internal"));
+                requiretty_back(b);
+            }),
+        },
+        Case {
+            class: "rollback",
+            name: "a rule added to sudoers after the run is kept, with a note",
+            setup: |b| {
+                provisioned(b);
+                let s = b.read("/etc/sudoers") + "deploy ALL=(ALL) NOPASSWD: /bin/true\n";
+                b.write("/etc/sudoers", &s);
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Ends(0, &["kept /etc/sudoers: it changed after run"], |b| {
+                assert!(b.read("/etc/sudoers").contains("deploy ALL=(ALL)"));
+                assert!(!b.inside("/etc/init/blot.conf").exists());
+            }),
+        },
+        Case {
+            class: "rollback",
+            name: "a log the app wrote to after the run is kept, with a note",
+            setup: |b| {
+                provisioned(b);
+                b.write("/var/www/blot/logs/app.log", "listening on 8080\n");
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Ends(
+                0,
+                &[
+                    "kept /var/www/blot/logs/app.log",
+                    "kept /var/www/blot/logs/",
+                ],
+                |b| {
+                    assert_eq!(b.read("/var/www/blot/logs/app.log"), "listening on 8080\n");
+                    assert!(!b.inside("/var/www/blot/logs/sys.log").exists());
+                },
+            ),
+        },
+        Case {
+            class: "rollback",
+            name: "rolling back a rollback converges (the logs directory comes back)",
+            setup: |b| {
+                provisioned(b);
+                let out = b.blotctl().args(["rollback", "--yes"]).output().unwrap();
+                assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+                assert!(!b.inside("/var/www/blot/logs").exists());
+            },
+            args: &["rollback", "@LAST", "--yes"],
+            cmd: plain,
+            expect: Converges(|b| {
+                assert_eq!(b.owner("/var/www/blot/logs"), (500, 500));
+                assert_eq!(b.owner("/var/www/blot/logs/app.log"), (500, 500));
+            }),
+        },
+        Case {
+            class: "rollback",
+            name: "a damaged manifest of a later run does not block rolling back",
+            setup: |b| {
+                provisioned(b);
+                let dir = b.inside("/var/lib/blotctl/backups/29991231T000000Z");
+                std::fs::create_dir(&dir).unwrap();
+                std::fs::write(dir.join("manifest.json"), "{ not json").unwrap();
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Ends(0, &["passed over run 29991231T000000Z"], requiretty_back),
+        },
+        Case {
+            class: "rollback",
+            name: "rollback --list marks a damaged manifest and lists the others",
+            setup: |b| {
+                provisioned(b);
+                let dir = b.inside("/var/lib/blotctl/backups/29991231T000000Z");
+                std::fs::create_dir(&dir).unwrap();
+                std::fs::write(dir.join("manifest.json"), "[]").unwrap();
+            },
+            args: &["rollback", "--list"],
+            cmd: plain,
+            expect: Unchanged(
+                0,
+                &[
+                    "29991231T000000Z  damaged",
+                    "provision",
+                    "can be rolled back",
+                ],
+            ),
+        },
+        Case {
+            class: "rollback",
+            name: "a damaged run named by its id is refused",
+            setup: |b| {
+                provisioned(b);
+                edit_manifest(b, |v| v["entries"][0]["entry"] = "nonsense".into());
+            },
+            args: &["rollback", "@LAST", "--yes"],
+            cmd: plain,
+            expect: Refused(&["cannot be rolled back, its manifest is damaged"]),
+        },
+        Case {
+            class: "rollback",
+            name: "a manifest whose run id points elsewhere",
+            setup: |b| {
+                provisioned(b);
+                edit_manifest(b, |v| v["run_id"] = "../../../../etc".into());
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["damaged", "it names run \"../../../../etc\""]),
+        },
+        // ---- backups are not trusted blindly
+        Case {
+            class: "backups trusted blindly",
+            name: "a truncated sudoers blob",
+            setup: |b| {
+                provisioned(b);
+                let blob = b.inside(&blob_of(b, "/etc/sudoers"));
+                let half = std::fs::read(&blob).unwrap();
+                std::fs::write(&blob, &half[..half.len() / 2]).unwrap();
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["is not what run", "refusing to restore from it"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a blob that is a symlink to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                provisioned(b);
+                let blob = blob_of(b, "/etc/hosts");
+                replace_with_symlink(b, &blob, "/etc/shadow");
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["is a symlink"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a blob hard-linked to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                provisioned(b);
+                let blob = blob_of(b, "/etc/hosts");
+                std::fs::remove_file(b.inside(&blob)).unwrap();
+                hard_link(b, "/etc/shadow", &blob);
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["has 2 hard links"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a blob that is a FIFO",
+            setup: |b| {
+                provisioned(b);
+                let blob = blob_of(b, "/etc/hosts");
+                fifo(b, &blob);
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["is a FIFO"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a recorded mode 4755 for /etc/hosts",
+            setup: |b| {
+                provisioned(b);
+                edit_manifest(b, |v| {
+                    entry(v, "/etc/hosts")["original"]["mode"] = 0o4755.into()
+                });
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["/etc/hosts: mode 4755"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a recorded owner of sudoers that is the app user",
+            setup: |b| {
+                provisioned(b);
+                edit_manifest(b, |v| {
+                    let o = &mut entry(v, "/etc/sudoers")["original"];
+                    o["uid"] = 500.into();
+                    o["gid"] = 500.into();
+                });
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers: owner uid 500"]),
+        },
+        Case {
+            class: "backups trusted blindly",
+            name: "a blob name that is a path",
+            setup: |b| {
+                shadow(b);
+                provisioned(b);
+                edit_manifest(b, |v| {
+                    entry(v, "/etc/hosts")["original"]["blob"] = "../../../../../etc/shadow".into()
+                });
+            },
+            args: &["rollback", "--yes"],
+            cmd: plain,
+            expect: Refused(&["blob name"]),
+        },
     ]
 }
 
@@ -770,6 +1071,16 @@ fn settings_that_make_no_sense() {
 #[test]
 fn full_or_read_only_filesystems() {
     run_class("full or read-only filesystems");
+}
+
+#[test]
+fn rollback() {
+    run_class("rollback");
+}
+
+#[test]
+fn backups_trusted_blindly() {
+    run_class("backups trusted blindly");
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// Every init script name blotctl may turn off with these settings.
+pub fn services_of(settings: &crate::config::Settings) -> Vec<String> {
+    let mut out = settings.redis_services.clone();
+    out.extend(["nginx".to_string(), "monit".to_string()]);
+    out
+}
+
 /// Find a service's real init script name and its runlevels.
 pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
     let mut name = None;
