@@ -137,12 +137,12 @@ fn cases() -> Vec<Case> {
                 set_sudoers(b, &s);
                 b.write("/etc/sudoers.local", "Defaults requiretty\n");
             },
-            expect: Error("/etc/sudoers.local (included from /etc/sudoers) sets requiretty"),
+            expect: Error("/etc/sudoers.local line 1 (included from /etc/sudoers line"),
         },
         Case {
             name: "sudoers: #includedir file with requiretty",
             setup: |b| b.write("/etc/sudoers.d/tty", "Defaults requiretty\n"),
-            expect: Error("/etc/sudoers.d/tty (included from /etc/sudoers) sets requiretty"),
+            expect: Error("/etc/sudoers.d/tty line 1 (included from /etc/sudoers line"),
         },
         Case {
             name: "sudoers: includedir skips names with a dot",

@@ -309,6 +309,28 @@ fn blob_of(b: &TestBox, path: &str) -> String {
     format!("/var/lib/blotctl/backups/{id}/{blob}")
 }
 
+/// The stock sudoers with its `Defaults    requiretty` line replaced by `lines`.
+fn stock_sudoers_with(b: &TestBox, lines: &str) {
+    let s = b.read("/etc/sudoers");
+    assert!(s.contains("\nDefaults    requiretty\n"));
+    b.write(
+        "/etc/sudoers",
+        &s.replace("\nDefaults    requiretty\n", &format!("\n{lines}")),
+    );
+}
+
+fn sudoers_has(b: &TestBox, line: &str) {
+    let s = b.read("/etc/sudoers");
+    assert!(s.lines().any(|l| l == line), "no line {line:?} in:\n{s}");
+}
+
+fn sudoers_d(b: &TestBox, name: &str, text: &str, mode: u32, uid: u32) {
+    let p = b.inside(&format!("/etc/sudoers.d/{name}"));
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    std::os::unix::fs::chown(&p, Some(uid), Some(uid)).unwrap();
+}
+
 fn requiretty_back(b: &TestBox) {
     assert!(b
         .read("/etc/sudoers")
@@ -1045,6 +1067,158 @@ fn cases() -> Vec<Case> {
             cmd: plain,
             expect: Refused(&["blob name"]),
         },
+        // ---- sudoers as sudo reads it
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to the command (Defaults!/usr/bin/node)",
+            setup: |b| stock_sudoers_with(b, "Defaults!/usr/bin/node requiretty\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "#Defaults!/usr/bin/node requiretty")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to a Cmnd_Alias naming the command",
+            setup: |b| {
+                stock_sudoers_with(
+                    b,
+                    "Cmnd_Alias APP = /bin/true, /usr/bin/node\nDefaults!APP requiretty\n",
+                )
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "#Defaults!APP requiretty")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to a Runas_Alias holding the app user",
+            setup: |b| {
+                stock_sudoers_with(b, "Runas_Alias APP = ec2-user\nDefaults>APP requiretty\n")
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "#Defaults>APP requiretty")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to the app user's uid (Defaults>#500)",
+            setup: |b| stock_sudoers_with(b, "Defaults>#500 env_reset, requiretty\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "Defaults>#500 env_reset")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to a User_Alias containing root",
+            setup: |b| {
+                stock_sudoers_with(b, "User_Alias OPS = bob, root\nDefaults:OPS requiretty\n")
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "#Defaults:OPS requiretty")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "requiretty scoped to a group root is in (Defaults:%root)",
+            setup: |b| stock_sudoers_with(b, "Defaults:%root requiretty\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Converges(|b| sudoers_has(b, "#Defaults:%root requiretty")),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "a relative #include with requiretty",
+            setup: |b| {
+                stock_sudoers_with(b, "#include sudoers.local\n");
+                b.write("/etc/sudoers.local", "Defaults requiretty\n");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers.local line 1 (included from /etc/sudoers line"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "an #include of a file that does not exist",
+            setup: |b| stock_sudoers_with(b, "Defaults requiretty\n#include sudoers.missing\n"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["includes /etc/sudoers.missing, which does not exist"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "an include loop",
+            setup: |b| {
+                stock_sudoers_with(b, "#include /etc/sudoers.local\n");
+                b.write("/etc/sudoers.local", "#include sudoers\n");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers includes itself"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "a world-writable file in /etc/sudoers.d",
+            setup: |b| sudoers_d(b, "open", "bob ALL=(ALL) ALL\n", 0o666, 0),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "/etc/sudoers.d/open is world-writable",
+                "sudo refuses to run",
+            ]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "a file in /etc/sudoers.d owned by the app user",
+            setup: |b| sudoers_d(b, "mine", "ec2-user ALL=(ALL) ALL\n", 0o440, 500),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers.d/mine is owned by uid 500, not root"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "sudoers.d files sudo ignores are reported, not counted",
+            setup: |b| {
+                sudoers_d(b, "tty.rpmsave", "Defaults requiretty\n", 0o440, 0);
+                sudoers_d(b, "tty~", "Defaults requiretty\n", 0o440, 0);
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Ends(
+                0,
+                &[
+                    "/etc/sudoers.d/tty.rpmsave: ignored by sudo",
+                    "/etc/sudoers.d/tty~: ignored by sudo",
+                ],
+                |b| assert_eq!(b.read("/etc/sudoers.d/tty~"), "Defaults requiretty\n"),
+            ),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "a UTF-8 byte-order mark before the first line",
+            setup: |b| {
+                let s = b.read("/etc/sudoers");
+                b.write("/etc/sudoers", &format!("\u{feff}Defaults requiretty\n{s}"));
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/sudoers line 1 starts with a UTF-8 byte-order mark"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "an empty sudoers gives root no right to run the job",
+            setup: |b| b.write("/etc/sudoers", ""),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["gives root no right to run `sudo -u ec2-user /usr/bin/node"]),
+        },
+        Case {
+            class: "sudoers as sudo reads it",
+            name: "visudo checks the box's /etc/sudoers.d, not the host's",
+            setup: |b| sudoers_d(b, "broken", "bob ALL=(ALL ALL\n", 0o440, 0),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["visudo rejects /etc/sudoers", "/etc/sudoers.d/broken:1"]),
+        },
     ]
 }
 
@@ -1081,6 +1255,11 @@ fn rollback() {
 #[test]
 fn backups_trusted_blindly() {
     run_class("backups trusted blindly");
+}
+
+#[test]
+fn sudoers_as_sudo_reads_it() {
+    run_class("sudoers as sudo reads it");
 }
 
 #[test]

@@ -217,6 +217,51 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
     Ok(text)
 }
 
+/// What the blot job runs through sudo, from its rendered `exec` line: (the `-u` user, the
+/// command, its arguments). The sudoers step checks that root may run exactly that
+/// without a tty.
+pub fn blot_sudo_command(ctx: &Ctx) -> Result<(String, String, String)> {
+    let text = render(ctx, "blot.conf")?;
+    sudo_command_of(&text).ok_or_else(|| {
+        anyhow!("internal error: cannot find the `exec ... sudo -u USER COMMAND` line of blot.conf")
+    })
+}
+
+/// [`blot_sudo_command`] of a job's text: the `exec` line split as the shell would, up to
+/// its first redirection, then sudo's options skipped.
+fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
+    let line = job
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("exec ") && l.contains("sudo"))?;
+    let words = shlex::split(line.strip_prefix("exec ")?)?;
+    let mut words = words
+        .into_iter()
+        .take_while(|w| !w.contains(['>', '<', '|', ';', '&']));
+    words.find(|w| w.rsplit('/').next() == Some("sudo"))?;
+    let mut user = "root".to_string();
+    let mut rest = Vec::new();
+    let mut options = true;
+    while let Some(w) = words.next() {
+        if options && w == "--" {
+            options = false;
+        } else if options
+            && ["-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D"].contains(&w.as_str())
+        {
+            let v = words.next()?;
+            if w == "-u" {
+                user = v;
+            }
+        } else if options && w.starts_with('-') {
+        } else {
+            options = false;
+            rest.push(w);
+        }
+    }
+    let (command, args) = rest.split_first()?;
+    Some((user, command.clone(), args.join(" ")))
+}
+
 /// Every file `blotctl render` prints, by the name it takes.
 pub const RENDERED: [&str; 7] = [
     "redis",
@@ -316,6 +361,28 @@ mod tests {
         assert!(!parse_redis_config("").unwrap().daemonize);
         assert!(parse_redis_config("daemonize maybe\n").is_err());
         assert!(parse_redis_config("port 0\n").is_err());
+    }
+
+    #[test]
+    fn the_command_the_blot_job_runs_through_sudo() {
+        let data = Data {
+            settings: &crate::config::Settings::default(),
+            redis_forks: true,
+            nginx_forks: true,
+        };
+        let job = render_with("blot.conf", &data).unwrap();
+        assert_eq!(
+            sudo_command_of(&job),
+            Some((
+                "ec2-user".into(),
+                "/usr/bin/node".into(),
+                "/var/www/blot/app/index.js".into()
+            ))
+        );
+        assert_eq!(
+            sudo_command_of("  exec /usr/bin/sudo -n -u ec2-user /bin/sh -c 'exec node x' >> l\n"),
+            Some(("ec2-user".into(), "/bin/sh".into(), "-c exec node x".into()))
+        );
     }
 
     #[test]
