@@ -176,7 +176,7 @@ fn interactive() -> bool {
 pub(crate) fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
     if counts.failed > 0 {
         return Some(anyhow!(
-            "nothing was changed: {} could not be planned (see `failed` above)",
+            "no managed file was changed: {} could not be planned (see `failed` above)",
             report::plural(counts.failed, "step")
         ));
     }
@@ -187,7 +187,7 @@ pub(crate) fn refusal(planned: &[Planned], counts: report::Counts) -> Option<any
         .collect();
     (!blocked.is_empty()).then(|| {
         anyhow!(
-            "nothing was changed: {} cannot be applied safely:\n  {}",
+            "no managed file was changed: {} cannot be applied safely:\n  {}",
             report::plural(blocked.len(), "change"),
             blocked.join("\n  ")
         )
@@ -221,7 +221,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     };
     let (text, counts) = report::steps(&planned, Tense::Would);
     let json = |planned: &[Planned],
-                tense,
+                applied: Option<&report::Applied>,
                 exit: u8,
                 error: Option<&anyhow::Error>,
                 backup: Option<&str>| {
@@ -229,7 +229,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
             "provision",
             args.dry_run,
             planned,
-            tense,
+            applied,
             exit,
             error,
             backup,
@@ -246,7 +246,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
             EXIT_OK
         };
         if args.json {
-            json(&planned, Tense::Would, exit, None, None);
+            json(&planned, None, exit, None, None);
         } else {
             print!("{text}");
             println!("{}", report::summary("dry run", counts));
@@ -259,7 +259,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     }
     if let Some(err) = refusal(&planned, counts) {
         if args.json {
-            json(&planned, Tense::Would, EXIT_FAILED, Some(&err), None);
+            json(&planned, None, EXIT_FAILED, Some(&err), None);
         } else {
             print!("{text}");
         }
@@ -267,7 +267,13 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     }
     if counts.changes == 0 {
         if args.json {
-            json(&planned, Tense::Did, EXIT_OK, None, None);
+            json(
+                &planned,
+                Some(&report::Applied::default()),
+                EXIT_OK,
+                None,
+                None,
+            );
         } else {
             print!("{text}");
             println!(
@@ -281,26 +287,30 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         print!("{text}");
     }
     if !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
-    let result = apply_all(
+    let (applied, result) = apply_all(
         &ctx,
         &planned,
         counts.changes,
         &mut journal,
         printer,
         !args.json,
-    )
-    .and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), counts));
+    );
+    let made = report::Counts {
+        changes: applied.changes(),
+        ..counts
+    };
+    let result = result.and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), made));
     let backup = journal.run_id().map(String::from);
     if args.json {
         let exit = if result.is_ok() { EXIT_OK } else { EXIT_FAILED };
         json(
             &planned,
-            Tense::Did,
+            Some(&applied),
             exit,
             result.as_ref().err(),
             backup.as_deref(),
@@ -313,7 +323,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
             );
         }
         if result.is_ok() {
-            println!("{}", report::summary("provisioned", counts));
+            println!("{}", report::summary("provisioned", made));
         }
     }
     result.map(|()| EXIT_OK)
@@ -372,7 +382,8 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
         .context("cannot read the answer")
 }
 
-/// Apply every planned change in order, journaling each first.
+/// Apply every planned change in order, journaling each first; what was applied is
+/// counted as it is made.
 pub(crate) fn apply_all(
     ctx: &Ctx,
     planned: &[Planned],
@@ -380,23 +391,27 @@ pub(crate) fn apply_all(
     journal: &mut Journal,
     printer: Printer,
     show: bool,
-) -> Result<()> {
-    let mut done = 0;
+) -> (report::Applied, Result<()>) {
+    let mut applied = report::Applied::default();
     let spinner = printer.spinner("applying");
     for (i, p) in planned.iter().enumerate() {
         spinner.step(format!("applying: {}", p.name));
+        applied.per_step.push(0);
         for c in p.changes() {
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
-                return Err(anyhow!(
-                    "stopped at `{}` after {done} of {total} changes; fix the cause and run again",
-                    c.summary
-                ));
+                applied.failed = Some((i, format!("{e:#}")));
+                let err = anyhow!(
+                    "stopped at `{}` after {} of {total} changes; fix the cause and run again",
+                    c.summary,
+                    applied.changes()
+                );
+                return (applied, Err(err));
             }
-            done += 1;
+            applied.per_step[i] += 1;
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
@@ -404,7 +419,7 @@ pub(crate) fn apply_all(
             spinner.println(&text);
         }
     }
-    Ok(())
+    (applied, Ok(()))
 }
 
 /// Plan again after applying: anything left "did not converge".
@@ -571,18 +586,25 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         .collect();
     if !blocked.is_empty() {
         print!("{text}");
-        return Err(anyhow!("nothing was changed: {}", blocked.join("; ")));
+        return Err(anyhow!(
+            "no managed file was changed: {}",
+            blocked.join("; ")
+        ));
     }
     if !args.yes {
         print!("{text}");
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
+    let made = report::Counts {
+        changes: applied.changes(),
+        ..counts
+    };
     if result.is_ok() {
         let mut marked = target.clone();
         marked.undone_by = Some(
@@ -594,10 +616,10 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         journal::save(sys, &marked)?;
     }
     result?;
-    converged(&ctx, plan_of, counts)?;
+    converged(&ctx, plan_of, made)?;
     println!(
         "{}",
-        report::summary(&format!("rolled back {}", target.run_id), counts)
+        report::summary(&format!("rolled back {}", target.run_id), made)
     );
     Ok(EXIT_OK)
 }

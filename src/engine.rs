@@ -117,14 +117,14 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
         let space = ctx.sys.space(&dir)?;
         if space.read_only {
             bail!(
-                "{dir} is on a read-only filesystem, so this run could not finish; nothing was \
-                 changed: remount it read-write and run again"
+                "{dir} is on a read-only filesystem, so this run could not finish; no managed \
+                 file was changed: remount it read-write and run again"
             );
         }
         if space.locked {
             bail!(
                 "{dir} is immutable or append-only (chattr +i/+a), so this run could not \
-                 finish; nothing was changed: run `chattr -i -a` on it if that is not deliberate"
+                 finish; no managed file was changed: run `chattr -i -a` on it if that is not deliberate"
             );
         }
         match per_fs.iter_mut().find(|(id, ..)| *id == space.fs_id) {
@@ -141,7 +141,7 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
         if space.bytes < n.bytes + MARGIN_BYTES {
             bail!(
                 "not enough free space for {dirs}: {} bytes free, {} needed (new files, \
-                 backups and a margin); nothing was changed: free some space and run again",
+                 backups and a margin); no managed file was changed: free some space and run again",
                 space.bytes,
                 n.bytes + MARGIN_BYTES
             );
@@ -149,7 +149,7 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
         if space.inodes < n.inodes + MARGIN_INODES {
             bail!(
                 "no free inodes for {dirs}: {} free, {} needed (new files, temp files, backups \
-                 and a margin); nothing was changed: remove files there and run again",
+                 and a margin); no managed file was changed: remove files there and run again",
                 space.inodes,
                 n.inodes + MARGIN_INODES
             );
@@ -214,6 +214,22 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             }
         }
         Action::ChkconfigOff { service } => run_ok(ctx, &["chkconfig", service, "off"]),
+        Action::FastForward {
+            git,
+            dir,
+            remote,
+            branch,
+            from,
+            to,
+        } => crate::deploy::fast_forward(
+            ctx,
+            &crate::deploy::Git::with_prefix(git.clone()),
+            dir,
+            remote,
+            branch,
+            from,
+            to,
+        ),
         Action::RestoreLinks {
             service,
             from,
@@ -390,4 +406,108 @@ fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
         "job {job} did not stay start/running within {}s; last status: {last}",
         timeout.as_secs()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Perms, RcLink};
+
+    /// Apply one change on a scratch root whose state changed after it was planned: the
+    /// engine must re-check what was observed and leave the path as it is.
+    fn apply_stale(
+        setup: impl Fn(&std::path::Path),
+        change: Change,
+    ) -> (tempfile::TempDir, String) {
+        let t = tempfile::tempdir().unwrap();
+        setup(t.path());
+        let sys = crate::sys::Sys::new(t.path()).unwrap();
+        let settings = crate::config::Settings::default();
+        let ctx = Ctx {
+            sys: &sys,
+            settings: &settings,
+            no_start: true,
+        };
+        let mut journal = Journal::new("test", None);
+        let err = apply(&ctx, &change, &mut journal).unwrap_err();
+        (t, format!("{err:#}"))
+    }
+
+    #[test]
+    fn remove_path_rechecks_the_contents() {
+        let (t, err) = apply_stale(
+            |r| {
+                std::fs::create_dir_all(r.join("etc/init")).unwrap();
+                std::fs::write(r.join("etc/init/blot.conf"), "edited since\n").unwrap();
+            },
+            Change::new(
+                "remove",
+                Action::RemovePath {
+                    path: "/etc/init/blot.conf".into(),
+                    old: Some(b"as planned\n".to_vec()),
+                },
+            ),
+        );
+        assert!(err.contains("changed while blotctl was running"), "{err}");
+        let left = std::fs::read_to_string(t.path().join("etc/init/blot.conf")).unwrap();
+        assert_eq!(left, "edited since\n");
+    }
+
+    #[test]
+    fn create_dir_refuses_one_that_appeared() {
+        let (t, err) = apply_stale(
+            |r| std::fs::create_dir_all(r.join("var/www/blot/logs")).unwrap(),
+            Change::new(
+                "create",
+                Action::CreateDir {
+                    path: "/var/www/blot/logs".into(),
+                    perms: Perms {
+                        mode: 0o755,
+                        uid: 500,
+                        gid: 500,
+                    },
+                },
+            ),
+        );
+        assert!(err.contains("exists already"), "{err}");
+        let m = std::fs::metadata(t.path().join("var/www/blot/logs")).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&m), 0);
+    }
+
+    #[test]
+    fn restore_links_rechecks_the_links() {
+        let link = |name: &str| RcLink {
+            level: 3,
+            name: name.into(),
+            target: "../init.d/redis".into(),
+        };
+        let (t, err) = apply_stale(
+            |r| {
+                for l in 0..=6 {
+                    std::fs::create_dir_all(r.join(format!("etc/rc.d/rc{l}.d"))).unwrap();
+                }
+                std::os::unix::fs::symlink("../init.d/redis", r.join("etc/rc.d/rc3.d/K80redis"))
+                    .unwrap();
+            },
+            Change::new(
+                "restore",
+                Action::RestoreLinks {
+                    service: "redis".into(),
+                    from: vec![link("S20redis")],
+                    links: vec![link("S20redis"), link("S21redis")],
+                },
+            ),
+        );
+        assert!(err.contains("rc links of redis changed"), "{err}");
+        assert!(t
+            .path()
+            .join("etc/rc.d/rc3.d/K80redis")
+            .symlink_metadata()
+            .is_ok());
+        assert!(t
+            .path()
+            .join("etc/rc.d/rc3.d/S21redis")
+            .symlink_metadata()
+            .is_err());
+    }
 }

@@ -96,7 +96,8 @@ impl Manifest {
     }
 }
 
-/// The sha256 of some bytes, in hex (as the manifest records it).
+/// The sha256 of some bytes, in hex (as the manifest records blobs, and as `--host` names
+/// and checks the binary it uploads).
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(bytes))
@@ -177,6 +178,7 @@ impl Journal {
             // A restart leaves the job as it found it (running): nothing to undo.
             Action::StopJob { .. }
             | Action::Run { .. }
+            | Action::FastForward { .. }
             | Action::ReloadJobs { .. }
             | Action::RestartJob { .. } => return Ok(()),
         };

@@ -76,6 +76,18 @@ pub enum Action {
         from: String,
         to: String,
     },
+    /// Fast-forward the app checkout (`deploy`): with `git` (the argv in front of git's
+    /// own arguments, `sudo -n -H -u USER git -C DIR` on the box), fetch `remote`'s
+    /// `branch` unless commit `to` is here already, refuse unless HEAD is still `from` and
+    /// `to` is a fast-forward of it, then `git merge --ff-only to`.
+    FastForward {
+        git: Vec<String>,
+        dir: String,
+        remote: String,
+        branch: String,
+        from: String,
+        to: String,
+    },
     /// Restart an upstart job: stop it (`Unknown instance` means it was stopped already),
     /// start it, wait until it is start/running (and, with `probe`, its health probe
     /// answers); then wait the same way for `dependents`, the jobs upstart stops with it and

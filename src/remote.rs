@@ -168,7 +168,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Err(std::env::VarError::NotPresent) => Vec::new(),
     };
     let (binary, bytes) = pick_binary(&sys, cli.remote.binary.as_deref())?;
-    let sha = sha256_hex(&bytes);
+    let sha = crate::journal::sha256(&bytes);
     let size = bytes.len() as u64;
     drop(bytes);
     let job = Job {
@@ -320,14 +320,6 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// This command line minus the options that only make sense here. With `drop_root`, minus
 /// `--root` too (the host has its own from `--remote-root`).
 pub fn remote_args(argv: &[String], drop_root: bool) -> Result<Vec<String>> {
@@ -373,13 +365,13 @@ fn remote_binary(sha: &str) -> String {
     format!("\"$HOME\"/{CACHE}/blotctl-{sha}")
 }
 
-/// Prints who the login is (`uid=N`) and, when the binary is there, its size (`size=N`).
-/// The name is the sha256 of the contents, checked on arrival before the rename that gives
-/// the file that name, so the size is checked, not the hash (re-reading it every run).
+/// Prints who the login is (`uid=N`) and, when the binary is there, its sha256
+/// (`sha256=HEX`): a file of the right name is used only when its contents are right (the
+/// cache is the login user's; its name proves nothing).
 fn probe_script(sha: &str) -> String {
     format!(
         "printf 'uid=%s\\n' \"$(id -u)\"; f={bin}; \
-         if [ -f \"$f\" ]; then printf 'size=%s\\n' \"$(wc -c < \"$f\")\"; fi",
+         if [ -f \"$f\" ]; then h=$(sha256sum < \"$f\"); printf 'sha256=%s\\n' \"${{h%% *}}\"; fi",
         bin = remote_binary(sha)
     )
 }
@@ -395,9 +387,16 @@ fn upload_script(sha: &str) -> String {
     )
 }
 
-/// The remote command line that runs the uploaded blotctl as root, every word quoted.
+/// The remote command line that runs the uploaded blotctl as root, every word quoted. The
+/// cached binary's sha256 is checked again right before it runs (the probe's check is
+/// older, and the file is the login user's).
 pub fn run_script(sha: &str, args: &[String], env: &[String], sudo: bool) -> Result<String> {
-    let mut cmd = String::from("exec ");
+    let mut cmd = format!(
+        "h=$(sha256sum < {bin}) || exit 1; if [ \"${{h%% *}}\" != {sha} ]; then echo \
+         \"blotctl: the cached {bin} is not the binary that was uploaded (sha256 ${{h%% *}}); \
+         remove it and run again\" >&2; exit 1; fi; exec ",
+        bin = remote_binary(sha)
+    );
     if sudo {
         cmd.push_str("sudo -n -- ");
     }
@@ -508,8 +507,8 @@ fn one_host(job: &Job, host: &str) -> Outcome {
     };
     let present = out
         .iter()
-        .filter_map(|l| l.strip_prefix("size="))
-        .any(|n| n.trim().parse::<u64>().ok() == Some(job.size));
+        .filter_map(|l| l.strip_prefix("sha256="))
+        .any(|h| h.trim() == job.sha);
 
     // 2. upload
     let binary = if present {
@@ -733,7 +732,9 @@ mod tests {
             "/tmp/it's $(rm -rf /) `x` \"y\" *.toml",
             "render",
         ]);
-        let cmd = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let full = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let (check, cmd) = full.split_once("fi; ").unwrap();
+        assert!(check.starts_with("h=$(sha256sum < "), "{full}");
         assert!(cmd.starts_with("exec sudo -n -- env TERM=dumb "), "{cmd}");
         assert!(cmd.ends_with(" </dev/null"), "{cmd}");
         // What sh makes of it: print each word of the command after `exec`.
@@ -755,6 +756,35 @@ mod tests {
         want.extend(nasty);
         assert_eq!(words, want);
         assert!(!run_script("abc", &[], &[], false).unwrap().contains("sudo"));
+    }
+
+    #[test]
+    fn the_cached_binary_is_checked_before_it_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(CACHE);
+        std::fs::create_dir_all(&cache).unwrap();
+        let good = b"#!/bin/sh\necho ran \"$@\"\n";
+        let sha = crate::journal::sha256(good);
+        let bin = cache.join(format!("blotctl-{sha}"));
+        use std::os::unix::fs::PermissionsExt;
+        let run = |contents: &[u8]| {
+            std::fs::write(&bin, contents).unwrap();
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let script = run_script(&sha, &s(&["verify"]), &[], false).unwrap();
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("HOME", home.path())
+                .output()
+                .unwrap()
+        };
+        let ok = run(good);
+        assert_eq!(String::from_utf8_lossy(&ok.stdout), "ran verify\n");
+        let swapped = run(b"#!/bin/sh\necho evil\n");
+        assert_eq!(swapped.status.code(), Some(1));
+        assert!(swapped.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&swapped.stderr)
+            .contains("is not the binary that was uploaded"));
     }
 
     #[test]

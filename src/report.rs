@@ -131,21 +131,49 @@ pub fn summary(prefix: &str, n: Counts) -> String {
     )
 }
 
+/// What a real run applied: how many changes of each step (in plan order), and which step
+/// failed and why. Steps after a failure were not reached.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub per_step: Vec<usize>,
+    pub failed: Option<(usize, String)>,
+}
+
+impl Applied {
+    /// Changes applied in all, counted as they were made (not taken from the plan).
+    pub fn changes(&self) -> usize {
+        self.per_step.iter().sum()
+    }
+}
+
 /// The stable JSON document of a provision run (documented in README, snapshot-tested).
+/// `applied` is `None` for a plan (what would change); after a real run it says what was
+/// made: a failed step is `failed`, the steps after it `not_reached`, and the summary
+/// counts the changes made.
 pub fn json_doc(
     command: &str,
     dry_run: bool,
     planned: &[Planned],
-    tense: Tense,
+    applied: Option<&Applied>,
     exit_code: u8,
     error: Option<&anyhow::Error>,
     backup: Option<&str>,
 ) -> serde_json::Value {
     use serde_json::json;
-    let (_, counts) = steps(planned, tense);
+    let tense = if applied.is_some() {
+        Tense::Did
+    } else {
+        Tense::Would
+    };
+    let (_, mut counts) = steps(planned, tense);
+    if let Some(a) = applied {
+        counts.changes = a.changes();
+    }
+    let failed_at = applied.and_then(|a| a.failed.as_ref());
     let steps: Vec<serde_json::Value> = planned
         .iter()
-        .map(|p| match &p.plan {
+        .enumerate()
+        .map(|(i, p)| match &p.plan {
             Err(e) => json!({"name": p.name, "state": "failed", "reason": format!("{e:#}"),
                              "changes": [], "warnings": [], "notes": []}),
             Ok(plan) => {
@@ -154,7 +182,14 @@ pub fn json_doc(
                     Status::Skipped { reason } => ("skipped", Some(reason.as_str())),
                     Status::Planned if plan.changes.is_empty() => ("ok", None),
                     Status::Planned if tense == Tense::Would => ("would_change", None),
-                    Status::Planned => ("changed", None),
+                    Status::Planned => match failed_at {
+                        Some((f, why)) if *f == i => ("failed", Some(why.as_str())),
+                        Some((f, _)) if *f < i => (
+                            "not_reached",
+                            Some("not applied: the run stopped at an earlier step"),
+                        ),
+                        _ => ("changed", None),
+                    },
                 };
                 let changes: Vec<serde_json::Value> = plan
                     .changes

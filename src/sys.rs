@@ -908,7 +908,7 @@ impl Sys {
         let dir = self.open_dir(&dir_path, Links::InRoot)?.ok_or_else(|| {
             anyhow!(
                 "cannot take the run lock: {dir_path} does not exist (blotctl creates its lock \
-                 file only in an existing directory); nothing was changed"
+                 file only in an existing directory); no managed file was changed"
             )
         })?;
         if let Ok(st) = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {

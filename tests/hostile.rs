@@ -742,7 +742,7 @@ fn cases() -> Vec<Case> {
             },
             expect: Refused(&[
                 "/etc/init is on a read-only filesystem",
-                "nothing was changed",
+                "no managed file was changed",
             ]),
         },
         Case {
@@ -1219,6 +1219,66 @@ fn cases() -> Vec<Case> {
             cmd: plain,
             expect: Refused(&["visudo rejects /etc/sudoers", "/etc/sudoers.d/broken:1"]),
         },
+        // ---- dry runs and refusals
+        Case {
+            class: "dry runs and refusals",
+            name: "a refused provision says so and changes nothing but the lock file",
+            setup: |b| std::fs::remove_file(b.inside("/etc/redis.conf")).unwrap(),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "no managed file was changed",
+                "/etc/redis.conf does not exist",
+            ]),
+        },
+        Case {
+            class: "dry runs and refusals",
+            name: "no lock directory: it is not created",
+            setup: |b| std::fs::remove_dir_all(b.inside("/var/lock")).unwrap(),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/lock does not exist", "no managed file was changed"]),
+        },
+        Case {
+            class: "dry runs and refusals",
+            name: "the lock file hard-linked to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                hard_link(b, "/etc/shadow", "/var/lock/blotctl.lock");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/lock/blotctl.lock has 2 hard links"]),
+        },
+        Case {
+            class: "dry runs and refusals",
+            name: "the lock file is a symlink to /etc/shadow",
+            setup: |b| {
+                shadow(b);
+                replace_with_symlink(b, "/var/lock/blotctl.lock", "/etc/shadow");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/lock/blotctl.lock is a symlink"]),
+        },
+        Case {
+            class: "dry runs and refusals",
+            name: "the lock file is a FIFO",
+            setup: |b| fifo(b, "/var/lock/blotctl.lock"),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/var/lock/blotctl.lock is a FIFO"]),
+        },
+        Case {
+            class: "dry runs and refusals",
+            name: "no terminal and no --yes: refused before the lock",
+            setup: |_| {},
+            args: &["provision"],
+            cmd: plain,
+            expect: Ends(64, &["--yes"], |b| {
+                assert!(!b.inside("/var/lock/blotctl.lock").exists());
+            }),
+        },
     ]
 }
 
@@ -1263,6 +1323,11 @@ fn sudoers_as_sudo_reads_it() {
 }
 
 #[test]
+fn dry_runs_and_refusals() {
+    run_class("dry runs and refusals");
+}
+
+#[test]
 fn environment() {
     run_class("environment");
 }
@@ -1287,4 +1352,217 @@ fn every_class_has_named_cases() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), cases.len(), "case names must be unique");
+}
+
+// ---------------------------------------------------------------------------------------
+// A dry run of every command changes nothing: not a byte, mode, owner or link of the box
+// (a deploy checkout's .git included), and not even the run lock.
+
+/// Every command that must not change the box (dry runs, reads, refusals).
+const READ_ONLY: &[&[&str]] = &[
+    &["provision", "--dry-run"],
+    &["provision", "--dry-run", "--json"],
+    &["provision", "--dry-run", "--no-start"],
+    &["provision"], // no terminal, no --yes: refused
+    &["verify"],
+    &["verify", "--json"],
+    &["verify", "--format", "junit"],
+    &["rollback", "--dry-run"],
+    &["rollback", "--list"],
+    &["rollback", "@LAST", "--dry-run"],
+    &["deploy", "--dry-run"],
+    &["deploy", "--dry-run", "--restart"],
+    &["restart", "redis", "--dry-run"],
+    &["restart", "blot", "--dry-run"],
+    &["restart", "nginx", "--dry-run"],
+    &["restart", "monit", "--dry-run"],
+    &["config"],
+    &["render"],
+    &["render", "blot"],
+    &["init"], // the config exists: refused
+    &["completions", "bash"],
+    &["--help"],
+];
+
+fn everything(b: &TestBox) -> std::collections::BTreeMap<String, String> {
+    let mut all = b.fingerprint();
+    if let Ok(m) = std::fs::symlink_metadata(b.inside("/var/lock/blotctl.lock")) {
+        all.insert(
+            LOCK_FILE.into(),
+            format!("lock {:o}", std::os::unix::fs::MetadataExt::mode(&m)),
+        );
+    }
+    all
+}
+
+fn every_command_leaves(b: &TestBox, what: &str) {
+    let before = everything(b);
+    let mut ran = Vec::new();
+    for args in READ_ONLY {
+        if args.contains(&"@LAST") && runs(b).is_empty() {
+            continue;
+        }
+        let case = Case {
+            class: "read-only",
+            name: "read-only",
+            setup: |_| {},
+            args,
+            cmd: plain,
+            expect: Expect::Without(0, &[]),
+        };
+        let (code, out) = run(b, &case);
+        assert!(
+            matches!(code, Some(0..=2) | Some(64)),
+            "{what}: blotctl {args:?} ended with {code:?}:\n{out}"
+        );
+        assert_same_state(
+            &before,
+            &everything(b),
+            &format!("{what}: blotctl {args:?} changed the box"),
+        );
+        ran.push(args.join(" "));
+    }
+    assert!(ran.len() >= READ_ONLY.len() - 1, "{what}: only {ran:?}");
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn a_dry_run_of_every_command_changes_nothing() {
+    if !require_all(&["visudo", "git", "python3"]) {
+        return;
+    }
+    // A fresh box.
+    let b = TestBox::fresh();
+    every_command_leaves(&b, "fresh box");
+
+    // A provisioned box with its jobs running and a backup to roll back.
+    provisioned(&b);
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    every_command_leaves(&b, "provisioned box");
+
+    // Its checkout a git clone, with a commit on the remote that is not fetched yet.
+    let repos = b.root.parent().unwrap().join("repos");
+    std::fs::create_dir(&repos).unwrap();
+    git(
+        &repos,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=master",
+            "blot.git",
+        ],
+    );
+    let remote = repos.join("blot.git");
+    let dev = repos.join("dev");
+    git(
+        &repos,
+        &["clone", "--quiet", remote.to_str().unwrap(), "dev"],
+    );
+    std::fs::write(dev.join("VERSION"), "v1\n").unwrap();
+    git(&dev, &["checkout", "--quiet", "-b", "master"]);
+    git(&dev, &["add", "."]);
+    git(&dev, &["commit", "--quiet", "-m", "v1"]);
+    git(&dev, &["push", "--quiet", "origin", "master"]);
+    let app = b.inside("/var/www/blot");
+    let keep = repos.join("app-before");
+    std::fs::rename(&app, &keep).unwrap();
+    git(
+        &repos,
+        &[
+            "clone",
+            "--quiet",
+            remote.to_str().unwrap(),
+            app.to_str().unwrap(),
+        ],
+    );
+    std::fs::rename(keep.join("logs"), app.join("logs")).unwrap();
+    std::fs::write(dev.join("VERSION"), "v2\n").unwrap();
+    git(&dev, &["commit", "--quiet", "-am", "v2"]);
+    git(&dev, &["push", "--quiet", "origin", "master"]);
+    let dry = b.blotctl().args(["deploy", "--dry-run"]).output().unwrap();
+    assert_eq!(
+        dry.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&dry),
+        stderr(&dry)
+    );
+    assert!(stdout(&dry).contains("fetch origin/master, then fast-forward"));
+    every_command_leaves(&b, "box with a deploy pending");
+}
+
+/// `provision --json` after an apply that failed half-way: the steps applied are
+/// `changed`, the one that failed `failed` (with its reason), the ones after it
+/// `not_reached`, and the summary counts the changes made, not the ones planned.
+#[test]
+fn json_after_a_failed_apply_says_what_was_made() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    // chkconfig answers as it should but cannot turn anything off.
+    let bin = b.root.parent().unwrap().join("failing-bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = project().join("fixtures/bin/chkconfig");
+    std::fs::write(
+        bin.join("chkconfig"),
+        format!(
+            "#!/bin/sh\nif [ \"$2\" = off ]; then echo 'error: rc links are read-only' >&2; exit 1; fi\nexec {} \"$@\"\n",
+            fake.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("chkconfig"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let out = b
+        .blotctl()
+        .env("PATH", format!("{}:{}", bin.display(), fake_path()))
+        .args(["provision", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    let state = |name: &str| {
+        steps.iter().find(|s| s["name"] == name).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state("sudoers"), "changed");
+    assert_eq!(state("redis host settings"), "changed");
+    assert_eq!(state("chkconfig"), "failed");
+    let failed = steps.iter().find(|s| s["name"] == "chkconfig").unwrap();
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("chkconfig redis off"),
+        "{failed}"
+    );
+    assert_eq!(state("upstart config"), "not_reached");
+    assert_eq!(state("start jobs"), "not_reached");
+    let made: usize = steps
+        .iter()
+        .filter(|s| s["state"] == "changed")
+        .map(|s| s["changes"].as_array().unwrap().len())
+        .sum();
+    assert!(made > 0);
+    assert_eq!(doc["summary"]["changes"], made, "{}", doc["summary"]);
+    assert!(doc["backup"].is_string());
 }
