@@ -161,6 +161,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             perms: steps::ROOT_0644,
         },
     );
+    not_interrupted(sys, "init", 1)?;
     engine::preflight(&ctx, [&change])?;
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
     println!("wrote {DEFAULT_CONFIG}");
@@ -290,6 +291,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
+    not_interrupted(sys, "provision", counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
     let (applied, result) = apply_all(
@@ -394,12 +396,33 @@ pub(crate) fn apply_all(
 ) -> (report::Applied, Result<()>) {
     let mut applied = report::Applied::default();
     let spinner = printer.spinner("applying");
+    let stopped = |applied: &report::Applied, journal: &Journal, sig| -> anyhow::Error {
+        Interrupted::new(
+            sig,
+            journal.command(),
+            applied.changes(),
+            total,
+            journal.run_id(),
+        )
+        .into()
+    };
     for (i, p) in planned.iter().enumerate() {
         spinner.step(format!("applying: {}", p.name));
         applied.per_step.push(0);
         for c in p.changes() {
+            // The safe point: between two changes, each whole.
+            if let Some(sig) = ctx.sys.interrupted() {
+                let err = stopped(&applied, journal, sig);
+                return (applied, Err(err));
+            }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
+                if let Some(sig) = ctx.sys.interrupted() {
+                    // A wait abandoned (a job started, not yet seen running).
+                    applied.failed = Some((i, format!("{e:#}")));
+                    let err = stopped(&applied, journal, sig);
+                    return (applied, Err(err));
+                }
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
@@ -418,6 +441,10 @@ pub(crate) fn apply_all(
             let (text, _) = report::steps(&planned[i..=i], Tense::Did);
             spinner.println(&text);
         }
+    }
+    if let Some(sig) = ctx.sys.interrupted() {
+        let err = stopped(&applied, journal, sig);
+        return (applied, Err(err));
     }
     (applied, Ok(()))
 }
@@ -598,6 +625,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
+    not_interrupted(sys, "rollback", counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
     let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
@@ -650,6 +678,55 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
         print!("{text}");
     }
     Ok(EXIT_OK)
+}
+
+/// A real run stopped by SIGINT or SIGTERM at a safe point: exit 128 + the signal, as a
+/// shell reports a process the signal ended.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: i32,
+    msg: String,
+}
+
+impl Interrupted {
+    /// What was done, and what to do now: run again to finish, or roll back.
+    pub fn new(
+        signal: i32,
+        command: &str,
+        done: usize,
+        total: usize,
+        run_id: Option<&str>,
+    ) -> Interrupted {
+        let name = match signal {
+            libc::SIGINT => "SIGINT".to_string(),
+            libc::SIGTERM => "SIGTERM".to_string(),
+            n => format!("signal {n}"),
+        };
+        let msg = match run_id {
+            None => format!("interrupted by {name} before any change: no managed file was changed"),
+            Some(id) => format!(
+                "interrupted by {name} after {done} of {total} changes, each one whole (the \
+                 one under way was finished first): run `blotctl {command}` again to finish, \
+                 or undo them with `blotctl rollback {id}`"
+            ),
+        };
+        Interrupted { signal, msg }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Stop before the first change when a signal came while planning.
+pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
+    match sys.interrupted() {
+        Some(sig) => Err(Interrupted::new(sig, command, 0, total, None).into()),
+        None => Ok(()),
+    }
 }
 
 /// "Must be root", with what needed it: a type, so the hint can say what to do.

@@ -452,6 +452,7 @@ fn run(
         println!("{}", report::summary(what, counts));
         return Ok(EXIT_OK);
     }
+    app::not_interrupted(sys, command, counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
     let (applied, result) =

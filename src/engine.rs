@@ -333,6 +333,9 @@ fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
     };
     let deadline = deadline_after(Duration::from_secs(s.start_timeout));
     loop {
+        if ctx.sys.interrupted().is_some() {
+            bail!("interrupted while waiting for {job}'s health probe");
+        }
         match probe() {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() >= deadline => {
@@ -381,6 +384,9 @@ fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
     let mut last;
     let mut running_since: Option<Instant> = None;
     loop {
+        if ctx.sys.interrupted().is_some() {
+            bail!("interrupted while waiting for {job} to run");
+        }
         let argv = ["initctl", "status", job];
         let out = ctx.sys.run(&argv)?;
         if !out.success() {

@@ -125,6 +125,11 @@ impl Journal {
         self.manifest.as_ref().map(|m| m.run_id.as_str())
     }
 
+    /// The command whose run this journals (`provision`, `rollback`, ...).
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
     /// Save what `change` is about to alter. Must succeed before the change is applied.
     pub fn record(&mut self, sys: &Sys, change: &Change) -> Result<()> {
         let entry = match &change.action {

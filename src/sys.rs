@@ -145,6 +145,12 @@ enum Walked {
     Dir(OwnedFd),
 }
 
+/// A termination signal received while a real run held the lock ([`Sys::lock`]): the
+/// signal number, 0 for none.
+static SIGNAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Set with [`SIGNAL`]; a second signal then ends blotctl at once.
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Symlinks followed in one walk before it gives up (as the kernel's `ELOOP`).
 const MAX_HOPS: usize = 40;
 
@@ -952,7 +958,17 @@ impl Sys {
         rustix::io::pwrite(&file, format!("{}\n", std::process::id()).as_bytes(), 0)
             .map_err(io)
             .with_context(|| format!("cannot write the lock file {box_path}"))?;
+        defer_signals()?;
         Ok(RunLock { _file: file })
+    }
+
+    /// The termination signal (SIGINT, SIGTERM) received since this run took the lock, if
+    /// any: the run stops at its next safe point.
+    pub fn interrupted(&self) -> Option<i32> {
+        match SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            n => Some(n as i32),
+        }
     }
 
     /// Remove temp files an earlier run left behind when it was killed mid-write
@@ -1271,6 +1287,24 @@ fn components(box_path: &str) -> Result<Vec<&str>> {
         }
     }
     Ok(out)
+}
+
+/// From the moment a real run holds the lock, SIGINT and SIGTERM no longer kill blotctl at
+/// once: a signal-safe handler notes them ([`Sys::interrupted`]) and the run stops at its
+/// next safe point, between two atomic changes or in a wait, having finished the change
+/// under way (so no temp file is left, and the journal is whole). A second signal ends
+/// blotctl at once, with the shell's exit status for it (128 + N).
+fn defer_signals() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    for sig in [SIGINT, SIGTERM] {
+        // The order matters: the shutdown looks at the flag before the first signal sets it.
+        flag::register_conditional_shutdown(sig, 128 + sig, &SIGNALLED)
+            .and_then(|_| flag::register_usize(sig, &SIGNAL, sig as usize))
+            .and_then(|_| flag::register(sig, &SIGNALLED))
+            .context("cannot install the signal handlers")?;
+    }
+    Ok(())
 }
 
 /// Refuse a file or directory that is immutable or append-only (`chattr +i`/`+a`).
