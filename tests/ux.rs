@@ -287,14 +287,21 @@ fn provision_json_snapshot() {
     assert!(doc["backup"].is_string());
 }
 
-/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440).
+/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440), from a
+/// copy of the binary and the fakes that `nobody` can reach wherever the clone lives.
 fn as_nobody(b: &TestBox, args: &[&str]) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    let tools = ForEveryone::new();
     let parent = b.root.parent().unwrap();
     std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut c = b.blotctl_std();
-    c.args(args)
+    let mut c = std::process::Command::new(&tools.blotctl);
+    c.arg("--root")
+        .arg(&b.root)
+        .args(args)
+        .env("PATH", &tools.path)
+        .env_remove("BLOTCTL_ROOT")
+        .env_remove("BLOTCTL_CONFIG")
         .uid(65534)
         .gid(65534)
         .stdin(std::process::Stdio::null());
