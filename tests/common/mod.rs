@@ -212,16 +212,23 @@ impl ForEveryone {
     pub fn new() -> ForEveryone {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Copied by `cp`, not in this process: a file this process had open for writing
+        // could be inherited by a child another test thread forks at that moment, and
+        // running it would then fail with "Text file busy".
         let blotctl = dir.path().join("blotctl");
-        std::fs::copy(assert_cmd::cargo::cargo_bin("blotctl"), &blotctl).unwrap();
         let bin = dir.path().join("bin");
-        let st = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(project().join("fixtures/bin"))
-            .arg(&bin)
-            .status()
-            .unwrap();
-        assert!(st.success(), "cp -a fixtures/bin");
+        for (from, to) in [
+            (assert_cmd::cargo::cargo_bin("blotctl"), &blotctl),
+            (project().join("fixtures/bin"), &bin),
+        ] {
+            let st = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&from)
+                .arg(to)
+                .status()
+                .unwrap();
+            assert!(st.success(), "cp -a {}", from.display());
+        }
         let path = format!(
             "{}:/usr/bin:{}",
             bin.display(),
