@@ -343,10 +343,11 @@ fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// Copy the fixture box to target/demo-box, then dry-run, provision and dry-run again.
+/// Copy the fixture box to target/demo-box, then dry-run, provision and dry-run again,
+/// printing each command line exactly as it runs (from the repository root).
 fn demo(root: &Path) -> Result<()> {
-    duct::cmd!("cargo", "build", "--quiet", "--bin", "blotctl").run()?;
-    let bin = root.join("target/debug/blotctl");
+    println!("xtask demo: building blotctl (cargo build; the first build takes a few minutes)");
+    duct::cmd!(cargo(), "build", "--bin", "blotctl").run()?;
     let boxdir = root.join("target/demo-box");
     if boxdir.exists() {
         // stop whatever a previous demo started, then start afresh
@@ -366,14 +367,30 @@ fn demo(root: &Path) -> Result<()> {
         root.join("fixtures/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let config = boxdir.join("etc/blotctl.toml");
     // The demo cannot wait for real daemons: jobs are fake, so no settle time.
-    std::fs::write(&config, "start_settle_ms = 0\n")?;
+    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    println!(
+        "\nEach command below is printed exactly as it runs, from {} (the repository root):\n\
+         \x20 target/debug/blotctl     the build above\n\
+         \x20 --root target/demo-box   a scratch copy of fixtures/boxes/amazon-linux-2018.03: \
+         every path blotctl\n\
+         \x20                          reads or writes is under it, never this machine's /\n\
+         \x20 PATH=$PWD/fixtures/bin:  the fake chkconfig and initctl come first and act on \
+         the copy\n\
+         \x20 [exit N]                 0 done or nothing to change, 2 changes pending (a dry \
+         run that found\n\
+         \x20                          work), 1 failure",
+        root.display()
+    );
     let run = |args: &[&str]| -> Result<i32> {
-        println!("\n$ blotctl {}", args.join(" "));
-        let mut full = vec!["--root", boxdir.to_str().unwrap()];
+        let mut full = vec!["--root", "target/demo-box"];
         full.extend(args);
-        let st = duct::cmd(&bin, &full)
+        println!(
+            "\n$ PATH=\"$PWD/fixtures/bin:$PATH\" target/debug/blotctl {}",
+            full.join(" ")
+        );
+        let st = duct::cmd("target/debug/blotctl", &full)
+            .dir(root)
             .env("PATH", &path)
             .unchecked()
             .run()?
