@@ -449,10 +449,9 @@ fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
 
 /// `target/man/blotctl.1` and one page per subcommand (`blotctl-provision.1`, ...).
 fn man(root: &Path) -> Result<()> {
-    use clap::CommandFactory;
     let dir = root.join("target/man");
     std::fs::create_dir_all(&dir)?;
-    let cmd = blotctl::cli::Cli::command();
+    let cmd = blotctl::cli::command();
     let write = |name: &str, cmd: clap::Command| -> Result<()> {
         let mut buf = Vec::new();
         clap_mangen::Man::new(cmd).render(&mut buf)?;
