@@ -218,7 +218,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
 fn check_command(command: &Command) -> Result<()> {
     let refuse = |msg: &str| Err(UsageError(msg.to_string()).into());
     match command {
-        Command::Completions { .. } => refuse("completions are printed here: drop --host"),
+        Command::Completions { .. }
+        | Command::Config
+        | Command::Init { .. }
+        | Command::Render { .. } => refuse(
+            "--host and --hosts-file apply to provision, verify, rollback, deploy and \
+                 restart; drop them here",
+        ),
         Command::Provision(a) if a.json => {
             refuse("--json with --host: the output is lines prefixed with the host; drop --json")
         }
