@@ -340,9 +340,9 @@ fn requiretty_back(b: &TestBox) {
 fn cases() -> Vec<Case> {
     use Expect::*;
     vec![
-        // ---- links: root must not do an attacker's chown
+        // ---- root does an attacker's chown: links are never followed, hard links refused
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "a log file hard-linked to /etc/shadow",
             setup: |b| {
                 shadow(b);
@@ -354,7 +354,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/var/www/blot/logs/app.log has 2 hard links"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "a log file that is a symlink to /etc/shadow",
             setup: |b| {
                 shadow(b);
@@ -366,7 +366,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/var/www/blot/logs/sys.log is a symlink"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "the logs directory is a symlink to /etc",
             setup: |b| replace_with_symlink(b, "/var/www/blot/logs", "/etc"),
             args: PROVISION,
@@ -374,7 +374,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/var/www/blot/logs is a symlink"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "a job file hard-linked to /etc/passwd",
             setup: |b| hard_link(b, "/etc/passwd", "/etc/init/blot.conf"),
             args: PROVISION,
@@ -382,7 +382,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/etc/init/blot.conf has 2 hard links"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "the monit control file hard-linked to /etc/sudoers",
             setup: |b| hard_link(b, "/etc/sudoers", "/etc/monit.rc"),
             args: PROVISION,
@@ -390,7 +390,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/etc/monit.rc has 2 hard links"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "/etc/logrotate.d is a symlink out of the box",
             setup: |b| {
                 std::fs::remove_dir_all(b.inside("/etc/logrotate.d")).unwrap();
@@ -401,7 +401,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["/etc/logrotate.d is a symlink"]),
         },
         Case {
-            class: "links",
+            class: "root does an attacker's chown",
             name: "an existing log hard-linked to another log: a dry run says so",
             setup: |b| {
                 logs_dir(b);
@@ -696,7 +696,7 @@ fn cases() -> Vec<Case> {
         },
         // ---- the environment
         Case {
-            class: "environment",
+            class: "the environment",
             name: "a variable blotctl does not read holds non-UTF-8 bytes",
             setup: |_| {},
             args: DRY_RUN,
@@ -704,7 +704,7 @@ fn cases() -> Vec<Case> {
             expect: Unchanged(2, &["would change sudoers"]),
         },
         Case {
-            class: "environment",
+            class: "the environment",
             name: "BLOTCTL_USER holds non-UTF-8 bytes",
             setup: |_| {},
             args: PROVISION,
@@ -712,7 +712,7 @@ fn cases() -> Vec<Case> {
             expect: Refused(&["BLOTCTL_USER", "not valid UTF-8"]),
         },
         Case {
-            class: "environment",
+            class: "the environment",
             name: "BLOTCTL_SSH_OPTS is not an unknown key",
             setup: |_| {},
             args: DRY_RUN,
@@ -720,7 +720,7 @@ fn cases() -> Vec<Case> {
             expect: Without(2, &["unknown key", "warning"]),
         },
         Case {
-            class: "environment",
+            class: "the environment",
             name: "config with a non-UTF-8 variable",
             setup: |_| {},
             args: &["config"],
@@ -1283,8 +1283,8 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
-fn links() {
-    run_class("links");
+fn root_does_an_attackers_chown() {
+    run_class("root does an attacker's chown");
 }
 
 #[test]
@@ -1328,8 +1328,8 @@ fn dry_runs_and_refusals() {
 }
 
 #[test]
-fn environment() {
-    run_class("environment");
+fn the_environment() {
+    run_class("the environment");
 }
 
 /// The bar: at least 40 named cases in all, every class with cases of its own. Prints the

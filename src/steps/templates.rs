@@ -39,7 +39,8 @@ pub fn job_path(job: &str) -> String {
 struct Data<'a> {
     #[serde(flatten)]
     settings: &'a crate::config::Settings,
-    /// redis config says `daemonize yes`: the job needs `expect fork`.
+    /// redis config says `daemonize yes`: the job needs `expect fork`. Derived only when
+    /// rendering redis's job.
     redis_forks: bool,
     /// nginx config leaves `daemon` on (its default): the job needs `expect fork`.
     /// Derived only when rendering nginx's job (other files do not need nginx's config).
@@ -155,9 +156,10 @@ fn read_expect_source(ctx: &Ctx, program: &str, path: &str, key: &str) -> Result
 
 /// Render one template by file name (`blot.conf`, `monit.rc`).
 pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
+    // Each program's config is read only for the file derived from it.
     let data = Data {
         settings: ctx.settings,
-        redis_forks: redis_config(ctx)?.daemonize,
+        redis_forks: name == "redis.conf" && redis_config(ctx)?.daemonize,
         nginx_forks: name == "nginx.conf" && nginx_forks(ctx)?,
     };
     render_with(name, &data)
