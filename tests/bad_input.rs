@@ -574,12 +574,7 @@ fn bad_input_suite() {
         }));
         cleanup();
         if let Err(e) = result {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(format!("[{}] {msg}", case.name));
+            failures.push(format!("[{}] {}", case.name, panic_text(&*e)));
         }
     }
     assert!(

@@ -159,12 +159,7 @@ fn run_class(class: &str) {
     for case in &cases {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case)));
         if let Err(e) = r {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(format!("[{class}: {}] {msg}", case.name));
+            failures.push(format!("[{class}: {}] {}", case.name, panic_text(&*e)));
         }
     }
     assert!(

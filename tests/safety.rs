@@ -167,14 +167,8 @@ fn temps(b: &TestBox) -> Vec<String> {
         .collect()
 }
 
-/// After a crash: each file wholly old or wholly new, sudoers valid; then a re-run cleans
-/// the temp files and converges.
-fn check_after_crash(
-    b: &TestBox,
-    old: &BTreeMap<&str, Option<Vec<u8>>>,
-    new: &BTreeMap<&str, Option<Vec<u8>>>,
-    what: &str,
-) {
+/// Each managed file wholly old or wholly new, and sudoers valid.
+fn whole_files(b: &TestBox, old: &Files, new: &Files, what: &str) {
     for (f, now) in snapshot_files(b) {
         assert!(
             now == old[f] || now == new[f],
@@ -182,6 +176,30 @@ fn check_after_crash(
         );
     }
     assert!(visudo_ok(b), "{what}: sudoers does not pass visudo");
+}
+
+/// How many runs a test makes: `var` from the environment, else `default`.
+fn runs_from_env(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A tiny deterministic PRNG (xorshift): the same times on every run of the suite.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// After a crash: each file wholly old or wholly new, sudoers valid; then a re-run cleans
+/// the temp files and converges.
+fn check_after_crash(b: &TestBox, old: &Files, new: &Files, what: &str) {
+    whole_files(b, old, new, what);
     let out = b
         .blotctl()
         .args(["provision", "--yes", "--no-start"])
@@ -253,19 +271,9 @@ fn random_time_kills() {
     if !require("visudo") {
         return;
     }
-    let runs: u64 = std::env::var("BLOTCTL_CRASH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let runs = runs_from_env("BLOTCTL_CRASH_RUNS", 200);
     let (old, new) = old_and_new();
-    // A tiny deterministic PRNG (xorshift): the same kill times on every run of the suite.
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let mut killed = 0;
     for i in 0..runs {
         let b = TestBox::fresh();
@@ -301,10 +309,7 @@ fn sigint_and_sigterm_mid_run() {
     if !require("visudo") {
         return;
     }
-    let runs: u64 = std::env::var("BLOTCTL_SIGNAL_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+    let runs = runs_from_env("BLOTCTL_SIGNAL_RUNS", 100);
     let (old, new) = old_and_new();
     // How long a whole run takes on this machine now: the signals land across it.
     let b = TestBox::fresh();
@@ -316,13 +321,7 @@ fn sigint_and_sigterm_mid_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let span = t.elapsed().as_micros() as u64;
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let (mut part_way, mut before_any, mut finished) = (0, 0, 0);
     for i in 0..runs {
         let b = TestBox::fresh();
@@ -379,13 +378,7 @@ fn sigint_and_sigterm_mid_run() {
             "{what}: temp files left: {:?}",
             temps(&b)
         );
-        for (f, now) in snapshot_files(&b) {
-            assert!(
-                now == old[f] || now == new[f],
-                "{what}: {f} is neither the old nor the new file"
-            );
-        }
-        assert!(visudo_ok(&b), "{what}: sudoers does not pass visudo");
+        whole_files(&b, &old, &new, &what);
         if out.status.code() != Some(0) {
             let again = b
                 .blotctl()
