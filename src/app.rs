@@ -308,7 +308,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     let result = result.and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), made));
     let backup = journal.run_id().map(String::from);
     if args.json {
-        let exit = if result.is_ok() { EXIT_OK } else { EXIT_FAILED };
+        let exit = result.as_ref().map_or_else(exit_code, |()| EXIT_OK);
         json(
             &planned,
             Some(&applied),
@@ -719,6 +719,17 @@ impl std::fmt::Display for Interrupted {
     }
 }
 impl std::error::Error for Interrupted {}
+
+/// The exit status for an error: 64 for usage, 128 + N for a run stopped by signal N, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(i) = err.downcast_ref::<Interrupted>() {
+        (128 + i.signal) as u8
+    } else if err.downcast_ref::<UsageError>().is_some() {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    }
+}
 
 /// Stop before the first change when a signal came while planning.
 pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {

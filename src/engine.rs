@@ -88,11 +88,11 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
         journaled += 1;
         match &c.action {
             Action::WriteFile { path, old, new, .. } => {
-                // A temp file beside it; the backup keeps the old contents (or, for a new
-                // file, what the run wrote, to tell later edits apart).
+                // A temp file beside it; a blob of the old contents in the backups.
                 add(dir_of(path), new.len() as u64, 1);
-                let saved = old.as_ref().map_or(new.len(), Vec::len) as u64;
-                add(crate::journal::BACKUPS.into(), saved, 1);
+                if let Some(old) = old {
+                    add(crate::journal::BACKUPS.into(), old.len() as u64, 1);
+                }
             }
             Action::SetPerms { path, .. } | Action::RemovePath { path, .. } => {
                 add(dir_of(path), 0, 0)

@@ -32,15 +32,7 @@ fn main() -> ExitCode {
             if let Some(hint) = app::hint(&err) {
                 eprintln!("hint: {hint}");
             }
-            if let Some(i) = err.downcast_ref::<app::Interrupted>() {
-                return ExitCode::from((128 + i.signal) as u8);
-            }
-            let usage = err.downcast_ref::<app::UsageError>().is_some();
-            ExitCode::from(if usage {
-                app::EXIT_USAGE
-            } else {
-                app::EXIT_FAILED
-            })
+            ExitCode::from(app::exit_code(&err))
         }
     }
 }

@@ -336,7 +336,6 @@ mod tests {
             uid: 0,
             gid: 0,
             nlink: 1,
-            size: 2,
         }
     }
 

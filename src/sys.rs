@@ -70,7 +70,6 @@ pub struct Meta {
     pub gid: u32,
     /// Hard links (a managed file must have exactly one).
     pub nlink: u64,
-    pub size: u64,
 }
 
 impl Meta {
@@ -87,7 +86,6 @@ impl Meta {
             uid: st.st_uid,
             gid: st.st_gid,
             nlink: st.st_nlink,
-            size: u64::try_from(st.st_size).unwrap_or(0),
         }
     }
 }
