@@ -32,12 +32,54 @@ pub struct Cli {
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 
+    /// Print one JSON document on stdout, whatever happens (same as --format json).
+    #[arg(long, global = true, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Output: text (lines), json (one document), junit (JUnit XML: a test case per step).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
     // --host, --hosts-file, --parallel, --binary (src/remote.rs).
     #[command(flatten)]
     pub remote: crate::remote::RemoteArgs,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The output format asked for (`--json` is `--format json`).
+    pub fn output(&self) -> Format {
+        match (self.json, self.format) {
+            (true, _) => Format::Json,
+            (false, Some(f)) => f,
+            (false, None) => Format::Text,
+        }
+    }
+
+    /// The format a command line asks for, read from the raw words: for errors that come
+    /// before (or instead of) a parsed command line, such as clap's usage errors.
+    pub fn output_of_args(args: &[String]) -> Format {
+        let mut words = args.iter().map(String::as_str);
+        let mut format = Format::Text;
+        while let Some(w) = words.next() {
+            if w == "--" {
+                break;
+            }
+            let value = match w {
+                "--json" => return Format::Json,
+                "--format" => words.next(),
+                _ => w.strip_prefix("--format="),
+            };
+            match value {
+                Some("json") => format = Format::Json,
+                Some("junit") => format = Format::Junit,
+                _ => {}
+            }
+        }
+        format
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +136,48 @@ pub enum Command {
         after_help = "Examples:\n  sudo blotctl restart blot\n  sudo blotctl restart redis --dry-run"
     )]
     Restart(RestartArgs),
+    /// Copy the files planning and verify read into DEST, a tree --root accepts (a CI fixture).
+    #[command(
+        long_about = "Copy exactly the files that planning and `verify --offline` read (with their modes, \
+                      owners and links, rc links included) into DEST: a tree that --root accepts, or a \
+                      tarball when DEST ends in .tar or .tar.gz. Secrets (shadow, gshadow, keys) are \
+                      left out; planning does not need them. What could not be copied is listed in \
+                      DEST/blotctl-capture.json. Run it as root on the box (or with --root on a copy).",
+        after_help = "Examples:\n  sudo blotctl capture /tmp/box && sudo tar -C /tmp/box -cpf box.tar .\n  sudo blotctl capture box.tar.gz\n  blotctl provision --dry-run --root /tmp/box"
+    )]
+    Capture {
+        /// A new (or empty) directory, or a FILE.tar / FILE.tar.gz to write.
+        dest: PathBuf,
+    },
+}
+
+impl Command {
+    /// The command's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Provision(_) => "provision",
+            Command::Verify(_) => "verify",
+            Command::Rollback(_) => "rollback",
+            Command::Config => "config",
+            Command::Init { .. } => "init",
+            Command::Completions { .. } => "completions",
+            Command::Render { .. } => "render",
+            Command::Deploy(_) => "deploy",
+            Command::Restart(_) => "restart",
+            Command::Capture { .. } => "capture",
+        }
+    }
+
+    /// Whether it only shows what it would do.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            Command::Provision(a) => a.dry_run,
+            Command::Rollback(a) => a.dry_run,
+            Command::Deploy(a) => a.dry_run,
+            Command::Restart(a) => a.dry_run,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -147,9 +231,10 @@ pub struct ProvisionArgs {
     /// Do not start the upstart jobs.
     #[arg(long)]
     pub no_start: bool,
-    /// Print one JSON document (the plan, or the outcome) instead of lines.
+    /// Fail (exit 1) when something could not be checked here (off the box: job state,
+    /// processes, live kernel values), instead of counting it apart.
     #[arg(long)]
-    pub json: bool,
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -157,16 +242,18 @@ pub struct VerifyArgs {
     /// Retry failing checks about once a second for up to SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
-    /// Print one JSON document instead of lines (same as --format json).
+    /// Check files only (drift, modes, owners, rc links, configs valid); job state,
+    /// processes, kernel values and HTTP/redis answers are reported as not checked.
     #[arg(long)]
-    pub json: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: VerifyFormat,
+    pub offline: bool,
+    /// Fail when a check could not be made here, instead of reporting it as skipped.
+    #[arg(long)]
+    pub strict: bool,
 }
 
+/// How a command prints its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum VerifyFormat {
+pub enum Format {
     Text,
     Json,
     Junit,
@@ -185,4 +272,8 @@ pub struct RollbackArgs {
     /// Apply without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Fail (exit 1) when something could not be checked here, e.g. whether a job to stop
+    /// or restart runs.
+    #[arg(long)]
+    pub strict: bool,
 }

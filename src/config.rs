@@ -208,6 +208,7 @@ const RESERVED_ENV: &[&str] = &[
     "BLOTCTL_CONFIG",
     "BLOTCTL_CRASH_AT",
     "BLOTCTL_CRASH_RUNS",
+    "BLOTCTL_SSH_OPTS",
 ];
 
 impl Layer {

@@ -147,11 +147,47 @@ pub enum Status {
     Skipped { reason: String },
 }
 
+/// Something a step needed to observe but could not here: live state (job state, running
+/// processes, kernel values) off the box, or under `--offline`. Never a change and never
+/// "in sync": a dry run counts it on its own, a real run refuses, `--strict` makes it an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotChecked {
+    /// What would have been checked (and done about it), e.g. "start redis unless it runs".
+    pub summary: String,
+    /// Why it could not be checked here, e.g. "init state unknown: initctl is not on PATH".
+    pub reason: String,
+    /// A real run refuses to start while this is unknown: it would have to act on it (start,
+    /// restart, stop a job). False for what no run here could act on anyway: live kernel
+    /// values under `--root` belong to this machine, not to the tree.
+    #[serde(skip)]
+    pub blocking: bool,
+}
+
+impl NotChecked {
+    pub fn new(summary: impl Into<String>, reason: impl Into<String>) -> NotChecked {
+        NotChecked {
+            summary: summary.into(),
+            reason: reason.into(),
+            blocking: true,
+        }
+    }
+
+    /// Not checked, and nothing a real run here would act on (see `blocking`).
+    pub fn beyond_this_run(summary: impl Into<String>, reason: impl Into<String>) -> NotChecked {
+        NotChecked {
+            blocking: false,
+            ..NotChecked::new(summary, reason)
+        }
+    }
+}
+
 /// What one step observed and wants done.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepPlan {
     pub status: Status,
     pub changes: Vec<Change>,
+    /// What this step could not observe here (see [`NotChecked`]).
+    pub not_checked: Vec<NotChecked>,
     /// Things a person should know that are not changes (e.g. visudo missing in a dry run).
     pub warnings: Vec<String>,
     /// Plain facts worth a line (e.g. a service that is not installed).
@@ -163,6 +199,7 @@ impl StepPlan {
         StepPlan {
             status: Status::Planned,
             changes,
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -173,6 +210,7 @@ impl StepPlan {
                 reason: reason.into(),
             },
             changes: Vec::new(),
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -183,6 +221,7 @@ impl StepPlan {
                 reason: reason.into(),
             },
             changes: Vec::new(),
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }

@@ -65,20 +65,35 @@ pub enum Stream {
     Stderr,
 }
 
+/// How a box path was looked at (the strongest way counts): `blotctl capture` copies a
+/// file's contents only when they were read, a directory's entries only when it was listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Seen {
+    /// `lstat` only (kind, mode, owner).
+    Meta,
+    /// Listed (names of its entries).
+    Listed,
+    /// Read (contents).
+    Read,
+}
+
 /// Access to the box, rooted at `--root`.
 #[derive(Debug)]
 pub struct Sys {
     root: PathBuf,
     /// Answers of [`Sys::query`] since the last change or [`Sys::forget`].
     queries: Mutex<HashMap<Vec<String>, Output>>,
+    /// Every box path looked at since [`Sys::record`], when recording.
+    seen: Mutex<Option<std::collections::BTreeMap<String, Seen>>>,
 }
 
 impl Clone for Sys {
-    /// A clone starts with no remembered answers.
+    /// A clone starts with no remembered answers, and does not record.
     fn clone(&self) -> Sys {
         Sys {
             root: self.root.clone(),
             queries: Mutex::default(),
+            seen: Mutex::default(),
         }
     }
 }
@@ -93,7 +108,29 @@ impl Sys {
         Ok(Sys {
             root,
             queries: Mutex::default(),
+            seen: Mutex::default(),
         })
+    }
+
+    /// Start recording every box path read, listed or `lstat`ed (for `blotctl capture`).
+    pub fn record(&self) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(Default::default());
+    }
+
+    /// Stop recording; what was looked at since [`Sys::record`], and how.
+    pub fn recorded(&self) -> std::collections::BTreeMap<String, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+
+    fn saw(&self, box_path: &str, how: Seen) {
+        if let Some(seen) = self.seen.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let e = seen.entry(box_path.to_string()).or_insert(how);
+            *e = (*e).max(how);
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -152,6 +189,7 @@ impl Sys {
     /// file nor its directory is immutable or append-only (`chattr +i`/`+a`), so that such
     /// a file stops the run while planning, before anything was changed.
     pub fn ensure_writable(&self, box_path: &str) -> Result<()> {
+        self.saw(box_path, Seen::Meta);
         let p = self.managed_path(box_path)?;
         let parent = p.parent().unwrap_or(&self.root).to_path_buf();
         for (shown, path) in [
@@ -201,6 +239,7 @@ impl Sys {
 
     /// Read a file; `None` when it does not exist.
     pub fn read(&self, box_path: &str) -> Result<Option<Vec<u8>>> {
+        self.saw(box_path, Seen::Read);
         let p = self.host_path(box_path)?;
         match fs::read(&p) {
             Ok(b) => Ok(Some(b)),
@@ -253,6 +292,7 @@ impl Sys {
 
     /// `lstat` a box path; `None` when it does not exist.
     pub fn meta(&self, box_path: &str) -> Result<Option<Meta>> {
+        self.saw(box_path, Seen::Meta);
         let p = self.host_path(box_path)?;
         match fs::symlink_metadata(&p) {
             Ok(m) => {
@@ -281,6 +321,7 @@ impl Sys {
     /// Names in a directory (following links to reach it, as programs on the box do);
     /// `None` when it does not exist.
     pub fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>> {
+        self.saw(box_path, Seen::Listed);
         let p = self.host_path(box_path)?;
         let rd = match fs::read_dir(&p) {
             Ok(rd) => rd,
@@ -382,6 +423,7 @@ impl Sys {
 
     /// The target of a symlink; `None` when the path does not exist.
     pub fn read_link(&self, box_path: &str) -> Result<Option<String>> {
+        self.saw(box_path, Seen::Meta);
         let p = self.host_path(box_path)?;
         match fs::read_link(&p) {
             Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
@@ -569,6 +611,38 @@ impl Sys {
         let mut full: Vec<&str> = argv.to_vec();
         full.push(&path);
         self.run(&full)
+    }
+
+    /// Validate files that only make sense together (e.g. a control file and a wrapper
+    /// that includes it): each of `files` is written with its mode into a private scratch
+    /// directory outside the tree, then `wrap(dir)` gives one more file (name, text, mode
+    /// 0700) and the argv to run. The directory is removed afterwards.
+    pub fn check_in_scratch(
+        &self,
+        files: &[(&str, &[u8], u32)],
+        wrap: impl FnOnce(&Path) -> (&'static str, String, Vec<String>),
+    ) -> Result<Output> {
+        let dir = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .tempdir()
+            .context("cannot create a scratch directory for validation")?;
+        let write = |name: &str, bytes: &[u8], mode: u32| -> Result<()> {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(dir.path().join(name))
+                .with_context(|| format!("cannot write {name} for validation"))?;
+            f.write_all(bytes)
+                .with_context(|| format!("cannot write {name} for validation"))
+        };
+        for (name, bytes, mode) in files {
+            write(name, bytes, *mode)?;
+        }
+        let (name, text, argv) = wrap(dir.path());
+        write(name, text.as_bytes(), 0o700)?;
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run(&argv)
     }
 
     /// Run `argv` (found on PATH) and hand each line of its stdout and stderr to `on_line`

@@ -125,7 +125,7 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
     assert_eq!(json.status.code(), Some(1));
     let doc: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("verify --json parses");
-    let checks = doc["checks"].as_array().unwrap().len();
+    let checks = doc["steps"].as_array().unwrap().len();
     assert!(checks > 10);
     let junit = b
         .blotctl()
@@ -144,7 +144,25 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
         .count();
-    assert_eq!(failures, doc["failed"].as_u64().unwrap() as usize);
+    assert_eq!(
+        failures,
+        doc["summary"]["failed"].as_u64().unwrap() as usize
+    );
+    let skipped = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!(
+        skipped,
+        (doc["summary"]["skipped"].as_u64().unwrap()
+            + doc["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["state"] == "not_checked")
+                .count() as u64) as usize
+    );
+    assert!(skipped > 0, "kernel values are never checked under --root");
 }
 
 #[test]
