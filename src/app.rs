@@ -37,8 +37,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let printer = Printer::new(cli.color, cli.quiet, format);
     check_format(&cli.command, format)?;
     if let Command::Completions { shell } = cli.command {
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "blotctl", &mut std::io::stdout());
+        crate::cli::completions(shell, &mut std::io::stdout());
         return Ok(EXIT_OK);
     }
     let sys = open_box(&cli.root, !matches!(cli.command, Command::Config))?;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match <cli::Cli as clap::Parser>::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(app::parse_failed(&e, &args)),
     };

@@ -238,17 +238,30 @@ fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
 /// Refuse, before connecting anywhere, what cannot work on many hosts at once.
 fn check_command(cli: &Cli) -> Result<()> {
     let refuse = |msg: &str| Err(UsageError(msg.to_string()).into());
+    match &cli.command {
+        Command::Completions { .. }
+        | Command::Config
+        | Command::Init { .. }
+        | Command::Render { .. } => {
+            return refuse(
+                "--host and --hosts-file apply to provision, verify, rollback, deploy and \
+                 restart; drop them here",
+            )
+        }
+        Command::Capture { .. } => {
+            return refuse(
+                "capture writes its copy on this machine: run it on the box (ssh BOX sudo \
+                 blotctl capture DIR), then copy DIR here",
+            )
+        }
+        _ => {}
+    }
     if cli.output() != crate::cli::Format::Text {
         return refuse(
             "--json/--format with --host: the output is lines prefixed with the host; drop it",
         );
     }
     match &cli.command {
-        Command::Completions { .. } => refuse("completions are printed here: drop --host"),
-        Command::Capture { .. } => refuse(
-            "capture writes its copy on this machine: run it on the box (ssh BOX sudo \
-             blotctl capture DIR), then copy DIR here",
-        ),
         Command::Provision(a) if !a.dry_run && !a.yes => refuse(
             "with --host there is no prompt per host: see the plans with --dry-run, then \
              apply with --yes",

@@ -239,8 +239,35 @@ fn init_writes_a_commented_config_that_loads() {
     assert!(cfg.contains("# /etc/blotctl.toml"), "{cfg}");
 }
 
+/// `blotctl completions bash` loaded into a real bash, asked as the shell asks on TAB:
+/// `words...` with the last one being completed. Returns the sorted candidates.
+fn bash_complete(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({})\n\
+         COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}\n\
+         _blotctl blotctl \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" ")
+    );
+    let out = Command::new("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut words: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    words.sort();
+    words
+}
+
 #[test]
-fn completions_name_the_commands() {
+fn completions_offer_no_hidden_flag_and_complete_keys_and_names() {
+    let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
         let out = assert_cmd::Command::cargo_bin("blotctl")
             .unwrap()
@@ -253,27 +280,129 @@ fn completions_name_the_commands() {
             text.contains("provision") && text.contains("rollback"),
             "{shell}"
         );
+        assert!(
+            !text.contains("remote-root") && !text.contains("remote-env"),
+            "{shell} completion offers a hidden flag"
+        );
+        assert!(text.contains("blot_port="), "{shell}: no setting keys");
+        std::fs::write(dir.path().join(shell), text).unwrap();
     }
+    let bash = dir.path().join("bash");
+    let provision = bash_complete(&bash, &["blotctl", "provision", "--"]);
+    for flag in ["--dry-run", "--host", "--set", "--root", "--quiet"] {
+        assert!(
+            provision.contains(&flag.to_string()),
+            "{flag}: {provision:?}"
+        );
+    }
+    assert!(
+        !provision.iter().any(|w| w.starts_with("--remote")),
+        "{provision:?}"
+    );
+    for local in ["config", "init", "completions", "render"] {
+        let words = bash_complete(&bash, &["blotctl", local, "--"]);
+        assert!(words.contains(&"--root".to_string()), "{local}: {words:?}");
+        assert!(
+            !words
+                .iter()
+                .any(|w| w.starts_with("--host") || w.starts_with("--remote")),
+            "{local} offers a remote option: {words:?}"
+        );
+    }
+    assert_eq!(
+        bash_complete(&bash, &["blotctl", "verify", "--set", "blot_"]),
+        ["blot_port="]
+    );
+    let names = bash_complete(&bash, &["blotctl", "render", ""]);
+    for name in ["blot", "monit.rc", "redis-host-settings", "logrotate"] {
+        assert!(names.contains(&name.to_string()), "{name}: {names:?}");
+    }
+    // Run ids live on the box and change with every run: no file names offered instead.
+    let runs = bash_complete(&bash, &["blotctl", "rollback", ""]);
+    assert!(runs.iter().all(|w| w.starts_with('-')), "{runs:?}");
+}
+
+/// Help of every command, wrapped at 100 columns whatever the terminal says beyond that.
+fn help(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("blotctl")
+        .unwrap()
+        .args(args)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}");
+    let text = stdout(&out);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{args:?}: longer than 100 columns: {line}"
+        );
+    }
+    text
 }
 
 #[test]
 fn help_snapshots() {
     for cmd in [
-        vec!["--help"],
-        vec!["provision", "--help"],
-        vec!["verify", "--help"],
-        vec!["rollback", "--help"],
-        vec!["config", "--help"],
-        vec!["render", "--help"],
+        "--help",
+        "provision",
+        "verify",
+        "rollback",
+        "config",
+        "render",
+        "init",
+        "completions",
+        "deploy",
+        "restart",
+        "capture",
     ] {
-        let out = assert_cmd::Command::cargo_bin("blotctl")
-            .unwrap()
-            .args(&cmd)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let name = format!("help_{}", cmd[0].trim_start_matches('-'));
-        insta::assert_snapshot!(name, stdout(&out));
+        let text = if cmd == "--help" {
+            help(&[cmd])
+        } else {
+            help(&[cmd, "--help"])
+        };
+        let name = format!("help_{}", cmd.trim_start_matches('-'));
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+/// Global and remote options have headings of their own; the remote ones only where they
+/// apply, and given anywhere else they are a usage error.
+#[test]
+fn remote_options_only_where_they_apply() {
+    for cmd in ["provision", "verify", "rollback", "deploy", "restart"] {
+        let text = help(&[cmd, "--help"]);
+        assert!(
+            text.contains("\nGlobal options:\n") && text.contains("\nRemote boxes (over ssh):\n"),
+            "{cmd}:\n{text}"
+        );
+        assert!(text.contains("--host <[USER@]HOST>"), "{cmd}:\n{text}");
+    }
+    for cmd in ["config", "init", "completions", "render"] {
+        let text = help(&[cmd, "--help"]);
+        assert!(text.contains("\nGlobal options:\n"), "{cmd}:\n{text}");
+        assert!(
+            !text.contains("--host") && !text.contains("Remote boxes"),
+            "{cmd}:\n{text}"
+        );
+        for args in [vec![cmd, "--host", "h"], vec!["--hosts-file", "/f", cmd]] {
+            let out = assert_cmd::Command::cargo_bin("blotctl")
+                .unwrap()
+                .args(&args)
+                .arg(if cmd == "completions" {
+                    "bash"
+                } else {
+                    "--root=/nonexistent"
+                })
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("--host and --hosts-file apply to provision, verify"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
     }
 }
 
@@ -305,14 +434,21 @@ fn provision_json_snapshot() {
     assert!(doc["backup"].is_string());
 }
 
-/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440).
+/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440), from a
+/// copy of the binary and the fakes that `nobody` can reach wherever the clone lives.
 fn as_nobody(b: &TestBox, args: &[&str]) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    let tools = ForEveryone::new();
     let parent = b.root.parent().unwrap();
     std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut c = b.blotctl_std();
-    c.args(args)
+    let mut c = std::process::Command::new(&tools.blotctl);
+    c.arg("--root")
+        .arg(&b.root)
+        .args(args)
+        .env("PATH", &tools.path)
+        .env_remove("BLOTCTL_ROOT")
+        .env_remove("BLOTCTL_CONFIG")
         .uid(65534)
         .gid(65534)
         .stdin(std::process::Stdio::null());

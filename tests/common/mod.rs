@@ -196,6 +196,52 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
     }
 }
 
+/// The built blotctl and the fakes, copied to a fresh directory every user can enter: a
+/// test that runs blotctl as another user (uid 65534) must not depend on where the clone
+/// lives (under /root or a `mktemp -d` directory, nobody else can reach target/ or
+/// fixtures/).
+pub struct ForEveryone {
+    _dir: tempfile::TempDir,
+    /// The copy of blotctl.
+    pub blotctl: PathBuf,
+    /// PATH with the copied fakes first, then /usr/bin and this PATH.
+    pub path: String,
+}
+
+impl ForEveryone {
+    pub fn new() -> ForEveryone {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Copied by `cp`, not in this process: a file this process had open for writing
+        // could be inherited by a child another test thread forks at that moment, and
+        // running it would then fail with "Text file busy".
+        let blotctl = dir.path().join("blotctl");
+        let bin = dir.path().join("bin");
+        for (from, to) in [
+            (assert_cmd::cargo::cargo_bin("blotctl"), &blotctl),
+            (project().join("fixtures/bin"), &bin),
+        ] {
+            let st = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&from)
+                .arg(to)
+                .status()
+                .unwrap();
+            assert!(st.success(), "cp -a {}", from.display());
+        }
+        let path = format!(
+            "{}:/usr/bin:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        ForEveryone {
+            _dir: dir,
+            blotctl,
+            path,
+        }
+    }
+}
+
 /// Assert two tree states are equal, naming only the paths that differ.
 #[track_caller]
 pub fn assert_same_state(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>, what: &str) {
