@@ -643,3 +643,53 @@ fn a_capture_as_a_tarball_keeps_owners_and_plans_the_same() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+/// The CI recipe's script on a capture, as CI runs it: the plan in three forms, blotctl's
+/// exit code. The README's workflow and this repository's .ci/run call this same script.
+#[test]
+fn the_ci_recipe_script_plans_a_capture() {
+    let Some(c) = Captured::new() else { return };
+    let script = project().join("examples/ci/check-plan.sh");
+    for file in [".ci/run", "examples/ci/blotctl-plan.yml"] {
+        let text = std::fs::read_to_string(project().join(file)).unwrap();
+        assert!(text.contains("examples/ci/check-plan.sh"), "{file}");
+    }
+    let readme = std::fs::read_to_string(project().join("README.md")).unwrap();
+    assert!(
+        readme.contains("## Checking changes in CI")
+            && readme.contains("examples/ci/blotctl-plan.yml"),
+        "README documents the recipe"
+    );
+    let run = |out: &str, extra: &[&str]| {
+        Command::new("bash")
+            .arg(&script)
+            .arg(assert_cmd::cargo::cargo_bin("blotctl"))
+            .arg(c.dest())
+            .arg(c.dir.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let same = run("plan", &[]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&same),
+        stderr(&same)
+    );
+    let changed = run("plan-change", &["--set", "monit_interval=15"]);
+    assert_eq!(changed.status.code(), Some(2), "{}", stdout(&changed));
+    let dir = c.dir.path().join("plan-change");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(
+        changes(&doc),
+        vec![("write_file".into(), "/etc/monit.rc".into())]
+    );
+    let xml = std::fs::read_to_string(dir.join("plan.xml")).unwrap();
+    roxmltree::Document::parse(&xml).expect("JUnit XML is well-formed");
+    assert!(std::fs::read_to_string(dir.join("plan.txt"))
+        .unwrap()
+        .contains("dry run: 1 change, 7 not checked here;"));
+}

@@ -6,6 +6,7 @@
 //! - `man`: man pages from the CLI definition (clap_mangen) into target/man/.
 //! - `fuzz [SECONDS]`: every cargo-fuzz target for SECONDS (default 20) each (see fuzz.rs).
 //! - `bench`: whole-process timings against a shell floor, to target/bench/report.md.
+//! - `capture OUT [BLOTCTL]`: a capture of the fixture box, provisioned, for the CI recipe.
 
 mod bench;
 mod dist;
@@ -45,9 +46,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("man") => man(&root),
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("capture") => capture(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench>"
+                "usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench\
+                 |capture OUT [BLOTCTL]>"
             );
             std::process::exit(64);
         }
@@ -349,26 +352,8 @@ fn demo(root: &Path) -> Result<()> {
     println!("xtask demo: building blotctl (cargo build; the first build takes a few minutes)");
     duct::cmd!(cargo(), "build", "--bin", "blotctl").run()?;
     let boxdir = root.join("target/demo-box");
-    if boxdir.exists() {
-        // stop whatever a previous demo started, then start afresh
-        let _ = stop_fake_jobs(root, &boxdir);
-        std::fs::remove_dir_all(&boxdir)?;
-    }
-    duct::cmd!(
-        "cp",
-        "-a",
-        root.join("fixtures/boxes/amazon-linux-2018.03"),
-        &boxdir
-    )
-    .run()?;
-    apply_modes(root, &boxdir)?;
-    let path = format!(
-        "{}:{}",
-        root.join("fixtures/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // The demo cannot wait for real daemons: jobs are fake, so no settle time.
-    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    fresh_fixture_box(root, &boxdir)?;
+    let path = fake_path(root);
     println!(
         "\nEach command below is printed exactly as it runs, from {} (the repository root):\n\
          \x20 target/debug/blotctl     the build above\n\
@@ -407,6 +392,85 @@ fn demo(root: &Path) -> Result<()> {
     run(&["provision", "--dry-run"])?;
     stop_fake_jobs(root, &boxdir)?;
     println!("\nThe provisioned copy is in {}", boxdir.display());
+    Ok(())
+}
+
+/// A scratch copy of the fixture box at `boxdir` (whatever a previous one started is stopped
+/// first), with its modes, and no settle time: the jobs are fake, there are no daemons.
+fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
+    if boxdir.exists() {
+        let _ = stop_fake_jobs(root, boxdir);
+        std::fs::remove_dir_all(boxdir)?;
+    }
+    if let Some(parent) = boxdir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    duct::cmd!(
+        "cp",
+        "-a",
+        root.join("fixtures/boxes/amazon-linux-2018.03"),
+        boxdir
+    )
+    .run()?;
+    apply_modes(root, boxdir)?;
+    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    Ok(())
+}
+
+/// PATH with the fake chkconfig and initctl first.
+fn fake_path(root: &Path) -> String {
+    format!(
+        "{}:{}",
+        root.join("fixtures/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `cargo xtask capture OUT [BLOTCTL]`: what a CI job gets from the box, made from the
+/// fixture box: a scratch copy (target/ci-box) provisioned with the fakes, then `blotctl
+/// capture OUT` (a directory or a .tar/.tar.gz). BLOTCTL defaults to a debug build; .ci/run
+/// passes the portable one, which examples/ci/check-plan.sh then runs on OUT. Needs root
+/// (provision, and the capture keeps owners).
+fn capture(root: &Path, args: &[String]) -> Result<()> {
+    let Some(out) = args.first() else {
+        bail!("usage: cargo xtask capture OUT [BLOTCTL]");
+    };
+    if !rustix_is_root() {
+        bail!("cargo xtask capture provisions a copy of the fixture box: run it as root");
+    }
+    let bin = match args.get(1) {
+        Some(b) => PathBuf::from(b),
+        None => {
+            duct::cmd!(cargo(), "build", "--quiet", "--bin", "blotctl").run()?;
+            root.join("target/debug/blotctl")
+        }
+    };
+    let boxdir = root.join("target/ci-box");
+    fresh_fixture_box(root, &boxdir)?;
+    let run = |args: &[&str]| -> Result<()> {
+        let out = duct::cmd(&bin, args)
+            .env("PATH", fake_path(root))
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()?;
+        if !out.status.success() {
+            bail!(
+                "blotctl {} failed ({}):\n{}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    let dir = boxdir.to_string_lossy().into_owned();
+    let result = run(&["--root", &dir, "provision", "--yes"])
+        .and_then(|()| run(&["--root", &dir, "capture", out]));
+    stop_fake_jobs(root, &boxdir)?;
+    result?;
+    println!("xtask capture: the provisioned fixture box, captured into {out}");
     Ok(())
 }
 
