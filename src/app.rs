@@ -335,11 +335,24 @@ pub(crate) fn refuse(o: Outcome, err: anyhow::Error, printer: Printer) -> Result
 /// The end of a dry run: exit 0 when nothing is pending, 2 when changes are, 1 when a
 /// step failed (or, with `strict`, something could not be checked here). Printed as text
 /// (the steps, then the summary `what: ...`) or as the command's document.
-pub(crate) fn end_dry_run(
+pub(crate) fn end_dry_run(o: Outcome, what: &str, strict: bool, printer: Printer) -> Result<u8> {
+    end_look(o, strict, printer, |o| {
+        format!(
+            "{}{}\n",
+            report::steps_text(&o.steps),
+            report::summary(what, o.counts())
+        )
+    })
+}
+
+/// The end of a look that changed nothing (a dry run, `verify`): the exit code from the
+/// outcome (1 a step or check failed, or with `strict` something not checked; 2 changes
+/// pending; else 0), the outcome printed as `text` or as its document, hints for failures.
+pub(crate) fn end_look(
     mut o: Outcome,
-    what: &str,
     strict: bool,
     printer: Printer,
+    text: impl FnOnce(&Outcome) -> String,
 ) -> Result<u8> {
     let n = o.counts();
     let strict_err = (strict && n.not_checked > 0).then(|| {
@@ -362,8 +375,7 @@ pub(crate) fn end_dry_run(
         o = o.with_error(e, EXIT_FAILED);
     }
     if !report::print_document(&o, printer.format) {
-        print!("{}", report::steps_text(&o.steps));
-        println!("{}", report::summary(what, n));
+        print!("{}", text(&o));
     }
     print_hints(
         o.steps

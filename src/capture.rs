@@ -235,7 +235,15 @@ fn dest_of(dest: &Path) -> Result<Dest<'_>> {
     } else {
         Dest::Dir(dest)
     };
-    let exists = std::fs::symlink_metadata(dest).is_ok();
+    let meta = std::fs::symlink_metadata(dest).ok();
+    let exists = meta.is_some();
+    if meta.is_some_and(|m| m.file_type().is_symlink()) {
+        return Err(UsageError(format!(
+            "{} is a symlink: capture writes only where it is told, not where a link points",
+            dest.display()
+        ))
+        .into());
+    }
     let empty_dir = std::fs::read_dir(dest).is_ok_and(|mut d| d.next().is_none());
     match d {
         Dest::Tar(..) if exists => Err(UsageError(format!(

@@ -9,11 +9,10 @@
 //! What cannot be observed here (off the box: no init to ask, 127.0.0.1 is not the box;
 //! `--offline`: files only) is *not checked*: reported as skipped, never as passed.
 
-use crate::app::{EXIT_FAILED, EXIT_OK};
 use crate::cli::VerifyArgs;
 use crate::config::Settings;
 use crate::engine;
-use crate::outcome::{kinded, ErrorKind, Outcome, State, StepOutcome};
+use crate::outcome::{Outcome, State, StepOutcome};
 use crate::plan::Status;
 use crate::printer::Printer;
 use crate::steps::{self, init, templates, Ctx};
@@ -268,35 +267,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
     };
     let mut o = Outcome::new("verify", false);
     o.steps = results;
-    let n = o.counts();
-    let strict_err = (args.strict && n.not_checked > 0).then(|| {
-        kinded(
-            ErrorKind::NotChecked,
-            anyhow::anyhow!(
-                "{} could not be checked here (--strict)",
-                crate::report::plural(n.not_checked, "check")
-            ),
-        )
-    });
-    o.exit_code = if n.failed > 0 || strict_err.is_some() {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    };
-    if let Some(e) = &strict_err {
-        o = o.with_error(e, EXIT_FAILED);
-    }
-    if !crate::report::print_document(&o, printer.format) {
-        print!("{}", crate::report::check_lines(&o.steps));
-        crate::app::print_hints(
-            o.steps
-                .iter()
-                .filter(|c| c.state == State::Failed)
-                .filter_map(|c| c.reason.clone()),
-        );
-    }
-    match strict_err {
-        Some(e) => Err(e),
-        None => Ok(o.exit_code),
-    }
+    crate::app::end_look(o, args.strict, printer, |o| {
+        crate::report::check_lines(&o.steps)
+    })
 }

@@ -272,7 +272,27 @@ fn capture_leaves_out_secrets_and_never_follows_a_link_out_of_the_tree() {
         "/etc/blotctl.toml",
         "start_settle_ms = 0\nstart_timeout = 5\nnginx_config = \"/etc/ssh/ssh_host_rsa_key\"\n",
     );
+    // A FIFO among the rc links: never opened (it would block), left out.
+    let fifo = b.path("/etc/rc.d/rc3.d/S50fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let before = b.state();
     let dir = tempfile::tempdir().unwrap();
+    // Written only where it is told: not through a link, not over anything.
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
+    std::fs::write(dir.path().join("taken.tar"), "x").unwrap();
+    for taken in ["link", "taken.tar"] {
+        let out = b
+            .blotctl()
+            .arg("capture")
+            .arg(dir.path().join(taken))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{taken}: {}", stderr(&out));
+    }
     let dest = dir.path().join("box");
     let out = b.blotctl().arg("capture").arg(&dest).output().unwrap();
     assert_eq!(
@@ -282,7 +302,12 @@ fn capture_leaves_out_secrets_and_never_follows_a_link_out_of_the_tree() {
         stdout(&out),
         stderr(&out)
     );
+    assert_same_state(&before, &b.state(), "capture changed the box");
     let text = stdout(&out);
+    assert!(
+        text.contains("left out /etc/rc.d/rc3.d/S50fifo: neither a file, a directory nor a link"),
+        "{text}"
+    );
     assert!(
         text.contains("left out /etc/ssh/ssh_host_rsa_key: a secret"),
         "{text}"

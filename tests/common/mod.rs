@@ -186,6 +186,9 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         } else if m.is_dir() {
             out.insert(rel, format!("dir {head}"));
             walk(root, &p, out);
+        } else if !m.is_file() {
+            // A FIFO, socket or device: never opened (a FIFO would block).
+            out.insert(rel, format!("other {head}"));
         } else {
             let bytes = std::fs::read(&p).unwrap();
             out.insert(
