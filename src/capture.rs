@@ -29,6 +29,8 @@ use std::path::Path;
 pub const MANIFEST: &str = "/blotctl-capture.json";
 /// The largest file copied (planning reads configs of a few kB).
 pub const MAX_FILE: usize = 4 << 20;
+/// How the manifest names a file copied empty: planning looks only at its metadata.
+const METADATA_ONLY: &str = "file, metadata only (contents never read)";
 /// Links followed in one path before giving up (as the kernel's ELOOP).
 const MAX_LINKS: usize = 40;
 
@@ -193,8 +195,11 @@ impl Copier<'_> {
     }
 
     fn file(&mut self, p: &str, meta: Meta, seen: Seen) -> Result<()> {
-        if self.m.copied.contains_key(p) {
-            return Ok(());
+        // Copied already; unless only its metadata was, and now its contents were read
+        // (a file in a listed directory, e.g. /etc/sudoers.d, read through sudoers).
+        match self.m.copied.get(p) {
+            Some(what) if !(what == METADATA_ONLY && seen == Seen::Read) => return Ok(()),
+            _ => {}
         }
         let (uid, gid) = self.owners(meta);
         let (bytes, what) = if seen == Seen::Read {
@@ -211,7 +216,7 @@ impl Copier<'_> {
                 }
             }
         } else {
-            (Vec::new(), "file, metadata only (contents never read)")
+            (Vec::new(), METADATA_ONLY)
         };
         self.to.write_atomic(p, &bytes, meta.mode, uid, gid)?;
         self.m.copied.insert(p.to_string(), what.into());

@@ -231,10 +231,20 @@ fn capture_copies_what_planning_reads_with_modes_owners_and_links() {
             "{link}"
         );
     }
-    assert_eq!(
-        std::fs::read(c.path("/etc/monit.rc")).unwrap(),
-        std::fs::read(c.b.path("/etc/monit.rc")).unwrap()
-    );
+    // What planning reads, byte for byte: a file read through a listed directory too
+    // (sudoers includes /etc/sudoers.d, which is also listed).
+    for p in [
+        "/etc/monit.rc",
+        "/etc/sudoers",
+        "/etc/sudoers.d/cloud-init",
+        "/etc/passwd",
+    ] {
+        assert_eq!(
+            std::fs::read(c.path(p)).unwrap(),
+            std::fs::read(c.b.path(p)).unwrap(),
+            "{p}"
+        );
+    }
     // Only what planning looks at: not the app, not the box's other jobs.
     assert!(!c.path("/var/www/blot/app.js").exists());
     assert!(!c.path("/etc/init/tty.conf").exists());
