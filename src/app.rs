@@ -79,10 +79,19 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
     if let Some(env) = Layer::from_env(std::env::vars())? {
         layers.push(env);
     }
-    if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
-        layers.push(flags);
-    }
-    crate::config::resolve(layers)
+    let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? else {
+        return crate::config::resolve(layers);
+    };
+    let below = layers.clone();
+    layers.push(flags);
+    crate::config::resolve(layers).map_err(|e| {
+        // Valid without the flags: a value given with --set is wrong (`blot_port=abc`),
+        // fixed on the command line like an unknown key.
+        match crate::config::resolve(below) {
+            Ok(_) => UsageError(format!("{e:#}")).into(),
+            Err(_) => e,
+        }
+    })
 }
 
 /// `blotctl config`: the effective settings as TOML, each with its source.

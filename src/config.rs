@@ -261,8 +261,11 @@ impl Layer {
                 bail!("--set {kv:?}: expected KEY=VALUE (`blotctl config` lists the keys)");
             };
             let key = key.trim();
-            check_key(key).with_context(|| format!("--set {kv:?}"))?;
-            table.insert(key.to_string(), loose_value(value.trim().to_string()));
+            let value = loose_value(value.trim().to_string());
+            check_key(key)
+                .and_then(|()| check_type(key, &value))
+                .with_context(|| format!("--set {kv:?}"))?;
+            table.insert(key.to_string(), value);
         }
         Ok((!table.is_empty()).then(|| Layer {
             origin: "--set".into(),
@@ -279,6 +282,16 @@ fn loose_value(value: String) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or(toml::Value::String(value))
+}
+
+/// Whether `key` takes a value like this one (`blot_port = "abc"` is not a port).
+fn check_type(key: &str, value: &toml::Value) -> Result<()> {
+    let mut table = toml::Table::try_from(Settings::default()).expect("settings serialize");
+    table.insert(key.to_string(), value.clone());
+    table
+        .try_into::<Settings>()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
 /// The settings every layer may set.
@@ -333,10 +346,11 @@ pub fn resolve(layers: Vec<Layer>) -> Result<Effective> {
     })?;
     settings.validate().with_context(|| {
         let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
-        if origins.len() == 1 {
-            format!("invalid config file {}", origins[0])
-        } else {
-            format!("invalid config (from {})", origins.join(", "))
+        match origins[..] {
+            [file] if file != "environment" && file != "--set" => {
+                format!("invalid config file {file}")
+            }
+            _ => format!("invalid config (from {})", origins.join(", ")),
         }
     })?;
     Ok(Effective { settings, sources })
@@ -602,6 +616,11 @@ mod tests {
             "{err:#}"
         );
         assert!(Layer::from_flags(&["blot_port".into()]).is_err());
+        let err = Layer::from_flags(&["blot_port=abc".into()]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("--set \"blot_port=abc\": invalid type: string \"abc\""),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -198,6 +198,18 @@ fn config_shows_where_each_setting_came_from() {
         "{}",
         stderr(&typo)
     );
+    // A value of the wrong type, or one the settings refuse, is as much a usage error.
+    for (set, says) in [
+        (
+            "blot_port=abc",
+            "invalid type: string \"abc\", expected u16",
+        ),
+        ("blot_port=80", "blot_port and nginx_port are both 80"),
+    ] {
+        let bad = b.blotctl().args(["config", "--set", set]).output().unwrap();
+        assert_eq!(bad.status.code(), Some(64), "{set}: {}", stderr(&bad));
+        assert!(stderr(&bad).contains(says), "{set}: {}", stderr(&bad));
+    }
 }
 
 #[test]
