@@ -114,9 +114,14 @@ fn print_config(e: &Effective) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `blotctl init`: a commented config file with the effective values (asked for on a
-/// terminal), written through the engine like any other change.
+/// `blotctl init`: a commented config file in which only what differs from the built-in
+/// defaults is live (the answers on a terminal, values from --set, BLOTCTL_* or an existing
+/// file), written through the engine like any other change. Root is checked first, before
+/// anything is asked.
 fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
+    if !sys.is_root() {
+        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
+    }
     if sys.meta(DEFAULT_CONFIG)?.is_some() && !force {
         return Err(UsageError(format!(
             "{DEFAULT_CONFIG} already exists (use --force to replace it)"
@@ -140,9 +145,11 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         .split_whitespace()
         .map(String::from)
         .collect();
-        settings.blot_port = ask("Blot port (blot_port)", settings.blot_port.to_string())?
-            .parse()
-            .context("blot_port must be a port number")?;
+        // Asks again until the answer is a port number.
+        settings.blot_port = dialoguer::Input::<u16>::new()
+            .with_prompt("Blot port (blot_port)")
+            .default(settings.blot_port)
+            .interact_text()?;
     }
     settings.validate()?;
     let text = crate::config::commented_toml(&settings)?;
@@ -151,9 +158,6 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         settings: &settings,
         no_start: true,
     };
-    if !sys.is_root() {
-        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
-    }
     let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
     let old = sys.read(DEFAULT_CONFIG)?;
     let change = crate::plan::Change::new(

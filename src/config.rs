@@ -436,17 +436,24 @@ const DOCS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The settings as a TOML file, each key under a comment saying what it is for.
+/// The settings as a TOML file, each key under a comment saying what it is for. A key whose
+/// value is the built-in default is written commented out (`#key = value`, as shipped
+/// configs do), so the file sets only what differs and `blotctl config` attributes only
+/// those keys to it.
 pub fn commented_toml(s: &Settings) -> Result<String> {
     let table = toml::Table::try_from(s)?;
+    let defaults = toml::Table::try_from(Settings::default())?;
     let mut out = String::from(
-        "# blotctl settings. Precedence: built-in defaults < this file < --config FILE or\n\
-         # BLOTCTL_CONFIG < BLOTCTL_<KEY> environment variables. `blotctl config` shows the\n\
-         # effective value of each key and where it came from.\n",
+        "# blotctl settings. Precedence, lowest first: built-in defaults < this file <\n\
+         # --config FILE or BLOTCTL_CONFIG < BLOTCTL_<KEY> environment variables <\n\
+         # --set KEY=VALUE flags. A commented-out key shows its built-in default; remove the\n\
+         # `#` to change it. `blotctl config` shows the effective value of each key and\n\
+         # where it came from.\n",
     );
     for (k, v) in &table {
         let doc = DOCS.iter().find(|(n, _)| n == k).map_or("", |(_, d)| *d);
-        out.push_str(&format!("\n# {doc}\n{k} = {v}\n"));
+        let hash = if defaults.get(k) == Some(v) { "#" } else { "" };
+        out.push_str(&format!("\n# {doc}\n{hash}{k} = {v}\n"));
     }
     Ok(out)
 }
@@ -637,6 +644,39 @@ mod tests {
         assert!(Layer::from_env([("BLOTCTL_BLOT_PROT".into(), "81".into())])
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn init_file_sets_only_what_differs_and_its_comments_are_the_defaults() {
+        let s = Settings {
+            user: "deploy".into(),
+            blot_port: 9000,
+            ..Default::default()
+        };
+        let text = commented_toml(&s).unwrap();
+        let layer = Layer::parse(&text, "/etc/blotctl.toml").unwrap();
+        let live: Vec<&String> = layer.table.keys().collect();
+        assert_eq!(live, ["blot_port", "user"], "{text}");
+        assert_eq!(Settings::from_toml(&text, "f").unwrap(), s);
+        assert!(text.contains("#app_dir = \"/var/www/blot\"\n"), "{text}");
+        assert!(
+            text.contains("environment variables <\n# --set KEY=VALUE flags."),
+            "{text}"
+        );
+        // Every commented-out line, uncommented, is the default again.
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(kv) if !kv.starts_with(' ') && kv.contains(" = ") => kv,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            Layer::parse(&uncommented, "f").unwrap().table.len(),
+            known_keys().len()
+        );
+        assert_eq!(Settings::from_toml(&uncommented, "f").unwrap(), s);
     }
 
     #[test]

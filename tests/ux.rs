@@ -212,25 +212,134 @@ fn config_shows_where_each_setting_came_from() {
     }
 }
 
+/// The keys `blotctl config` attributes to /etc/blotctl.toml.
+fn keys_from_the_file(b: &TestBox) -> Vec<String> {
+    let out = b.blotctl().arg("config").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter(|l| l.ends_with("# /etc/blotctl.toml"))
+        .map(|l| l.split(" = ").next().unwrap().to_string())
+        .collect()
+}
+
 #[test]
-fn init_writes_a_commented_config_that_loads() {
+fn init_writes_a_commented_config_in_which_only_what_differs_is_live() {
     let b = TestBox::fresh();
     std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
-    let out = b.blotctl().arg("init").output().unwrap();
+    let out = b
+        .blotctl()
+        .args(["init", "--set", "nginx_port=81"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = b.read("/etc/blotctl.toml");
     assert!(
-        text.contains("# The Blot checkout") && text.contains("app_dir = \"/var/www/blot\""),
+        text.contains("# The Blot checkout") && text.contains("\n#app_dir = \"/var/www/blot\"\n"),
         "{text}"
     );
+    assert!(text.contains("\nnginx_port = 81\n"), "{text}");
+    assert_eq!(keys_from_the_file(&b), ["nginx_port"]);
     let again = b.blotctl().arg("init").output().unwrap();
     assert_eq!(
         again.status.code(),
         Some(64),
         "init must not overwrite without --force"
     );
-    let cfg = stdout(&b.blotctl().arg("config").output().unwrap());
-    assert!(cfg.contains("# /etc/blotctl.toml"), "{cfg}");
+}
+
+/// Run `command` in a fresh tmux session (160x50); the session ends with the test.
+fn in_tmux(command: &str) -> Session {
+    let name = format!("blotctl-ux-{}-{}", std::process::id(), rand_suffix());
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "50",
+            command,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    Session(name)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn init_on_a_terminal_writes_only_the_answers_that_differ() {
+    if !require("tmux") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let session = in_tmux(&format!(
+        "'{}' --root '{}' init; echo EXIT=$?; sleep 60",
+        assert_cmd::cargo::cargo_bin("blotctl").display(),
+        b.root.display()
+    ));
+    let name = &session.0;
+    let answer = |prompt: &str, keys: &[&str]| {
+        let screen = wait_for(name, prompt);
+        assert!(screen.contains(prompt), "{screen}");
+        for k in keys {
+            tmux(&["send-keys", "-t", name, k]);
+        }
+    };
+    answer("Blot checkout (app_dir)", &["Enter"]);
+    answer("app user (user)", &["C-u", "deploy", "Enter"]);
+    answer("site names", &["Enter"]);
+    answer("Blot port (blot_port)", &["C-u", "abc", "Enter"]);
+    // Not a port: asked again.
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", name, "C-u", "9000", "Enter"]);
+    let screen = wait_for(name, "EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(b
+        .read("/etc/blotctl.toml")
+        .contains("\nuser = \"deploy\"\n"));
+    let mut keys = keys_from_the_file(&b);
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["blot_port", "user"],
+        "only the answers that changed a default"
+    );
+}
+
+/// Not root: init says so before it asks anything, on a terminal too.
+#[test]
+fn init_checks_root_before_asking() {
+    if !require("tmux") || !require("setpriv") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let tools = ForEveryone::new();
+    let session = in_tmux(&format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups '{}' --root '{}' init; \
+         echo EXIT=$?; sleep 60",
+        tools.blotctl.display(),
+        b.root.display()
+    ));
+    let screen = wait_for(&session.0, "EXIT=");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("error: init must run as root to write /etc/blotctl.toml"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Blot checkout"), "asked first:\n{screen}");
+    assert!(!b.path("/etc/blotctl.toml").exists());
 }
 
 /// `blotctl completions bash` loaded into a real bash, asked as the shell asks on TAB:
