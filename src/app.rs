@@ -167,6 +167,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             old,
             new: text.into_bytes(),
             perms: steps::ROOT_0644,
+            old_perms: None,
         },
     );
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
