@@ -227,7 +227,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         let spinner = printer.spinner("planning");
         engine::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let (text, counts) = report::steps(&planned, Tense::Would, printer.quiet());
     let json = |planned: &[Planned],
                 tense,
                 exit: u8,
@@ -408,7 +408,7 @@ pub(crate) fn apply_all(
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
-            let (text, _) = report::steps(&planned[i..=i], Tense::Did);
+            let (text, _) = report::steps(&planned[i..=i], Tense::Did, printer.quiet());
             spinner.println(&text);
         }
     }
@@ -514,7 +514,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         }])
     };
     let planned = plan_of(&ctx)?;
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let (text, counts) = report::steps(&planned, Tense::Would, printer.quiet());
     if args.dry_run {
         print!("{text}");
         let what = format!("rollback of {} (dry run)", target.run_id);

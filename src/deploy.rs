@@ -352,7 +352,7 @@ fn run(
             spinner.step(format!("planning: {name}"))
         })
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let (text, counts) = report::steps(&planned, Tense::Would, printer.quiet());
     if dry_run {
         print!("{text}");
         println!("{}", report::summary("dry run", counts));

@@ -54,8 +54,10 @@ fn color_diff(diff: &str) -> String {
         .collect()
 }
 
-/// Render every step's line (and, for `Would`, the diffs); count what was found.
-pub fn steps(planned: &[Planned], tense: Tense) -> (String, Counts) {
+/// Render every step's line (and, for `Would`, the diffs); count what was found. `quiet`
+/// (`--quiet`) leaves out the lines of steps that are ok, absent or skipped, and notes:
+/// what changes, would change or fails, and warnings, are always shown.
+pub fn steps(planned: &[Planned], tense: Tense, quiet: bool) -> (String, Counts) {
     let mut out = String::new();
     let mut n = Counts::default();
     for p in planned {
@@ -67,18 +69,23 @@ pub fn steps(planned: &[Planned], tense: Tense) -> (String, Counts) {
             }
             Ok(plan) => plan,
         };
+        let quiet_line = |out: &mut String, state: &str, detail: &str| {
+            if !quiet {
+                line(out, state, p.name, detail);
+            }
+        };
         match &plan.status {
             Status::Absent { reason } => {
                 n.absent += 1;
-                line(&mut out, "absent", p.name, reason);
+                quiet_line(&mut out, "absent", reason);
             }
             Status::Skipped { reason } => {
                 n.skipped += 1;
-                line(&mut out, "skipped", p.name, reason);
+                quiet_line(&mut out, "skipped", reason);
             }
             Status::Planned if plan.changes.is_empty() => {
                 n.ok += 1;
-                line(&mut out, "ok", p.name, "");
+                quiet_line(&mut out, "ok", "");
             }
             Status::Planned => {
                 n.changed_steps += 1;
@@ -104,7 +111,7 @@ pub fn steps(planned: &[Planned], tense: Tense) -> (String, Counts) {
         for w in &plan.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
-        for note in &plan.notes {
+        for note in plan.notes.iter().filter(|_| !quiet) {
             let _ = writeln!(out, "  note: {note}");
         }
     }
@@ -142,7 +149,7 @@ pub fn json_doc(
     backup: Option<&str>,
 ) -> serde_json::Value {
     use serde_json::json;
-    let (_, counts) = steps(planned, tense);
+    let (_, counts) = steps(planned, tense, false);
     let steps: Vec<serde_json::Value> = planned
         .iter()
         .map(|p| match &p.plan {

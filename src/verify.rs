@@ -235,7 +235,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
         }
         VerifyFormat::Junit => print!("{}", junit(&results)),
         VerifyFormat::Text => {
-            for c in &results {
+            for c in results.iter().filter(|c| !c.ok || !printer.quiet()) {
                 let mark = if c.ok {
                     console::style("pass").green()
                 } else {

@@ -601,3 +601,50 @@ fn known_failures_end_with_a_hint() {
         stderr(&out)
     );
 }
+
+/// `--quiet` leaves out what is fine: steps that are ok, notes, passing checks; what would
+/// change, failures and the summary stay.
+#[test]
+fn quiet_prints_only_what_changes_or_fails() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let loud = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    assert!(loud.contains("  note: "), "{loud}");
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("would change sudoers: 1 change"), "{text}");
+    assert!(text.contains("\ndry run: 22 changes;"), "{text}");
+    assert!(!text.contains("note:"), "{text}");
+
+    let verify = stdout(&b.blotctl().args(["verify", "--quiet"]).output().unwrap());
+    assert!(
+        verify.contains("FAIL  ") && !verify.contains("pass  "),
+        "{verify}"
+    );
+    assert!(verify.contains("\nverify: "), "{verify}");
+    // A converged box: only the summary.
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let quiet = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run", "--quiet"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        quiet.starts_with("dry run: 0 changes;") && quiet.lines().count() == 1,
+        "{quiet}"
+    );
+}
