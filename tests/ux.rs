@@ -648,3 +648,30 @@ fn quiet_prints_only_what_changes_or_fails() {
         "{quiet}"
     );
 }
+
+/// The README's usage table has a row for every command, with its exit codes, and each
+/// command's `--help` ends with its exit status.
+#[test]
+fn every_command_has_its_exit_codes_in_the_readme_and_its_help() {
+    let readme = std::fs::read_to_string(project().join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| command | what it does | exit codes |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let cmd = blotctl::cli::command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{name}")))
+            .unwrap_or_else(|| panic!("no README row for `{name}`"));
+        let codes = row.trim_end_matches('|').rsplit('|').next().unwrap();
+        assert!(
+            codes.contains('0') || codes.contains("as `"),
+            "`{name}`: no exit codes in {row}"
+        );
+        let help = help(&[name, "--help"]);
+        assert!(help.contains("\nExit status:\n  0 "), "{name}:\n{help}");
+    }
+}
