@@ -38,29 +38,13 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
         return;
     }
     let b = TestBox::fresh();
-    let name = format!("blotctl-ux-{}", std::process::id());
-    let cmd = format!(
+    let session = in_tmux(&format!(
         "PATH='{}' '{}' --root '{}' provision; echo EXIT=$?; sleep 60",
         fake_path(),
         assert_cmd::cargo::cargo_bin("blotctl").display(),
         b.root.display()
-    );
-    let st = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "160",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let _session = Session(name.clone());
+    ));
+    let name = session.0.clone();
     let screen = wait_for(&name, "Apply 22 changes?");
     assert!(screen.contains("Apply 22 changes? [y/N]"), "{screen}");
     assert!(
@@ -250,7 +234,9 @@ fn init_writes_a_commented_config_in_which_only_what_differs_is_live() {
 
 /// Run `command` in a fresh tmux session (160x50); the session ends with the test.
 fn in_tmux(command: &str) -> Session {
-    let name = format!("blotctl-ux-{}-{}", std::process::id(), rand_suffix());
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("blotctl-ux-{}-{n}", std::process::id());
     let st = Command::new("tmux")
         .args([
             "new-session",
@@ -267,13 +253,6 @@ fn in_tmux(command: &str) -> Session {
         .unwrap();
     assert!(st.success());
     Session(name)
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }
 
 #[test]
