@@ -16,6 +16,17 @@ pub struct Perms {
     pub gid: u32,
 }
 
+impl Perms {
+    /// The mode and owner a path has.
+    pub fn of(meta: Meta) -> Perms {
+        Perms {
+            mode: meta.mode,
+            uid: meta.uid,
+            gid: meta.gid,
+        }
+    }
+}
+
 fn octal<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
 }
@@ -228,15 +239,11 @@ pub fn plan_file(
             },
         )],
         Some((old, meta)) if old != desired => {
-            let from = Perms {
-                mode: meta.mode,
-                uid: meta.uid,
-                gid: meta.gid,
-            };
+            let from = Perms::of(meta);
             let (summary, old_perms) = if from == perms {
                 (format!("{what} in {path}"), None)
             } else {
-                let also = perms_change_text(from, perms);
+                let also = perms_changes(from, perms).join(", ");
                 (format!("{what} in {path}, and {also}"), Some(from))
             };
             vec![Change::new(
@@ -256,11 +263,7 @@ pub fn plan_file(
 
 /// A perms change when `meta` differs from `want`.
 pub fn plan_perms(path: &str, meta: Meta, want: Perms) -> Option<Change> {
-    let from = Perms {
-        mode: meta.mode,
-        uid: meta.uid,
-        gid: meta.gid,
-    };
+    let from = Perms::of(meta);
     (from != want).then(|| {
         Change::new(
             format!("set {path} to {}", perms_text(want)),
@@ -277,8 +280,8 @@ pub fn perms_text(p: Perms) -> String {
     format!("mode {:04o}, owner {}:{}", p.mode, p.uid, p.gid)
 }
 
-/// What changes between two perms, e.g. `mode 0644 -> 0440`.
-fn perms_change_text(from: Perms, to: Perms) -> String {
+/// What changes between two perms: `mode 0644 -> 0440`, `owner 500:500 -> 0:0`.
+fn perms_changes(from: Perms, to: Perms) -> Vec<String> {
     let mut parts = Vec::new();
     if from.mode != to.mode {
         parts.push(format!("mode {:04o} -> {:04o}", from.mode, to.mode));
@@ -289,24 +292,15 @@ fn perms_change_text(from: Perms, to: Perms) -> String {
             from.uid, from.gid, to.uid, to.gid
         ));
     }
-    parts.join(", ")
+    parts
 }
 
+/// One indented line per change: `  PATH: mode 0644 -> 0440`.
 fn perms_diff(path: &str, from: Perms, to: Perms) -> String {
-    let mut s = String::new();
-    if from.mode != to.mode {
-        s.push_str(&format!(
-            "  {path}: mode {:04o} -> {:04o}\n",
-            from.mode, to.mode
-        ));
-    }
-    if (from.uid, from.gid) != (to.uid, to.gid) {
-        s.push_str(&format!(
-            "  {path}: owner {}:{} -> {}:{}\n",
-            from.uid, from.gid, to.uid, to.gid
-        ));
-    }
-    s
+    perms_changes(from, to)
+        .iter()
+        .map(|c| format!("  {path}: {c}\n"))
+        .collect()
 }
 
 /// The unified diff of a file's contents; nothing for a new empty file (its summary line,
