@@ -137,7 +137,20 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
         layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
     }
     layers.extend(local_layers(sys, flag, sets)?);
-    crate::config::resolve(layers)
+    resolve_layers(layers)
+}
+
+/// Merge and check the layers. A value that is wrong only with the `--set` layer on top
+/// (`blot_port=abc`) is a usage error, fixed on the command line like an unknown key.
+pub fn resolve_layers(layers: Vec<Layer>) -> Result<Effective> {
+    let below = match layers.split_last() {
+        Some((top, below)) if top.origin == "--set" => below.to_vec(),
+        _ => return crate::config::resolve(layers),
+    };
+    crate::config::resolve(layers).map_err(|e| match crate::config::resolve(below) {
+        Ok(_) => UsageError(format!("{e:#}")).into(),
+        Err(_) => e,
+    })
 }
 
 /// The layers that come from where blotctl is started rather than from the box: `--config
@@ -207,9 +220,14 @@ fn print_config(e: &Effective, printer: Printer) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `blotctl init`: a commented config file with the effective values (asked for on a
-/// terminal), written through the engine like any other change.
+/// `blotctl init`: a commented config file in which only what differs from the built-in
+/// defaults is live (the answers on a terminal, values from --set, BLOTCTL_* or an existing
+/// file), written through the engine like any other change. Root is checked first, before
+/// anything is asked.
 fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
+    if !sys.is_root() {
+        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
+    }
     if sys.meta(DEFAULT_CONFIG)?.is_some() && !force {
         return Err(UsageError(format!(
             "{DEFAULT_CONFIG} already exists (use --force to replace it)"
@@ -233,9 +251,11 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
         .split_whitespace()
         .map(String::from)
         .collect();
-        settings.blot_port = ask("Blot port (blot_port)", settings.blot_port.to_string())?
-            .parse()
-            .context("blot_port must be a port number")?;
+        // Asks again until the answer is a port number.
+        settings.blot_port = dialoguer::Input::<u16>::new()
+            .with_prompt("Blot port (blot_port)")
+            .default(settings.blot_port)
+            .interact_text()?;
     }
     settings.validate()?;
     let text = crate::config::commented_toml(&settings)?;
@@ -245,9 +265,6 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
         no_start: true,
         offline: false,
     };
-    if !sys.is_root() {
-        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
-    }
     let _lock = take_lock(sys)?;
     let old = sys.read(DEFAULT_CONFIG)?;
     let change = crate::plan::Change::new(
@@ -257,6 +274,7 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
             old,
             new: text.into_bytes(),
             perms: steps::ROOT_0644,
+            old_perms: None,
         },
     );
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
@@ -327,7 +345,7 @@ pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
 pub(crate) fn refuse(o: Outcome, err: anyhow::Error, printer: Printer) -> Result<u8> {
     let o = o.with_error(&err, EXIT_FAILED);
     if !report::print_document(&o, printer.format) {
-        print!("{}", report::steps_text(&o.steps));
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
     }
     Err(err)
 }
@@ -339,7 +357,7 @@ pub(crate) fn end_dry_run(o: Outcome, what: &str, strict: bool, printer: Printer
     end_look(o, strict, printer, |o| {
         format!(
             "{}{}\n",
-            report::steps_text(&o.steps),
+            report::steps_text(&o.steps, printer.quiet()),
             report::summary(what, o.counts())
         )
     })
@@ -422,7 +440,7 @@ pub(crate) fn end_run(
 pub(crate) fn end_nothing_to_do(mut o: Outcome, what: &str, printer: Printer) -> Result<u8> {
     o.exit_code = EXIT_OK;
     if !report::print_document(&o, printer.format) {
-        print!("{}", report::steps_text(&o.steps));
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
         println!("{}", report::summary(what, o.counts()));
     }
     Ok(EXIT_OK)
@@ -472,7 +490,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         return end_nothing_to_do(plan, "nothing to do, the box is as provisioned", printer);
     }
     if !args.yes {
-        print!("{}", report::steps_text(&plan.steps));
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if !confirm(args.yes, counts.changes)? {
         println!("cancelled: nothing was changed");
@@ -576,7 +594,10 @@ pub(crate) fn apply_all(
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
-            spinner.println(&report::steps_text(&[StepOutcome::planned(p, true)]));
+            spinner.println(&report::steps_text(
+                &[StepOutcome::planned(p, true)],
+                printer.quiet(),
+            ));
         }
     }
     Ok(())
@@ -698,7 +719,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
     }
     let counts = plan.counts();
     if !args.yes {
-        print!("{}", report::steps_text(&plan.steps));
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
         println!("cancelled: nothing was changed");

@@ -45,7 +45,8 @@ pub struct Cli {
           hide_possible_values = true, help_heading = GLOBAL)]
     pub color: crate::printer::ColorChoice,
 
-    /// No progress spinners.
+    /// Print only what changes, would change or fails, and the summary: no progress, no
+    /// lines for steps that are ok, absent or skipped, no notes, no passing checks.
     #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 

@@ -100,6 +100,7 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             old,
             new,
             perms,
+            ..
         } => {
             if sys.read(path)? != *old {
                 bail!("{path} changed while blotctl was running; nothing was written to it (run again)");

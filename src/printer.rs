@@ -1,6 +1,7 @@
 //! How output looks: colour (only on a terminal, `--color`, `NO_COLOR`) and progress
 //! (indicatif spinners on stderr, only when stderr is a terminal and neither `--quiet` nor
-//! `--json`/`--format` was given). Plain, greppable lines otherwise.
+//! `--json`/`--format` was given). Plain, greppable lines otherwise. `--quiet` also leaves
+//! out what is fine (steps that are ok, notes, passing checks).
 
 use crate::cli::Format;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,6 +18,7 @@ pub enum ColorChoice {
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     progress: bool,
+    quiet: bool,
     /// How the command's outcome is printed.
     pub format: Format,
 }
@@ -39,6 +41,7 @@ impl Printer {
         console::set_colors_enabled_stderr(err);
         Printer {
             progress: !quiet && !json && !dumb && std::io::stderr().is_terminal(),
+            quiet,
             format,
         }
     }
@@ -56,6 +59,13 @@ impl Printer {
         } else {
             eprintln!("{line}");
         }
+    }
+
+    /// `--quiet`: besides no progress, only what changes, would change or fails is printed
+    /// (and the summary): no lines for steps that are ok, absent or skipped, no notes, no
+    /// passing checks.
+    pub fn quiet(&self) -> bool {
+        self.quiet
     }
 
     /// A spinner with elapsed time, or nothing when progress is off.

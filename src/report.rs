@@ -58,10 +58,22 @@ fn shared_reason(s: &StepOutcome) -> Option<&str> {
 }
 
 /// Every step's line, with its changes (and, when pending, their diffs) and what could not
-/// be checked here below it.
-pub fn steps_text(steps: &[StepOutcome]) -> String {
+/// be checked here below it. `quiet` (`--quiet`) prints only what changes, would change or
+/// fails, and warnings: no lines for steps that are ok, absent, skipped or not checked, no
+/// `?` lines, no notes (the summary still counts what was not checked).
+pub fn steps_text(steps: &[StepOutcome], quiet: bool) -> String {
     let mut out = String::new();
     for s in steps {
+        let fine = matches!(
+            s.state,
+            State::Ok | State::Absent | State::Skipped | State::NotChecked
+        );
+        if quiet && fine {
+            for w in &s.warnings {
+                let _ = writeln!(out, "  warning: {w}");
+            }
+            continue;
+        }
         let reason = s.reason.as_deref().unwrap_or("");
         let shared = shared_reason(s);
         let what = match shared {
@@ -88,7 +100,7 @@ pub fn steps_text(steps: &[StepOutcome]) -> String {
                 }
             }
         }
-        for n in &s.not_checked {
+        for n in s.not_checked.iter().filter(|_| !quiet) {
             let _ = writeln!(out, "  ? {}", n.summary);
             if shared.is_none() {
                 let _ = writeln!(out, "    (not checked here: {})", n.reason);
@@ -97,7 +109,7 @@ pub fn steps_text(steps: &[StepOutcome]) -> String {
         for w in &s.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
-        for note in &s.notes {
+        for note in s.notes.iter().filter(|_| !quiet) {
             let _ = writeln!(out, "  note: {note}");
         }
     }
@@ -131,10 +143,13 @@ pub fn summary(prefix: &str, n: Counts) -> String {
 }
 
 /// `verify`'s lines: `pass`, `FAIL` or `skip` and each check's name and what it found, then
-/// the count.
-pub fn check_lines(steps: &[StepOutcome]) -> String {
+/// the count. `quiet` leaves out all but the failed checks.
+pub fn check_lines(steps: &[StepOutcome], quiet: bool) -> String {
     let mut out = String::new();
     for s in steps {
+        if quiet && s.state != State::Failed {
+            continue;
+        }
         let mark = match s.state {
             State::Failed => console::style("FAIL").red().bold(),
             State::Skipped | State::NotChecked => console::style("skip").dim(),

@@ -268,6 +268,6 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
     let mut o = Outcome::new("verify", false);
     o.steps = results;
     crate::app::end_look(o, args.strict, printer, |o| {
-        crate::report::check_lines(&o.steps)
+        crate::report::check_lines(&o.steps, printer.quiet())
     })
 }

@@ -140,6 +140,7 @@ fn every_kind_of_change_is_in_the_schema() {
             old: Some(b"a\n".to_vec()),
             new: b"b\n".to_vec(),
             perms: p,
+            old_perms: Some(Perms { mode: 0o600, ..p }),
         },
         Action::SetPerms {
             path: "/etc/x".into(),

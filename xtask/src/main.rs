@@ -515,22 +515,164 @@ fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
 fn man(root: &Path) -> Result<()> {
     let dir = root.join("target/man");
     std::fs::create_dir_all(&dir)?;
-    let cmd = blotctl::cli::command();
-    let write = |name: &str, cmd: clap::Command| -> Result<()> {
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(cmd).render(&mut buf)?;
+    for (name, page) in man_pages()? {
         let path = dir.join(format!("{name}.1"));
-        std::fs::write(&path, buf)?;
+        std::fs::write(&path, page)?;
         println!("{}", path.display());
-        Ok(())
-    };
+    }
+    Ok(())
+}
+
+/// Every man page, by name: blotctl's and one per subcommand (no `help`: `--help` is the
+/// option, and there is no blotctl-help page).
+fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = blotctl::cli::command().disable_help_subcommand(true);
+    // Built, so that each subcommand's page lists the global options too.
+    cmd.build();
+    let mut pages = Vec::new();
     for sub in cmd.get_subcommands() {
         let name = format!("blotctl-{}", sub.get_name());
         let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
-        write(&name, sub.clone().name(leaked))?;
+        let page = man_page(sub.clone().name(leaked), false)?;
+        pages.push((name, page));
     }
-    write("blotctl", cmd)
+    pages.push(("blotctl".to_string(), man_page(cmd, true)?));
+    Ok(pages)
 }
+
+/// One page: clap_mangen's sections, then EXAMPLES and EXIT STATUS from the command's
+/// `--help` epilogue, and for blotctl(1) itself ENVIRONMENT and FILES; SEE ALSO on the
+/// subcommands' pages.
+fn man_page(cmd: clap::Command, top: bool) -> Result<Vec<u8>> {
+    use clap_mangen::roff::{bold, roman, Roff};
+    let epilogue = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut out)?;
+    }
+    let (examples, exit) = match epilogue.split_once("Exit status:\n") {
+        Some((examples, exit)) => (examples, exit),
+        None => (epilogue.as_str(), ""),
+    };
+    let mut roff = Roff::default();
+    // Preformatted, as in --help: `.nf` ... `.fi`.
+    let block = |roff: &mut Roff, heading: &str, text: &str| {
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.is_empty() {
+            return;
+        }
+        roff.control("SH", [heading]);
+        roff.control("nf", []);
+        for line in lines {
+            roff.text([roman(line.strip_prefix("  ").unwrap_or(line))]);
+        }
+        roff.control("fi", []);
+    };
+    block(
+        &mut roff,
+        "EXAMPLES",
+        examples.trim_start().trim_start_matches("Examples:"),
+    );
+    block(&mut roff, "EXIT STATUS", exit);
+    if top {
+        let entries = |roff: &mut Roff, heading: &str, items: &[(&str, &str)]| {
+            roff.control("SH", [heading]);
+            for (name, text) in items {
+                roff.control("TP", []);
+                roff.text([bold(*name)]);
+                roff.text([roman(*text)]);
+            }
+        };
+        entries(&mut roff, "ENVIRONMENT", ENVIRONMENT);
+        entries(&mut roff, "FILES", FILES);
+    } else {
+        roff.control("SH", ["SEE ALSO"]);
+        roff.text([bold("blotctl"), roman("(1)")]);
+    }
+    roff.to_writer(&mut out)?;
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut out)?;
+    }
+    Ok(out)
+}
+
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "BLOTCTL_CONFIG",
+        "A settings file read over /etc/blotctl.toml, as --config FILE (which wins over it).",
+    ),
+    (
+        "BLOTCTL_<KEY>",
+        "One setting, e.g. BLOTCTL_BLOT_PORT=9000: over every settings file, under --set. \
+         A value that is not TOML is taken as a string.",
+    ),
+    (
+        "BLOTCTL_SSH_OPTS",
+        "Options added to every ssh that --host runs, split as a shell would, e.g. \
+         \"-i ~/.ssh/blot.pem -o ConnectTimeout=5\"; they win over blotctl's own.",
+    ),
+    (
+        "NO_COLOR",
+        "When set and not empty, no colour with --color auto. TERM=dumb also turns off \
+         colour and progress.",
+    ),
+    (
+        "PATH",
+        "Where visudo, chkconfig, initctl, git and ssh are found. Under --root DIR they get \
+         BLOTCTL_ROOT=DIR in their environment.",
+    ),
+];
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "/etc/blotctl.toml",
+        "Settings (under --root); blotctl init writes a commented one.",
+    ),
+    (
+        "/var/lib/blotctl/backups/<run id>/",
+        "What a run changed: manifest.json plus the original contents; blotctl rollback puts \
+         them back.",
+    ),
+    (
+        "/var/lock/blotctl.lock",
+        "The run lock: one provision, rollback, init, deploy or restart at a time.",
+    ),
+    (
+        "/etc/sudoers",
+        "Defaults requiretty is removed (validated with visudo -c -f first); mode 0440.",
+    ),
+    (
+        "/etc/init/{redis,blot,nginx,monit,redis-host-settings}.conf",
+        "The upstart jobs blotctl writes.",
+    ),
+    (
+        "/etc/monit.rc",
+        "monit's control file (mode 0700), probing nginx and Blot.",
+    ),
+    (
+        "/etc/hosts, /etc/logrotate.d/blot, /etc/sysctl.conf",
+        "The site names' line, the app logs' rotation, vm.overcommit_memory.",
+    ),
+    (
+        "<app_dir>/logs/{app,sys,monit}.log",
+        "The app's log files, owned by the app user.",
+    ),
+    (
+        "~/.cache/blotctl/blotctl-<sha256>",
+        "On a remote host: the uploaded binary (--host).",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -561,6 +703,26 @@ mod tests {
         assert_eq!((t.passed, t.failed, t.ignored), (96, 1, 2));
         assert_eq!(t.unfinished(), 1, "safety crashed: no result line");
         assert_eq!(t.failed_total(false), 2);
+    }
+
+    #[test]
+    fn man_pages_have_exit_status_environment_and_files_and_no_help_page() {
+        let pages = man_pages().unwrap();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"blotctl-provision") && !names.contains(&"blotctl-help"));
+        for (name, page) in &pages {
+            let text = String::from_utf8_lossy(page);
+            assert!(text.contains(".SH \"EXIT STATUS\""), "{name}");
+            assert!(text.contains(".SH EXAMPLES"), "{name}");
+            assert!(!text.contains("blotctl\\-help"), "{name}");
+            assert!(!text.contains("remote\\-root"), "{name}: a hidden flag");
+        }
+        let top = String::from_utf8_lossy(&pages.last().unwrap().1).into_owned();
+        assert!(
+            top.contains(".SH ENVIRONMENT") && top.contains(".SH FILES"),
+            "{top}"
+        );
+        assert!(top.contains("64  usage error"), "{top}");
     }
 
     #[test]
