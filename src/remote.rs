@@ -223,8 +223,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
 /// reach the box otherwise: sudo clears the environment, and the file is on this machine.
 fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
     let layers = crate::app::local_layers(sys, cli.config.as_deref(), &cli.set)?;
-    crate::config::resolve(layers.clone())
-        .map_err(|e| crate::outcome::kinded(crate::outcome::ErrorKind::Settings, e))?;
+    crate::app::resolve_layers(layers.clone()).map_err(|e| {
+        if e.is::<UsageError>() {
+            e
+        } else {
+            crate::outcome::kinded(crate::outcome::ErrorKind::Settings, e)
+        }
+    })?;
     let mut merged = toml::Table::new();
     for layer in layers {
         merged.extend(layer.table);

@@ -580,6 +580,17 @@ fn usage_errors_before_any_connection() {
             "did you mean `blot_port`",
         ),
         (
+            &[
+                "provision",
+                "--dry-run",
+                "--host",
+                "h",
+                "--set",
+                "blot_port=abc",
+            ],
+            "--set \"blot_port=abc\"",
+        ),
+        (
             &["verify", "--format", "junit", "--host", "h"],
             "--json/--format with --host",
         ),
