@@ -1,11 +1,13 @@
-//! The commands: load settings, build the context, run the engine, print, pick the exit code.
+//! The commands: load settings, build the context, run the engine, build the outcome, print
+//! it (text, or one JSON or JUnit document), pick the exit code.
 
-use crate::cli::{Cli, Command, ProvisionArgs, RollbackArgs};
+use crate::cli::{Cli, Command, Format, ProvisionArgs, RollbackArgs};
 use crate::config::{Effective, Layer, Settings, DEFAULT_CONFIG};
 use crate::engine::{self, Planned};
 use crate::journal::{self, Journal};
+use crate::outcome::{kinded, Applied, ErrorKind, Outcome, State, StepOutcome};
 use crate::printer::Printer;
-use crate::report::{self, Tense};
+use crate::report;
 use crate::steps::{self, Ctx};
 use crate::sys::Sys;
 use anyhow::{anyhow, Context, Result};
@@ -31,30 +33,100 @@ pub fn run(cli: Cli) -> Result<u8> {
     if cli.remote.active() {
         return crate::remote::run(&cli);
     }
-    let json = match &cli.command {
-        Command::Provision(a) => a.json,
-        Command::Verify(a) => a.json || a.format != crate::cli::VerifyFormat::Text,
-        _ => false,
-    };
-    let printer = Printer::new(cli.color, cli.quiet, json);
+    let format = cli.output();
+    let printer = Printer::new(cli.color, cli.quiet, format);
+    check_format(&cli.command, format)?;
     if let Command::Completions { shell } = cli.command {
         crate::cli::completions(shell, &mut std::io::stdout());
         return Ok(EXIT_OK);
     }
-    let sys = Sys::new(&cli.root)?;
-    let effective = load_settings(&sys, cli.config.as_deref(), &cli.set)?;
+    let sys = open_box(&cli.root, !matches!(cli.command, Command::Config))?;
+    let effective = load_settings(&sys, cli.config.as_deref(), &cli.set).map_err(|e| {
+        if e.is::<UsageError>() {
+            e
+        } else {
+            kinded(ErrorKind::Settings, e)
+        }
+    })?;
     let settings = &effective.settings;
     match cli.command {
         Command::Provision(args) => provision(&sys, settings, &args, printer),
         Command::Verify(args) => crate::verify::run(&sys, settings, &args, printer),
         Command::Rollback(args) => rollback(&sys, settings, &args, printer),
-        Command::Render { name } => render(&sys, settings, name.as_deref()),
+        Command::Render { name } => render(&sys, settings, name.as_deref(), printer),
         Command::Deploy(args) => crate::deploy::deploy(&sys, settings, &args, printer),
         Command::Restart(args) => crate::deploy::restart(&sys, settings, &args, printer),
-        Command::Config => print_config(&effective),
-        Command::Init { force } => init(&sys, &effective, force),
+        Command::Config => print_config(&effective, printer),
+        Command::Init { force } => init(&sys, &effective, force, printer),
+        Command::Capture { dest } => crate::capture::run(&sys, settings, &dest, printer),
         Command::Completions { .. } => unreachable!("handled above"),
     }
+}
+
+/// Refuse an output format a command has no form for.
+fn check_format(command: &Command, format: Format) -> Result<()> {
+    let steps = matches!(
+        command,
+        Command::Provision(_)
+            | Command::Verify(_)
+            | Command::Rollback(_)
+            | Command::Deploy(_)
+            | Command::Restart(_)
+    );
+    match (command, format) {
+        (Command::Completions { .. }, Format::Json | Format::Junit) => {
+            Err(UsageError("completions print a shell script: drop --json/--format".into()).into())
+        }
+        (_, Format::Junit) if !steps => Err(UsageError(format!(
+            "--format junit is for provision, verify, rollback, deploy and restart (each step \
+             a test case); {} has no steps: use --json",
+            command.name()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// What every Amazon Linux AMI box has, which blotctl relies on.
+const BOX_MARKS: [&str; 4] = ["/etc/init", "/etc/rc.d", "/etc/sudoers", "/etc/passwd"];
+
+/// The box at `root`; with `needs_box`, one error naming what is missing when it is not an
+/// Amazon Linux box (an empty directory, a wrong path), instead of a failure per step.
+fn open_box(root: &std::path::Path, needs_box: bool) -> Result<Sys> {
+    let shown = if root == std::path::Path::new("/") {
+        "this machine (/)".to_string()
+    } else {
+        format!("--root {}", root.display())
+    };
+    let not_a_box = |what: String| {
+        kinded(
+            ErrorKind::NotABox,
+            anyhow!("{shown} is not an Amazon Linux box (upstart, SysV rc, sudo): {what}"),
+        )
+    };
+    if std::fs::symlink_metadata(root).is_err() {
+        return Err(not_a_box(format!("{} does not exist", root.display())));
+    }
+    let sys = Sys::new(root)?;
+    if needs_box {
+        let mut missing = Vec::new();
+        for mark in BOX_MARKS {
+            if sys.meta(mark)?.is_none() {
+                missing.push(mark);
+            }
+        }
+        match missing.as_slice() {
+            [] => {}
+            [one] => return Err(not_a_box(format!("{one} does not exist"))),
+            [init @ .., last] => {
+                return Err(not_a_box(format!(
+                    "{} and {last} do not exist",
+                    init.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(sys)
 }
 
 /// defaults < /etc/blotctl.toml (under the root) < `--config FILE` or `BLOTCTL_CONFIG`
@@ -64,6 +136,36 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
     if let Some(text) = sys.read_text(DEFAULT_CONFIG)? {
         layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
     }
+    layers.extend(local_layers(sys, flag, sets)?);
+    let passwd = sys.read_text("/etc/passwd")?;
+    resolve_layers(layers, passwd.as_deref())
+}
+
+/// Merge and check the layers (`passwd`: the box's /etc/passwd, when there is one). A
+/// value that is wrong only with the `--set` layer on top (`blot_port=abc`) is a usage
+/// error, fixed on the command line like an unknown key.
+pub fn resolve_layers(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
+    let below = match layers.split_last() {
+        Some((top, below)) if top.origin == "--set" => below.to_vec(),
+        _ => return crate::config::resolve(layers, passwd),
+    };
+    crate::config::resolve(layers, passwd).map_err(|e| {
+        match crate::config::resolve(below, passwd) {
+            Ok(_) => UsageError(format!("{e:#}")).into(),
+            Err(_) => e,
+        }
+    })
+}
+
+/// The layers that come from where blotctl is started rather than from the box: `--config
+/// FILE` (or `BLOTCTL_CONFIG`), `BLOTCTL_*` variables, `--set` flags. `--host` sends them
+/// to every box.
+pub fn local_layers(
+    sys: &Sys,
+    flag: Option<&std::path::Path>,
+    sets: &[String],
+) -> Result<Vec<Layer>> {
+    let mut layers = Vec::new();
     let env_file = std::env::var_os("BLOTCTL_CONFIG").map(std::path::PathBuf::from);
     let file = match (flag, &env_file) {
         (Some(p), _) => Some((p.to_path_buf(), format!("--config {}", p.display()))),
@@ -82,21 +184,37 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
     if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
         layers.push(flags);
     }
-    let passwd = sys.read_text("/etc/passwd")?;
-    crate::config::resolve(layers, passwd.as_deref())
+    Ok(layers)
 }
 
 /// `blotctl config`: the effective settings as TOML, each with its source.
-fn print_config(e: &Effective) -> Result<u8> {
+fn print_config(e: &Effective, printer: Printer) -> Result<u8> {
     let table = toml::Table::try_from(&e.settings)?;
-    let lines: Vec<(String, &str)> = table
+    let source = |k: &str| {
+        e.sources
+            .get(k)
+            .map_or("default", |s| s.as_str())
+            .to_string()
+    };
+    if !printer.text() {
+        let settings: serde_json::Map<String, serde_json::Value> = table
+            .iter()
+            .map(|(k, v)| {
+                let value = serde_json::to_value(v).expect("TOML values are JSON values");
+                (
+                    k.clone(),
+                    serde_json::json!({"value": value, "source": source(k)}),
+                )
+            })
+            .collect();
+        let mut o = Outcome::new("config", false);
+        o.extra.insert("settings".into(), settings.into());
+        report::print_document(&o, printer.format);
+        return Ok(EXIT_OK);
+    }
+    let lines: Vec<(String, String)> = table
         .iter()
-        .map(|(k, v)| {
-            (
-                format!("{k} = {v}"),
-                e.sources.get(k).map_or("default", |s| s.as_str()),
-            )
-        })
+        .map(|(k, v)| (format!("{k} = {v}"), source(k)))
         .collect();
     let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     println!("# effective settings; after each, where its value came from");
@@ -106,9 +224,14 @@ fn print_config(e: &Effective) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `blotctl init`: a commented config file with the effective values (asked for on a
-/// terminal), written through the engine like any other change.
-fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
+/// `blotctl init`: a commented config file in which only what differs from the built-in
+/// defaults is live (the answers on a terminal, values from --set, BLOTCTL_* or an existing
+/// file), written through the engine like any other change. Root is checked first, before
+/// anything is asked.
+fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
+    if !sys.is_root() {
+        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
+    }
     if sys.meta(DEFAULT_CONFIG)?.is_some() && !force {
         return Err(UsageError(format!(
             "{DEFAULT_CONFIG} already exists (use --force to replace it)"
@@ -116,7 +239,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         .into());
     }
     let mut settings = e.settings.clone();
-    if interactive() {
+    if interactive() && printer.text() {
         let ask = |prompt: &str, default: String| -> Result<String> {
             Ok(dialoguer::Input::<String>::new()
                 .with_prompt(prompt)
@@ -132,9 +255,11 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         .split_whitespace()
         .map(String::from)
         .collect();
-        settings.blot_port = ask("Blot port (blot_port)", settings.blot_port.to_string())?
-            .parse()
-            .context("blot_port must be a port number")?;
+        // Asks again until the answer is a port number.
+        settings.blot_port = dialoguer::Input::<u16>::new()
+            .with_prompt("Blot port (blot_port)")
+            .default(settings.blot_port)
+            .interact_text()?;
     }
     settings.validate()?;
     if let Some(passwd) = sys.read_text("/etc/passwd")? {
@@ -145,11 +270,9 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         sys,
         settings: &settings,
         no_start: true,
+        offline: false,
     };
-    if !sys.is_root() {
-        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
-    }
-    let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
+    let _lock = take_lock(sys)?;
     let old = sys.observe(DEFAULT_CONFIG)?.map(|(bytes, _)| bytes);
     let change = crate::plan::Change::new(
         format!("write {DEFAULT_CONFIG}"),
@@ -158,12 +281,17 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             old,
             new: text.into_bytes(),
             perms: steps::ROOT_0644,
+            old_perms: None,
         },
     );
     not_interrupted(sys, "init", 1)?;
     engine::preflight(&ctx, [&change])?;
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
-    println!("wrote {DEFAULT_CONFIG}");
+    let mut o = Outcome::new("init", false);
+    o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
+    if !report::print_document(&o, printer.format) {
+        println!("wrote {DEFAULT_CONFIG}");
+    }
     Ok(EXIT_OK)
 }
 
@@ -172,35 +300,176 @@ fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// Why a real run must not start, from its plan: failed steps or blocked changes.
-pub(crate) fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
-    if counts.failed > 0 {
-        return Some(anyhow!(
-            "no managed file was changed: {} could not be planned (see `failed` above)",
-            report::plural(counts.failed, "step")
+/// The run lock (`flock`, waiting up to 3 s); a lock held by another run is a `lock` error.
+pub(crate) fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
+    sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
+        .map_err(|e| kinded(ErrorKind::Lock, e))
+}
+
+/// Why a real run must not start, from its plan: steps that failed, changes that are
+/// blocked, or things it would have to act on that could not be checked here.
+pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
+    let failed: Vec<String> = o
+        .steps
+        .iter()
+        .filter(|s| s.state == State::Failed)
+        .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
+        .collect();
+    if !failed.is_empty() {
+        return Some(kinded(
+            ErrorKind::Refused,
+            anyhow!(
+                "no managed file was changed: {} could not be planned:\n  {}",
+                report::plural(failed.len(), "step"),
+                failed.join("\n  ")
+            ),
         ));
     }
-    let blocked: Vec<String> = planned
+    let blocked: Vec<String> = o
+        .steps
         .iter()
-        .flat_map(|p| p.changes())
+        .flat_map(|s| &s.changes)
         .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
+        .chain(
+            o.steps
+                .iter()
+                .flat_map(|s| &s.not_checked)
+                .filter(|n| n.blocking)
+                .map(|n| format!("{} (not checked here: {})", n.summary, n.reason)),
+        )
         .collect();
     (!blocked.is_empty()).then(|| {
-        anyhow!(
-            "no managed file was changed: {} cannot be applied safely:\n  {}",
-            report::plural(blocked.len(), "change"),
-            blocked.join("\n  ")
+        kinded(
+            ErrorKind::Refused,
+            anyhow!(
+                "no managed file was changed: {} cannot be done safely here:\n  {}",
+                report::plural(blocked.len(), "thing"),
+                blocked.join("\n  ")
+            ),
         )
     })
 }
 
-fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
-    if args.json && !args.dry_run && !args.yes {
+/// Print a plan a real run refuses to apply, with the reason; the reason is the error.
+pub(crate) fn refuse(o: Outcome, err: anyhow::Error, printer: Printer) -> Result<u8> {
+    let o = o.with_error(&err, EXIT_FAILED);
+    if !report::print_document(&o, printer.format) {
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
+    }
+    Err(err)
+}
+
+/// The end of a dry run: exit 0 when nothing is pending, 2 when changes are, 1 when a
+/// step failed (or, with `strict`, something could not be checked here). Printed as text
+/// (the steps, then the summary `what: ...`) or as the command's document.
+pub(crate) fn end_dry_run(o: Outcome, what: &str, strict: bool, printer: Printer) -> Result<u8> {
+    end_look(o, strict, printer, |o| {
+        format!(
+            "{}{}\n",
+            report::steps_text(&o.steps, printer.quiet()),
+            report::summary(what, o.counts())
+        )
+    })
+}
+
+/// The end of a look that changed nothing (a dry run, `verify`): the exit code from the
+/// outcome (1 a step or check failed, or with `strict` something not checked; 2 changes
+/// pending; else 0), the outcome printed as `text` or as its document, hints for failures.
+pub(crate) fn end_look(
+    mut o: Outcome,
+    strict: bool,
+    printer: Printer,
+    text: impl FnOnce(&Outcome) -> String,
+) -> Result<u8> {
+    let n = o.counts();
+    let strict_err = (strict && n.not_checked > 0).then(|| {
+        kinded(
+            ErrorKind::NotChecked,
+            anyhow!(
+                "{} could not be checked here (--strict)",
+                report::plural(n.not_checked, "thing")
+            ),
+        )
+    });
+    o.exit_code = if n.failed > 0 || strict_err.is_some() {
+        EXIT_FAILED
+    } else if n.changes > 0 {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
+    };
+    if let Some(e) = &strict_err {
+        o = o.with_error(e, EXIT_FAILED);
+    }
+    if !report::print_document(&o, printer.format) {
+        print!("{}", text(&o));
+    }
+    print_hints(
+        o.steps
+            .iter()
+            .filter(|s| s.state == State::Failed)
+            .filter_map(|s| s.reason.clone()),
+    );
+    match strict_err {
+        Some(e) => Err(e),
+        None => Ok(o.exit_code),
+    }
+}
+
+/// The end of a real run that applied (some of) `planned`: the backup's run id and the
+/// summary (`done: ...`, the changes counted as they were made), or the outcome's
+/// document; `result` decides the exit code.
+pub(crate) fn end_run(
+    command: &str,
+    planned: &[Planned],
+    applied: &Applied,
+    result: Result<()>,
+    backup: Option<String>,
+    done: &str,
+    printer: Printer,
+) -> Result<u8> {
+    let mut o = Outcome::new(command, false).with_applied(planned, applied);
+    o.backup = backup;
+    if let Err(e) = &result {
+        o = o.with_error(e, exit_code(e));
+    }
+    if !report::print_document(&o, printer.format) {
+        if let Some(id) = &o.backup {
+            println!(
+                "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+                journal::BACKUPS
+            );
+        }
+        if result.is_ok() {
+            println!("{}", report::summary(done, o.counts()));
+        }
+    }
+    result.map(|()| EXIT_OK)
+}
+
+/// A real run that found nothing to change: its steps and `what`, exit 0.
+pub(crate) fn end_nothing_to_do(mut o: Outcome, what: &str, printer: Printer) -> Result<u8> {
+    o.exit_code = EXIT_OK;
+    if !report::print_document(&o, printer.format) {
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
+        println!("{}", report::summary(what, o.counts()));
+    }
+    Ok(EXIT_OK)
+}
+
+/// Refuse a real run that would need a prompt when the output is a document.
+fn no_prompt_in_documents(printer: Printer, dry_run: bool, yes: bool) -> Result<()> {
+    if !printer.text() && !dry_run && !yes {
         return Err(UsageError(
-            "--json has no prompt: add --yes to apply, or use --dry-run".into(),
+            "--json/--format has no prompt: add --yes to apply, or use --dry-run".into(),
         )
         .into());
     }
+    Ok(())
+}
+
+fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
+    no_prompt_in_documents(printer, args.dry_run, args.yes)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -210,81 +479,29 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         sys,
         settings,
         no_start: args.no_start,
+        offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx)?;
+        clean_stale_temps(&ctx, printer)?;
     }
     let all = steps::all();
     let planned = {
         let spinner = printer.spinner("planning");
         engine::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
-    let json = |planned: &[Planned],
-                applied: Option<&report::Applied>,
-                exit: u8,
-                error: Option<&anyhow::Error>,
-                backup: Option<&str>| {
-        let doc = report::json_doc(
-            "provision",
-            args.dry_run,
-            planned,
-            applied,
-            exit,
-            error,
-            backup,
-        );
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
-    };
-
+    let plan = Outcome::new("provision", args.dry_run).with_planned(&planned, false);
     if args.dry_run {
-        let exit = if counts.failed > 0 {
-            EXIT_FAILED
-        } else if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        };
-        if args.json {
-            json(&planned, None, exit, None, None);
-        } else {
-            print!("{text}");
-            println!("{}", report::summary("dry run", counts));
-        }
-        print_hints(planned.iter().filter_map(|p| match &p.plan {
-            Err(e) => Some(format!("{e:#}")),
-            Ok(_) => None,
-        }));
-        return Ok(exit);
+        return end_dry_run(plan, "dry run", args.strict, printer);
     }
-    if let Some(err) = refusal(&planned, counts) {
-        if args.json {
-            json(&planned, None, EXIT_FAILED, Some(&err), None);
-        } else {
-            print!("{text}");
-        }
-        return Err(err);
+    if let Some(err) = refusal(&plan) {
+        return refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if counts.changes == 0 {
-        if args.json {
-            json(
-                &planned,
-                Some(&report::Applied::default()),
-                EXIT_OK,
-                None,
-                None,
-            );
-        } else {
-            print!("{text}");
-            println!(
-                "{}",
-                report::summary("nothing to do, the box is as provisioned", counts)
-            );
-        }
-        return Ok(EXIT_OK);
+        return end_nothing_to_do(plan, "nothing to do, the box is as provisioned", printer);
     }
     if !args.yes {
-        print!("{text}");
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if !confirm(args.yes, counts.changes)? {
         println!("cancelled: no managed file was changed");
@@ -293,45 +510,28 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
     not_interrupted(sys, "provision", counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
-    let (applied, result) = apply_all(
-        &ctx,
-        &planned,
-        counts.changes,
-        &mut journal,
-        printer,
-        !args.json,
-    );
-    let made = report::Counts {
-        changes: applied.changes(),
-        ..counts
-    };
-    let result = result.and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), made));
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result.and_then(|()| {
+        converged(
+            &ctx,
+            |ctx| Ok(engine::plan_all(ctx, &all)),
+            applied.changes(),
+        )
+    });
     let backup = journal.run_id().map(String::from);
-    if args.json {
-        let exit = result.as_ref().map_or_else(exit_code, |()| EXIT_OK);
-        json(
-            &planned,
-            Some(&applied),
-            exit,
-            result.as_ref().err(),
-            backup.as_deref(),
-        );
-    } else {
-        if let Some(id) = &backup {
-            println!(
-                "backup: {}/{id} (undo with `blotctl rollback {id}`)",
-                journal::BACKUPS
-            );
-        }
-        if result.is_ok() {
-            println!("{}", report::summary("provisioned", made));
-        }
-    }
-    result.map(|()| EXIT_OK)
+    end_run(
+        "provision",
+        &planned,
+        &applied,
+        result,
+        backup,
+        "provisioned",
+        printer,
+    )
 }
 
 /// Remove temp files a killed run left in the directories blotctl writes to.
-fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
+fn clean_stale_temps(ctx: &Ctx, printer: Printer) -> Result<()> {
     let s = ctx.settings;
     let monit_dir = std::path::Path::new(&s.monit_rc)
         .parent()
@@ -345,7 +545,7 @@ fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
         s.logs_dir(),
     ] {
         for p in ctx.sys.remove_stale_temps(&dir)? {
-            println!("removed {p} (left by a run that was killed)");
+            printer.say(&format!("removed {p} (left by a run that was killed)"));
         }
     }
     ctx.sys.remove_stale_temps(journal::BACKUPS)?;
@@ -368,7 +568,7 @@ fn prepare_real_run(sys: &Sys, what: &str, yes: bool) -> Result<crate::sys::RunL
     if !sys.is_root() {
         return Err(NotRoot(format!("{what} must run as root to change the box")).into());
     }
-    sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
+    take_lock(sys)
 }
 
 /// Ask on a terminal (unless --yes); true when the answer is yes.
@@ -383,19 +583,20 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
         .context("cannot read the answer")
 }
 
-/// Apply every planned change in order, journaling each first; what was applied is
-/// counted as it is made.
+/// Apply every planned change in order, journaling each first; with text output, each
+/// step's line as soon as it is done. What was applied is counted as it is made. A signal
+/// (SIGINT, SIGTERM) stops the run between two changes, each whole.
 pub(crate) fn apply_all(
     ctx: &Ctx,
     planned: &[Planned],
     total: usize,
     journal: &mut Journal,
     printer: Printer,
-    show: bool,
-) -> (report::Applied, Result<()>) {
-    let mut applied = report::Applied::default();
+) -> (Applied, Result<()>) {
+    let mut applied = Applied::default();
+    let show = printer.text();
     let spinner = printer.spinner("applying");
-    let stopped = |applied: &report::Applied, journal: &Journal, sig| -> anyhow::Error {
+    let stopped = |applied: &Applied, journal: &Journal, sig| -> anyhow::Error {
         Interrupted::new(
             sig,
             journal.command(),
@@ -416,18 +617,18 @@ pub(crate) fn apply_all(
             }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
+                applied.failed = Some((i, format!("{e:#}")));
                 if let Some(sig) = ctx.sys.interrupted() {
-                    // A wait abandoned (a job started, not yet seen running).
-                    applied.failed = Some((i, format!("{e:#}")));
+                    // A wait given up (a job started, not yet seen running).
                     let err = stopped(&applied, journal, sig);
                     return (applied, Err(err));
                 }
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
-                applied.failed = Some((i, format!("{e:#}")));
                 let err = anyhow!(
-                    "stopped at `{}` after {} of {total} changes; fix the cause and run again",
+                    "stopped at `{}` after {} of {total} changes: {e:#}; fix the cause and run \
+                     again",
                     c.summary,
                     applied.changes()
                 );
@@ -437,8 +638,10 @@ pub(crate) fn apply_all(
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
-            let (text, _) = report::steps(&planned[i..=i], Tense::Did);
-            spinner.println(&text);
+            spinner.println(&report::steps_text(
+                &[StepOutcome::planned(p, true)],
+                printer.quiet(),
+            ));
         }
     }
     if let Some(sig) = ctx.sys.interrupted() {
@@ -452,7 +655,7 @@ pub(crate) fn apply_all(
 pub(crate) fn converged(
     ctx: &Ctx,
     replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
-    counts: report::Counts,
+    made: usize,
 ) -> Result<()> {
     let mut left = Vec::new();
     for p in replan(ctx)? {
@@ -468,7 +671,7 @@ pub(crate) fn converged(
     if !left.is_empty() {
         return Err(anyhow!(
             "did not converge: after applying {}, this is still not as planned:\n  {}",
-            report::plural(counts.changes, "change"),
+            report::plural(made, "change"),
             left.join("\n  ")
         ));
     }
@@ -478,6 +681,19 @@ pub(crate) fn converged(
 fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer) -> Result<u8> {
     if args.list {
         let runs = journal::list(sys, settings)?;
+        if !printer.text() {
+            let runs: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|r| match &r.manifest {
+                    Ok(m) => serde_json::to_value(m).expect("JSON"),
+                    Err(why) => serde_json::json!({"run_id": r.id, "damaged": why}),
+                })
+                .collect();
+            let mut o = Outcome::new("rollback", false);
+            o.extra.insert("runs".into(), runs.into());
+            report::print_document(&o, printer.format);
+            return Ok(EXIT_OK);
+        }
         if runs.is_empty() {
             println!("no recorded runs in {}", journal::BACKUPS);
         }
@@ -503,6 +719,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         }
         return Ok(EXIT_OK);
     }
+    no_prompt_in_documents(printer, args.dry_run, args.yes)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -512,11 +729,21 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         sys,
         settings,
         no_start: true,
+        offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx)?;
+        clean_stale_temps(&ctx, printer)?;
     }
     let runs = journal::list(sys, settings)?;
+    let nothing = |why: String| {
+        let mut o = Outcome::new("rollback", args.dry_run);
+        o.steps
+            .push(StepOutcome::check("rollback", State::Ok, why.clone()));
+        if !report::print_document(&o, printer.format) {
+            println!("{why}");
+        }
+        Ok(EXIT_OK)
+    };
     let target = match &args.run {
         Some(id) => match runs.iter().find(|r| &r.id == id) {
             None => {
@@ -529,9 +756,12 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
             Some(journal::Run {
                 manifest: Err(why), ..
             }) => {
-                return Err(anyhow!(
-                    "run {id} cannot be rolled back, its manifest is damaged: {why}; no managed \
-                     file was changed"
+                return Err(kinded(
+                    ErrorKind::Refused,
+                    anyhow!(
+                        "run {id} cannot be rolled back, its manifest is damaged: {why}; no \
+                         managed file was changed"
+                    ),
                 ))
             }
             Some(journal::Run {
@@ -539,6 +769,8 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
             }) => m,
         },
         None => {
+            // The newest intact provision run; damaged runs after it are passed over (a
+            // path they changed is not what this run left, so it is kept, with a note).
             let newest = runs
                 .iter()
                 .rev()
@@ -560,65 +792,44 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
                     m
                 }
                 _ if !passed.is_empty() => {
-                    return Err(anyhow!(
-                        "no provision run can be rolled back: {}; no managed file was changed",
-                        passed.join("; ")
+                    return Err(kinded(
+                        ErrorKind::Refused,
+                        anyhow!(
+                            "no provision run can be rolled back: {}; no managed file was \
+                             changed",
+                            passed.join("; ")
+                        ),
                     ))
                 }
-                _ => {
-                    println!("nothing to undo: no provision run is recorded");
-                    return Ok(EXIT_OK);
-                }
+                _ => return nothing("nothing to undo: no provision run is recorded".into()),
             }
         }
     };
     if let Some(by) = &target.undone_by {
-        println!(
+        return nothing(format!(
             "nothing to undo: run {} was already rolled back by {by}",
             target.run_id
-        );
-        return Ok(EXIT_OK);
+        ));
     }
-    let ctx = Ctx {
-        sys,
-        settings,
-        no_start: true,
-    };
     let plan_of = |ctx: &Ctx| -> Result<Vec<Planned>> {
-        let (changes, notes) = crate::rollback::plan(ctx, target)?;
-        let mut plan = crate::plan::StepPlan::changes(changes);
-        plan.notes = notes;
+        let plan = crate::rollback::plan(ctx, target)?;
         Ok(vec![Planned {
             name: "rollback",
             plan: Ok(plan),
         }])
     };
     let planned = plan_of(&ctx)?;
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let plan = Outcome::new("rollback", args.dry_run).with_planned(&planned, false);
     if args.dry_run {
-        print!("{text}");
         let what = format!("rollback of {} (dry run)", target.run_id);
-        println!("{}", report::summary(&what, counts));
-        return Ok(if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        });
+        return end_dry_run(plan, &what, args.strict, printer);
     }
-    let blocked: Vec<String> = planned
-        .iter()
-        .flat_map(|p| p.changes())
-        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
-        .collect();
-    if !blocked.is_empty() {
-        print!("{text}");
-        return Err(anyhow!(
-            "no managed file was changed: {}",
-            blocked.join("; ")
-        ));
+    if let Some(err) = refusal(&plan) {
+        return refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if !args.yes {
-        print!("{text}");
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
         println!("cancelled: no managed file was changed");
@@ -627,35 +838,32 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
     not_interrupted(sys, "rollback", counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
-    let made = report::Counts {
-        changes: applied.changes(),
-        ..counts
-    };
-    if result.is_ok() {
-        let mut marked = target.clone();
-        marked.undone_by = Some(
-            journal
-                .run_id()
-                .unwrap_or("(nothing to change)")
-                .to_string(),
-        );
-        journal::save(sys, &marked)?;
-    }
-    result?;
-    converged(&ctx, plan_of, made)?;
-    println!(
-        "{}",
-        report::summary(&format!("rolled back {}", target.run_id), made)
-    );
-    Ok(EXIT_OK)
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result
+        .and_then(|()| {
+            let mut marked = target.clone();
+            marked.undone_by = Some(
+                journal
+                    .run_id()
+                    .unwrap_or("(nothing to change)")
+                    .to_string(),
+            );
+            journal::save(sys, &marked)
+        })
+        .and_then(|()| converged(&ctx, plan_of, applied.changes()));
+    let backup = journal.run_id().map(String::from);
+    let done = format!("rolled back {}", target.run_id);
+    end_run(
+        "rollback", &planned, &applied, result, backup, &done, printer,
+    )
 }
 
-fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
+fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) -> Result<u8> {
     let ctx = Ctx {
         sys,
         settings,
         no_start: true,
+        offline: false,
     };
     let names: Vec<&str> = match name {
         None => steps::templates::RENDERED
@@ -665,6 +873,7 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
             .collect(),
         Some(n) => vec![n],
     };
+    let mut files = Vec::new();
     for n in names {
         let Some((path, text)) = steps::templates::render_file(&ctx, n)? else {
             return Err(UsageError(format!(
@@ -673,8 +882,17 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
             ))
             .into());
         };
-        println!("# ---- {path}");
-        print!("{text}");
+        files.push(serde_json::json!({"name": n, "path": path, "text": text}));
+    }
+    if !printer.text() {
+        let mut o = Outcome::new("render", false);
+        o.extra.insert("files".into(), files.into());
+        report::print_document(&o, printer.format);
+        return Ok(EXIT_OK);
+    }
+    for f in files {
+        println!("# ---- {}", f["path"].as_str().unwrap_or(""));
+        print!("{}", f["text"].as_str().unwrap_or(""));
     }
     Ok(EXIT_OK)
 }
@@ -720,17 +938,6 @@ impl std::fmt::Display for Interrupted {
 }
 impl std::error::Error for Interrupted {}
 
-/// The exit status for an error: 64 for usage, 128 + N for a run stopped by signal N, else 1.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(i) = err.downcast_ref::<Interrupted>() {
-        (128 + i.signal) as u8
-    } else if err.downcast_ref::<UsageError>().is_some() {
-        EXIT_USAGE
-    } else {
-        EXIT_FAILED
-    }
-}
-
 /// Stop before the first change when a signal came while planning.
 pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
     match sys.interrupted() {
@@ -754,12 +961,92 @@ const HINT_ROOT: &str =
 
 /// A `hint:` line for situations an operator can fix.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    if err.downcast_ref::<NotRoot>().is_some() {
-        return Some(HINT_ROOT);
+    match crate::outcome::kind_of(err) {
+        ErrorKind::NotRoot => Some(HINT_ROOT),
+        ErrorKind::NotABox => Some(
+            "point --root at a copy of the box: `sudo blotctl capture DIR` on the box makes one",
+        ),
+        ErrorKind::NotChecked => Some(
+            "off the box, job state, processes and live kernel values cannot be checked; \
+             drop --strict to count them apart",
+        ),
+        _ => hint_for(&format!("{err:#}")),
     }
-    hint_for(&format!("{err:#}"))
 }
 
+/// The exit code of a command that failed with `err`: 64 for usage errors, 128 + N for a
+/// run stopped by signal N, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(i) = err.downcast_ref::<Interrupted>() {
+        return (128 + i.signal) as u8;
+    }
+    match crate::outcome::kind_of(err) {
+        ErrorKind::Usage => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// What a command line asked for, kept to report a failure in its format.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    pub format: Format,
+    /// `None` when the command line could not be parsed.
+    pub command: Option<&'static str>,
+    pub dry_run: bool,
+}
+
+impl Invocation {
+    pub fn of(cli: &Cli) -> Invocation {
+        Invocation {
+            format: cli.output(),
+            command: Some(cli.command.name()),
+            dry_run: cli.command.dry_run(),
+        }
+    }
+}
+
+/// Report a command that failed: the error chain and a `hint:` on stderr, and, when the
+/// output is a document that was not printed yet, a document holding the error (so that
+/// `--json` prints one document whatever happens). Returns the exit code.
+pub fn fail(err: &anyhow::Error, inv: Invocation) -> u8 {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = hint(err) {
+        eprintln!("hint: {hint}");
+    }
+    let code = exit_code(err);
+    if !crate::outcome::printed() {
+        let mut o = Outcome::new("", inv.dry_run).with_error(err, code);
+        o.command = inv.command.map(String::from);
+        report::print_document(&o, inv.format);
+    }
+    code
+}
+
+/// The command line could not be parsed: clap's message (help and version are not
+/// errors), and with `--json`/`--format` on the command line, the document of a usage error.
+pub fn parse_failed(e: &clap::Error, args: &[String]) -> u8 {
+    let _ = e.print();
+    match e.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => EXIT_OK,
+        _ => {
+            let msg = e.render().to_string();
+            let msg = msg.trim_end().trim_start_matches("error: ");
+            let err = anyhow::Error::new(UsageError(msg.to_string()));
+            let inv = Invocation {
+                format: Cli::output_of_args(args),
+                command: None,
+                dry_run: false,
+            };
+            let mut o = Outcome::new("", false).with_error(&err, EXIT_USAGE);
+            o.command = None;
+            report::print_document(&o, inv.format);
+            EXIT_USAGE
+        }
+    }
+}
 /// `hint:` lines (on stderr, each once) for the reasons steps or checks failed.
 pub fn print_hints(reasons: impl IntoIterator<Item = String>) {
     let mut seen: Vec<&str> = Vec::new();

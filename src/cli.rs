@@ -14,7 +14,8 @@ Exit status:
   0   done, or nothing to change
   1   failure (the message says what to do); a \"no\" at a prompt
   2   changes pending: a dry run (provision, rollback, deploy, restart) found work to do
-  64  usage error: unknown flag or value, bad --set, unknown name, no terminal and no --yes";
+  64  usage error: unknown flag or value, bad --set, unknown name, no terminal and no --yes
+With --json (or --format junit) stdout holds one document whatever happens, errors too.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,9 +45,18 @@ pub struct Cli {
           hide_possible_values = true, help_heading = GLOBAL)]
     pub color: crate::printer::ColorChoice,
 
-    /// No progress spinners.
+    /// Print only what changes, would change or fails, and the summary: no progress, no
+    /// lines for steps that are ok, absent or skipped, no notes, no passing checks.
     #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
+
+    /// Print one JSON document on stdout, whatever happens (same as --format json).
+    #[arg(long, global = true, conflicts_with = "format", help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Output: text (lines), json (one document), junit (JUnit XML: a test case per step).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", help_heading = GLOBAL)]
+    pub format: Option<Format>,
 
     // --host, --hosts-file, --parallel, --binary (src/remote.rs).
     #[command(flatten)]
@@ -56,9 +66,43 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The output format asked for (`--json` is `--format json`).
+    pub fn output(&self) -> Format {
+        match (self.json, self.format) {
+            (true, _) => Format::Json,
+            (false, Some(f)) => f,
+            (false, None) => Format::Text,
+        }
+    }
+
+    /// The format a command line asks for, read from the raw words: for errors that come
+    /// before (or instead of) a parsed command line, such as clap's usage errors.
+    pub fn output_of_args(args: &[String]) -> Format {
+        let mut words = args.iter().map(String::as_str);
+        let mut format = Format::Text;
+        while let Some(w) = words.next() {
+            if w == "--" {
+                break;
+            }
+            let value = match w {
+                "--json" => return Format::Json,
+                "--format" => words.next(),
+                _ => w.strip_prefix("--format="),
+            };
+            match value {
+                Some("json") => format = Format::Json,
+                Some("junit") => format = Format::Junit,
+                _ => {}
+            }
+        }
+        format
+    }
+}
+
 /// Commands the remote options (`--host` ...) mean nothing to: they are hidden from these
 /// commands' help and completions, and refused when given (`remote::check_command`).
-const LOCAL_ONLY: &[&str] = &["config", "init", "completions", "render"];
+const LOCAL_ONLY: &[&str] = &["config", "init", "completions", "render", "capture"];
 
 /// The command line as parsed, helped and completed: the derived one, help wrapped at
 /// (at most) 100 columns, the remote options hidden where they do not apply.
@@ -163,8 +207,10 @@ pub enum Command {
   sudo blotctl provision --yes
 
 Exit status:
-  0   converged (or nothing to change); with --dry-run: nothing to change
-  1   failure, refused before any change, not root, or \"no\" at the prompt
+  0   converged (or nothing to change); with --dry-run: the files are as planned (what
+      cannot be checked here, e.g. job state off the box, is counted apart)
+  1   failure, refused before any change, not root, or \"no\" at the prompt; with
+      --strict: something could not be checked here
   2   with --dry-run: changes pending
   64  usage error, or no terminal to ask on and no --yes")]
     Provision(ProvisionArgs),
@@ -172,10 +218,11 @@ Exit status:
     #[command(after_help = "Examples:
   sudo blotctl verify
   sudo blotctl verify --wait 120 --json
+  blotctl verify --offline --root ./box --format junit   CI: a captured box's files
 
 Exit status:
-  0   every check passed
-  1   a check failed (or could not run)
+  0   every check passed (checks that cannot be made here are skipped, never passed)
+  1   a check failed (or could not run); with --strict: a check could not be made here
   64  usage error")]
     Verify(VerifyArgs),
     /// Undo a provision run: restore its files, modes, owners and rc links exactly.
@@ -263,6 +310,56 @@ Exit status:
   2   with --dry-run: it would restart
   64  usage error")]
     Restart(RestartArgs),
+    /// Copy the files planning and verify read into DEST, for --root (a CI fixture).
+    #[command(
+        after_help = "Copies exactly what planning and `verify --offline` read, with modes, owners
+(when run as root) and links, rc links included. Secrets (shadow, gshadow, keys) are left
+out: planning does not need them. DEST/blotctl-capture.json lists what was copied and what
+was left out, and why.
+
+Examples:
+  sudo blotctl capture /tmp/box.tar.gz          on the box; commit the tarball for CI
+  sudo tar --same-owner -xpzf box.tar.gz -C box && blotctl provision --dry-run --root box
+
+Exit status:
+  0   captured
+  1   failure (DEST could not be written), not an Amazon Linux box
+  64  usage error: DEST exists (a file, or a directory that is not empty)"
+    )]
+    Capture {
+        /// A new (or empty) directory, or a FILE.tar / FILE.tar.gz to write.
+        #[arg(value_hint = ValueHint::AnyPath)]
+        dest: PathBuf,
+    },
+}
+
+impl Command {
+    /// The command's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Provision(_) => "provision",
+            Command::Verify(_) => "verify",
+            Command::Rollback(_) => "rollback",
+            Command::Config => "config",
+            Command::Init { .. } => "init",
+            Command::Completions { .. } => "completions",
+            Command::Render { .. } => "render",
+            Command::Deploy(_) => "deploy",
+            Command::Restart(_) => "restart",
+            Command::Capture { .. } => "capture",
+        }
+    }
+
+    /// Whether it only shows what it would do.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            Command::Provision(a) => a.dry_run,
+            Command::Rollback(a) => a.dry_run,
+            Command::Deploy(a) => a.dry_run,
+            Command::Restart(a) => a.dry_run,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -316,9 +413,10 @@ pub struct ProvisionArgs {
     /// Do not start the upstart jobs.
     #[arg(long)]
     pub no_start: bool,
-    /// Print one JSON document (the plan, or the outcome) instead of lines.
+    /// Fail (exit 1) when something could not be checked here (off the box: job state,
+    /// processes, live kernel values), instead of counting it apart.
     #[arg(long)]
-    pub json: bool,
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -326,16 +424,18 @@ pub struct VerifyArgs {
     /// Retry failing checks about once a second for up to SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
-    /// Print one JSON document instead of lines (same as --format json).
+    /// Check files only (drift, modes, owners, rc links, configs valid); job state,
+    /// processes, kernel values and HTTP/redis answers are reported as not checked.
     #[arg(long)]
-    pub json: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: VerifyFormat,
+    pub offline: bool,
+    /// Fail when a check could not be made here, instead of reporting it as skipped.
+    #[arg(long)]
+    pub strict: bool,
 }
 
+/// How a command prints its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum VerifyFormat {
+pub enum Format {
     Text,
     Json,
     Junit,
@@ -355,4 +455,8 @@ pub struct RollbackArgs {
     /// Apply without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Fail (exit 1) when something could not be checked here, e.g. whether a job to stop
+    /// or restart runs.
+    #[arg(long)]
+    pub strict: bool,
 }

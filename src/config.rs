@@ -519,9 +519,12 @@ impl Layer {
                 bail!("--set {kv:?}: expected KEY=VALUE (`blotctl config` lists the keys)");
             };
             let key = key.trim();
-            check_key(key).with_context(|| format!("--set {kv:?}"))?;
+            let value = loose_value(value.trim().to_string());
+            check_key(key)
+                .and_then(|()| check_type(key, &value))
+                .with_context(|| format!("--set {kv:?}"))?;
             sources.insert(key.to_string(), format!("--set {kv}"));
-            table.insert(key.to_string(), loose_value(value.trim().to_string()));
+            table.insert(key.to_string(), value);
         }
         Ok((!table.is_empty()).then(|| Layer {
             origin: "--set".into(),
@@ -539,6 +542,16 @@ fn loose_value(value: String) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or(toml::Value::String(value))
+}
+
+/// Whether `key` takes a value like this one (`blot_port = "abc"` is not a port).
+fn check_type(key: &str, value: &toml::Value) -> Result<()> {
+    let mut table = toml::Table::try_from(Settings::default()).expect("settings serialize");
+    table.insert(key.to_string(), value.clone());
+    table
+        .try_into::<Settings>()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
 /// The settings every layer may set.
@@ -578,8 +591,7 @@ pub struct Effective {
 /// `passwd` is the box's /etc/passwd, when there is one (the app user must not be uid 0).
 /// Every error names the key and where its value came from.
 pub fn resolve(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
-    let defaults = toml::Table::try_from(Settings::default()).expect("settings serialize");
-    let mut merged = defaults.clone();
+    let mut merged = toml::Table::try_from(Settings::default()).expect("settings serialize");
     let mut sources: BTreeMap<String, String> = merged
         .keys()
         .map(|k| (k.clone(), "default".to_string()))
@@ -593,10 +605,8 @@ pub fn resolve(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
                 .cloned()
                 .unwrap_or_else(|| layer.origin.clone());
             // Each value on its own over the defaults: a wrong type names its key.
-            let mut one = defaults.clone();
-            one.insert(k.clone(), v.clone());
-            if let Err(e) = Settings::deserialize(one) {
-                bail!("invalid {source}: {k} = {v}: {}", e.message());
+            if let Err(e) = check_type(k, v) {
+                bail!("invalid {source}: {k} = {v}: {e}");
             }
             merged.insert(k.clone(), v.clone());
             sources.insert(k.clone(), layer.origin.clone());
@@ -718,17 +728,24 @@ const DOCS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The settings as a TOML file, each key under a comment saying what it is for.
+/// The settings as a TOML file, each key under a comment saying what it is for. A key whose
+/// value is the built-in default is written commented out (`#key = value`, as shipped
+/// configs do), so the file sets only what differs and `blotctl config` attributes only
+/// those keys to it.
 pub fn commented_toml(s: &Settings) -> Result<String> {
     let table = toml::Table::try_from(s)?;
+    let defaults = toml::Table::try_from(Settings::default())?;
     let mut out = String::from(
-        "# blotctl settings. Precedence: built-in defaults < this file < --config FILE or\n\
-         # BLOTCTL_CONFIG < BLOTCTL_<KEY> environment variables. `blotctl config` shows the\n\
-         # effective value of each key and where it came from.\n",
+        "# blotctl settings. Precedence, lowest first: built-in defaults < this file <\n\
+         # --config FILE or BLOTCTL_CONFIG < BLOTCTL_<KEY> environment variables <\n\
+         # --set KEY=VALUE flags. A commented-out key shows its built-in default; remove the\n\
+         # `#` to change it. `blotctl config` shows the effective value of each key and\n\
+         # where it came from.\n",
     );
     for (k, v) in &table {
         let doc = DOCS.iter().find(|(n, _)| n == k).map_or("", |(_, d)| *d);
-        out.push_str(&format!("\n# {doc}\n{k} = {v}\n"));
+        let hash = if defaults.get(k) == Some(v) { "#" } else { "" };
+        out.push_str(&format!("\n# {doc}\n{hash}{k} = {v}\n"));
     }
     Ok(out)
 }
@@ -861,12 +878,19 @@ mod tests {
             e.contains("environment variable BLOTCTL_NGINX_PORT") && e.contains("nginx_port"),
             "{e}"
         );
-        let flags = Layer::from_flags(&["start_timeout=18446744073709551615".into()])
+        // --set: a type error already when the flag is read, a refused value when merged.
+        let e = Layer::from_flags(&["start_timeout=18446744073709551615".into()]).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("--set \"start_timeout=18446744073709551615\""),
+            "{e}"
+        );
+        let flags = Layer::from_flags(&["start_timeout=9223372036854775807".into()])
             .unwrap()
             .unwrap();
         let e = err(vec![flags], None);
         assert!(
-            e.contains("--set start_timeout=18446744073709551615") && e.contains("start_timeout"),
+            e.contains("--set start_timeout=9223372036854775807") && e.contains("must be 1..="),
             "{e}"
         );
         // Two keys at fault: each with its own source.
@@ -1021,6 +1045,11 @@ mod tests {
             "{err:#}"
         );
         assert!(Layer::from_flags(&["blot_port".into()]).is_err());
+        let err = Layer::from_flags(&["blot_port=abc".into()]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("--set \"blot_port=abc\": invalid type: string \"abc\""),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -1037,6 +1066,39 @@ mod tests {
         assert!(Layer::from_env(vars(&[("BLOTCTL_BLOT_PROT", "81")]))
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn init_file_sets_only_what_differs_and_its_comments_are_the_defaults() {
+        let s = Settings {
+            user: "deploy".into(),
+            blot_port: 9000,
+            ..Default::default()
+        };
+        let text = commented_toml(&s).unwrap();
+        let layer = Layer::parse(&text, "/etc/blotctl.toml").unwrap();
+        let live: Vec<&String> = layer.table.keys().collect();
+        assert_eq!(live, ["blot_port", "user"], "{text}");
+        assert_eq!(Settings::from_toml(&text, "f").unwrap(), s);
+        assert!(text.contains("#app_dir = \"/var/www/blot\"\n"), "{text}");
+        assert!(
+            text.contains("environment variables <\n# --set KEY=VALUE flags."),
+            "{text}"
+        );
+        // Every commented-out line, uncommented, is the default again.
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(kv) if !kv.starts_with(' ') && kv.contains(" = ") => kv,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            Layer::parse(&uncommented, "f").unwrap().table.len(),
+            known_keys().len()
+        );
+        assert_eq!(Settings::from_toml(&uncommented, "f").unwrap(), s);
     }
 
     #[test]

@@ -15,14 +15,15 @@
 //! answers; blot depends on redis, so a stopped redis is started first, and a restart of
 //! redis waits for blot too (upstart stops blot with redis and starts it again after).
 
-use crate::app::{self, NotRoot, EXIT_FAILED, EXIT_OK, EXIT_PENDING};
+use crate::app::{self, NotRoot};
 use crate::cli::{DeployArgs, RestartArgs};
 use crate::config::Settings;
 use crate::engine::{self, Planned};
-use crate::journal::{self, Journal};
+use crate::journal::Journal;
+use crate::outcome::Outcome;
 use crate::plan::{Action, Change, StepPlan};
 use crate::printer::Printer;
-use crate::report::{self, Tense};
+use crate::report;
 use crate::steps::init::{self, InitState};
 use crate::steps::{Ctx, Step};
 use crate::sys::{command_failure, Kind, Output, Sys};
@@ -413,12 +414,13 @@ fn run(
             ))
             .into());
         }
-        Some(sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?)
+        Some(app::take_lock(sys)?)
     };
     let ctx = Ctx {
         sys,
         settings,
         no_start: false,
+        offline: false,
     };
     let planned = {
         let spinner = printer.spinner("planning");
@@ -426,60 +428,38 @@ fn run(
             spinner.step(format!("planning: {name}"))
         })
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let plan = Outcome::new(command, dry_run).with_planned(&planned, false);
     if dry_run {
-        print!("{text}");
-        println!("{}", report::summary("dry run", counts));
-        return Ok(if counts.failed > 0 {
-            EXIT_FAILED
-        } else if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        });
+        return app::end_dry_run(plan, "dry run", false, printer);
     }
-    if let Some(err) = app::refusal(&planned, counts) {
-        print!("{text}");
-        return Err(err);
+    if let Some(err) = app::refusal(&plan) {
+        return app::refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if counts.changes == 0 {
-        print!("{text}");
         let what = if command == "deploy" {
             "already up to date, nothing restarted"
         } else {
             "nothing to do"
         };
-        println!("{}", report::summary(what, counts));
-        return Ok(EXIT_OK);
+        return app::end_nothing_to_do(plan, what, printer);
     }
     app::not_interrupted(sys, command, counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
-    let (applied, result) =
-        app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
-    let made = report::Counts {
-        changes: applied.changes(),
-        ..counts
-    };
+    let (applied, result) = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
     let result = result.and_then(|()| {
         app::converged(
             &ctx,
             |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
-            made,
+            applied.changes(),
         )
     });
-    if let Some(id) = journal.run_id() {
-        println!(
-            "backup: {}/{id} (undo with `blotctl rollback {id}`)",
-            journal::BACKUPS
-        );
-    }
-    result?;
     let done = if command == "deploy" {
         "deployed"
     } else {
         "restarted"
     };
-    println!("{}", report::summary(done, made));
-    Ok(EXIT_OK)
+    let backup = journal.run_id().map(String::from);
+    app::end_run(command, &planned, &applied, result, backup, done, printer)
 }

@@ -173,6 +173,7 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             old,
             new,
             perms,
+            ..
         } => {
             if sys.observe(path)?.map(|(bytes, _)| bytes) != *old {
                 bail!("{path} changed while blotctl was running; nothing was written to it (run again)");
@@ -433,6 +434,7 @@ mod tests {
             sys: &sys,
             settings: &settings,
             no_start: true,
+            offline: false,
         };
         let mut journal = Journal::new("test", None);
         let err = apply(&ctx, &change, &mut journal).unwrap_err();

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod capture;
 pub mod chkconfig;
 pub mod cli;
 pub mod config;
@@ -10,6 +11,8 @@ pub mod deploy;
 pub mod engine;
 pub mod fault;
 pub mod journal;
+pub mod nginx;
+pub mod outcome;
 pub mod output;
 pub mod plan;
 pub mod printer;

@@ -94,8 +94,11 @@ impl RemoteArgs {
 }
 
 /// The options that only make sense on this side, all taking a value; stripped from the
-/// command line the remote blotctl gets.
+/// command line the remote blotctl gets (`--config` and `--set` reach it as the settings
+/// they make, see [`forwarded_settings`]).
 const LOCAL_OPTIONS: &[&str] = &[
+    "--config",
+    "--set",
     "--host",
     "--hosts-file",
     "--parallel",
@@ -113,6 +116,8 @@ struct Job {
     ssh_opts: Vec<String>,
     /// This command line minus [`LOCAL_OPTIONS`] (and `--root` where a host has its own).
     args: Vec<String>,
+    /// The settings seen here, as `--set KEY=VALUE` words ([`forwarded_settings`]).
+    sets: Vec<String>,
     roots: Vec<(String, String)>,
     env: Vec<String>,
     width: usize,
@@ -137,8 +142,9 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 .map_err(|a| UsageError(format!("argument {a:?} is not valid UTF-8")))
         })
         .collect::<Result<_, _>>()?;
-    check_command(&cli.command)?;
+    check_command(cli)?;
     let sys = Sys::new(Path::new("/"))?;
+    let sets = forwarded_settings(&sys, cli)?;
     let hosts = host_list(&sys, &cli.remote)?;
     let roots = cli
         .remote
@@ -177,6 +183,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         size,
         sha,
         ssh_opts,
+        sets,
         args: remote_args(&argv, false)?,
         roots,
         env: cli.remote.remote_env.clone(),
@@ -214,23 +221,58 @@ pub fn run(cli: &Cli) -> Result<u8> {
     Ok(exit)
 }
 
+/// Every setting this command sees here, for every box: `--config FILE` (or
+/// `BLOTCTL_CONFIG`), `BLOTCTL_*` variables and `--set` flags, merged key by key in their
+/// order, as `--set KEY=VALUE` flags (TOML values) for the remote command line, where they
+/// are the top layer (over the box's own /etc/blotctl.toml, as here). Checked over the
+/// defaults first, so a bad value stops the run before any connection. None of those
+/// reach the box otherwise: sudo clears the environment, and the file is on this machine.
+fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
+    let layers = crate::app::local_layers(sys, cli.config.as_deref(), &cli.set)?;
+    crate::app::resolve_layers(layers.clone(), None).map_err(|e| {
+        if e.is::<UsageError>() {
+            e
+        } else {
+            crate::outcome::kinded(crate::outcome::ErrorKind::Settings, e)
+        }
+    })?;
+    let mut merged = toml::Table::new();
+    for layer in layers {
+        merged.extend(layer.table);
+    }
+    Ok(merged
+        .into_iter()
+        .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
+        .collect())
+}
+
 /// Refuse, before connecting anywhere, what cannot work on many hosts at once.
-fn check_command(command: &Command) -> Result<()> {
+fn check_command(cli: &Cli) -> Result<()> {
     let refuse = |msg: &str| Err(UsageError(msg.to_string()).into());
-    match command {
+    match &cli.command {
         Command::Completions { .. }
         | Command::Config
         | Command::Init { .. }
-        | Command::Render { .. } => refuse(
-            "--host and --hosts-file apply to provision, verify, rollback, deploy and \
+        | Command::Render { .. } => {
+            return refuse(
+                "--host and --hosts-file apply to provision, verify, rollback, deploy and \
                  restart; drop them here",
-        ),
-        Command::Provision(a) if a.json => {
-            refuse("--json with --host: the output is lines prefixed with the host; drop --json")
+            )
         }
-        Command::Verify(a) if a.json || a.format != crate::cli::VerifyFormat::Text => refuse(
+        Command::Capture { .. } => {
+            return refuse(
+                "capture writes its copy on this machine: run it on the box (ssh BOX sudo \
+                 blotctl capture DIR), then copy DIR here",
+            )
+        }
+        _ => {}
+    }
+    if cli.output() != crate::cli::Format::Text {
+        return refuse(
             "--json/--format with --host: the output is lines prefixed with the host; drop it",
-        ),
+        );
+    }
+    match &cli.command {
         Command::Provision(a) if !a.dry_run && !a.yes => refuse(
             "with --host there is no prompt per host: see the plans with --dry-run, then \
              apply with --yes",
@@ -441,14 +483,14 @@ fn ssh_argv(job: &Job, extra: &[&str], host: &str, command: String) -> Vec<Strin
 /// (`spawn_lines` strips the CR).
 fn run_argv(job: &Job, host: &str, sudo: bool) -> Result<Vec<String>> {
     let own_root = job.roots.iter().find(|(h, _)| h == host).map(|(_, d)| d);
-    let args = match own_root {
+    let mut args = job.sets.clone();
+    match own_root {
         Some(dir) => {
-            let mut a = vec!["--root".to_string(), dir.clone()];
-            a.extend(remote_args(&job.args, true)?);
-            a
+            args.extend(["--root".to_string(), dir.clone()]);
+            args.extend(remote_args(&job.args, true)?);
         }
-        None => job.args.clone(),
-    };
+        None => args.extend(job.args.iter().cloned()),
+    }
     let script = run_script(&job.sha, &args, &job.env, sudo)?;
     Ok(ssh_argv(
         job,
@@ -592,12 +634,16 @@ fn one_host(job: &Job, host: &str) -> Outcome {
 }
 
 /// The change count of a provision summary line (`report::summary`):
-/// `PREFIX: N changes; A ok, B absent, C skipped, D failed`.
+/// `PREFIX: N changes[, M not checked here]; A ok, B absent, C skipped, D failed`.
 pub fn changes_in_summary(line: &str) -> Option<usize> {
     let (head, tail) = line.rsplit_once("; ")?;
     if !(tail.contains(" ok, ") && tail.ends_with(" failed")) {
         return None;
     }
+    let head = head
+        .strip_suffix(" not checked here")
+        .and_then(|h| h.rsplit_once(", "))
+        .map_or(head, |(h, _)| h);
     let (_, count) = head.rsplit_once(": ")?;
     count
         .strip_suffix(" changes")
@@ -712,21 +758,17 @@ mod tests {
             "/box",
             "--config",
             "c.toml",
+            "--set=user=blot",
+            "--quiet",
         ]);
+        // --config and --set reach the box as the settings they make (forwarded_settings).
         assert_eq!(
             remote_args(&argv, false).unwrap(),
-            s(&[
-                "provision",
-                "--dry-run",
-                "--root",
-                "/box",
-                "--config",
-                "c.toml"
-            ])
+            s(&["provision", "--dry-run", "--root", "/box", "--quiet"])
         );
         assert_eq!(
             remote_args(&argv, true).unwrap(),
-            s(&["provision", "--dry-run", "--config", "c.toml"])
+            s(&["provision", "--dry-run", "--quiet"])
         );
         assert!(remote_args(&s(&["render", "a\nb"]), false).is_err());
     }
@@ -809,7 +851,8 @@ mod tests {
 
     #[test]
     fn summary_lines_give_the_change_count() {
-        use crate::report::{summary, Counts};
+        use crate::outcome::Counts;
+        use crate::report::summary;
         for n in [0, 1, 19] {
             let c = Counts {
                 changes: n,
@@ -822,6 +865,12 @@ mod tests {
                 Some(n)
             );
         }
+        let c = Counts {
+            changes: 1,
+            not_checked: 5,
+            ..Counts::default()
+        };
+        assert_eq!(changes_in_summary(&summary("dry run", c)), Some(1));
         assert_eq!(changes_in_summary("verify: 3 passed, 0 failed"), None);
         assert_eq!(changes_in_summary("+  - x: 2 changes; y"), None);
     }

@@ -10,16 +10,20 @@
 //! (`journal::list` marks it damaged; other runs are unaffected).
 
 use crate::journal::{self, After, Entry, Manifest, Original};
-use crate::plan::{plan_file, plan_perms, Action, Change, Perms};
-use crate::steps::init::{observe, InitState};
+use crate::plan::{plan_file, plan_perms, Action, Change, NotChecked, Perms, StepPlan};
+use crate::steps::init::{observe, plan_jobs, unknown_reason, InitState};
 use crate::steps::Ctx;
 use crate::sys::{Kind, Meta};
 use anyhow::Result;
 
-/// The changes that undo `m`, and notes about what is deliberately kept.
-pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
+/// The changes that undo `m` (with notes about what is deliberately kept): jobs the run
+/// started are stopped, files, modes, owners, rc links and live kernel values put back;
+/// then, as `provision` would after writing them, upstart reloads the job files and a
+/// running job whose file (monit: its control file) was put back is restarted.
+pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<StepPlan> {
     let sys = ctx.sys;
     let mut changes = Vec::new();
+    let mut not_checked = Vec::new();
     let mut notes = Vec::new();
 
     // Stop the jobs the run started (last started first), before their files go.
@@ -31,8 +35,8 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
             _ => None,
         })
         .collect();
+    let state = observe(ctx)?;
     if !started.is_empty() {
-        let state = observe(ctx)?;
         for job in started.iter().rev() {
             let stop = Change::new(
                 format!("stop {job}"),
@@ -41,9 +45,10 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
                 },
             );
             match &state {
-                InitState::Unknown(why) => {
-                    changes.push(stop.blocked(format!("init state unknown: {why}")))
-                }
+                InitState::Unknown(why) => not_checked.push(NotChecked::new(
+                    format!("stop {job} if it runs (run {} started it)", m.run_id),
+                    unknown_reason(why),
+                )),
                 s => {
                     if s.job(job)
                         .is_some_and(|j| j.goal == crate::upstart::Goal::Start)
@@ -212,13 +217,20 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
         }
     }
 
-    // Job files changed: tell upstart.
+    // Job files changed: tell upstart; then restart what runs with a file put back.
     let jobs_touched = changes.iter().any(|c| match &c.action {
         Action::WriteFile { path, .. } | Action::RemovePath { path, .. } => {
             path.starts_with("/etc/init/") && path.ends_with(".conf")
         }
         _ => false,
     });
+    let written: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::WriteFile { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
     if jobs_touched {
         let reload = Change::new(
             "initctl reload-configuration (job files changed)",
@@ -226,12 +238,19 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<(Vec<Change>, Vec<String>)> {
                 argv: vec!["initctl".into(), "reload-configuration".into()],
             },
         );
-        changes.push(match observe(ctx)? {
-            InitState::Unknown(why) => reload.blocked(format!("init state unknown: {why}")),
+        changes.push(match &state {
+            InitState::Unknown(why) => reload.blocked(unknown_reason(why)),
             InitState::Known(_) => reload,
         });
     }
-    Ok((changes, notes))
+    let written: Vec<&str> = written.iter().map(String::as_str).collect();
+    let (restarts, unchecked) = plan_jobs(ctx, &state, &written, false, &started);
+    changes.extend(restarts);
+    not_checked.extend(unchecked);
+    let mut plan = StepPlan::changes(changes);
+    plan.not_checked = not_checked;
+    plan.notes = notes;
+    Ok(plan)
 }
 
 /// What is at a managed path now, to compare with what a manifest recorded.

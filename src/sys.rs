@@ -126,6 +126,18 @@ pub enum Stream {
     Stderr,
 }
 
+/// How a box path was looked at (the strongest way counts): `blotctl capture` copies a
+/// file's contents only when they were read, a directory's entries only when it was listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Seen {
+    /// `lstat` only (kind, mode, owner).
+    Meta,
+    /// Listed (names of its entries).
+    Listed,
+    /// Read (contents).
+    Read,
+}
+
 /// How a walk treats a symlink on the way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Links {
@@ -160,15 +172,18 @@ pub struct Sys {
     root_fd: Arc<OwnedFd>,
     /// Answers of [`Sys::query`] since the last change or [`Sys::forget`].
     queries: Mutex<HashMap<Vec<String>, Output>>,
+    /// Every box path looked at since [`Sys::record`], when recording.
+    seen: Mutex<Option<std::collections::BTreeMap<String, Seen>>>,
 }
 
 impl Clone for Sys {
-    /// A clone starts with no remembered answers.
+    /// A clone starts with no remembered answers, and does not record.
     fn clone(&self) -> Sys {
         Sys {
             root: self.root.clone(),
             root_fd: self.root_fd.clone(),
             queries: Mutex::default(),
+            seen: Mutex::default(),
         }
     }
 }
@@ -326,7 +341,29 @@ impl Sys {
             root,
             root_fd: Arc::new(root_fd),
             queries: Mutex::default(),
+            seen: Mutex::default(),
         })
+    }
+
+    /// Start recording every box path read, listed or `lstat`ed (for `blotctl capture`).
+    pub fn record(&self) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(Default::default());
+    }
+
+    /// Stop recording; what was looked at since [`Sys::record`], and how.
+    pub fn recorded(&self) -> std::collections::BTreeMap<String, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+
+    fn saw(&self, box_path: &str, how: Seen) {
+        if let Some(seen) = self.seen.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let e = seen.entry(box_path.to_string()).or_insert(how);
+            *e = (*e).max(how);
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -543,6 +580,7 @@ impl Sys {
     /// Read a file of the box's own configuration (links resolved inside the root);
     /// `None` when it does not exist. Anything but a regular file is an error.
     pub fn read(&self, box_path: &str) -> Result<Option<Vec<u8>>> {
+        self.saw(box_path, Seen::Read);
         let (dir, name) = match self.walk(box_path, Links::InRoot, true)? {
             None => return Ok(None),
             Some(Walked::Dir(_)) => bail!("{box_path} is a directory, not a regular file"),
@@ -568,6 +606,7 @@ impl Sys {
     /// a regular file with one link; its contents and metadata from the one handle.
     /// `None` when it does not exist.
     pub fn observe(&self, box_path: &str) -> Result<Option<(Vec<u8>, Meta)>> {
+        self.saw(box_path, Seen::Read);
         let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
             return Ok(None);
         };
@@ -584,6 +623,7 @@ impl Sys {
     /// its directory is immutable or append-only (`chattr +i`/`+a`), so that such a file
     /// stops the run while planning, before anything was changed.
     pub fn ensure_writable(&self, box_path: &str) -> Result<()> {
+        self.saw(box_path, Seen::Meta);
         let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
             return Ok(()); // the directory does not exist yet: planned by its step
         };
@@ -675,6 +715,7 @@ impl Sys {
     /// `lstat` a box path (the last component is not followed); `None` when it does not
     /// exist.
     pub fn meta(&self, box_path: &str) -> Result<Option<Meta>> {
+        self.saw(box_path, Seen::Meta);
         let (dir, name) = match self.walk(box_path, Links::InRoot, false)? {
             None => return Ok(None),
             Some(Walked::Dir(fd)) => (fd, ".".to_string()),
@@ -690,6 +731,7 @@ impl Sys {
     /// Names in a directory (links resolved inside the root to reach it, as programs on
     /// the box do); `None` when it does not exist.
     pub fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>> {
+        self.saw(box_path, Seen::Listed);
         let Some(fd) = self.open_dir(box_path, Links::InRoot)? else {
             return Ok(None);
         };
@@ -712,6 +754,7 @@ impl Sys {
 
     /// The target of a symlink; `None` when the path does not exist.
     pub fn read_link(&self, box_path: &str) -> Result<Option<String>> {
+        self.saw(box_path, Seen::Meta);
         let Some(Walked::Leaf { dir, name }) = self.walk(box_path, Links::InRoot, false)? else {
             return Ok(None);
         };
@@ -785,8 +828,20 @@ impl Sys {
         gid: u32,
     ) -> Result<()> {
         self.forget();
-        let (dir, name) = self.parent_for_change(box_path)?;
-        let fd = self.open_for_meta(&dir, &name, box_path)?;
+        let fd = if components(box_path)?.is_empty() {
+            // The root itself (`blotctl capture` gives its copy the box's root's owner).
+            rustix::fs::openat(
+                &*self.root_fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io)
+            .context("cannot open the root directory")?
+        } else {
+            let (dir, name) = self.parent_for_change(box_path)?;
+            self.open_for_meta(&dir, &name, box_path)?
+        };
         let st = rustix::fs::fstat(&fd)
             .map_err(io)
             .with_context(|| format!("cannot inspect {box_path}"))?;
@@ -1005,6 +1060,39 @@ impl Sys {
             .read_host_bytes(path, MAX_READ)?
             .ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8 text", path.display()))
+    }
+
+    /// Validate files that only make sense together (e.g. a control file and a wrapper
+    /// that includes it): each of `files` is written with its mode into a private scratch
+    /// directory outside the tree, then `wrap(dir)` gives one more file (name, text, mode
+    /// 0700) and the argv to run. The directory is removed afterwards.
+    pub fn check_in_scratch(
+        &self,
+        files: &[(&str, &[u8], u32)],
+        wrap: impl FnOnce(&Path) -> (&'static str, String, Vec<String>),
+    ) -> Result<Output> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .tempdir()
+            .context("cannot create a scratch directory for validation")?;
+        let write = |name: &str, bytes: &[u8], mode: u32| -> Result<()> {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(dir.path().join(name))
+                .with_context(|| format!("cannot write {name} for validation"))?;
+            f.write_all(bytes)
+                .with_context(|| format!("cannot write {name} for validation"))
+        };
+        for (name, bytes, mode) in files {
+            write(name, bytes, *mode)?;
+        }
+        let (name, text, argv) = wrap(dir.path());
+        write(name, text.as_bytes(), 0o700)?;
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run(&argv)
     }
 
     /// Validate candidate files the way a program on the box would read them together:

@@ -81,6 +81,7 @@ impl DeployBox {
         );
 
         let [blot_port] = free_ports::<1>();
+        b.set_nginx_upstream(blot_port);
         b.write(
             "/etc/blotctl.toml",
             &format!("start_settle_ms = 0\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),

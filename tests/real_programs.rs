@@ -740,7 +740,7 @@ fn the_box_nginx_conf_passes_nginx_t() {
     // blotctl's own check (verify: no `localhost` upstream) agrees: nginx -t here cannot
     // see the boot-time resolver failure it guards against.
     let conf = b.read("/etc/nginx/nginx.conf");
-    assert_eq!(blotctl::verify::localhost_upstream(&conf), None);
+    assert_eq!(blotctl::nginx::localhost_upstream(&conf), None);
 
     // nginx -t bites.
     let broken = conf.replacen(&format!("server 127.0.0.1:{blot_port};"), "server", 1);

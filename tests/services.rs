@@ -78,6 +78,7 @@ fn provisioned_live() -> Live {
         .read("/etc/redis.conf")
         .replace("port 6379", &format!("port {}", redis.port));
     b.write("/etc/redis.conf", &conf);
+    b.set_nginx_upstream(blot.port);
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -154,11 +155,11 @@ fn verify_passes_then_fails_naming_blot() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = doc["checks"]
+    let names: Vec<&str> = doc["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["ok"] == false)
+        .filter(|c| c["state"] == "failed")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"job blot running"), "{names:?}");
@@ -346,14 +347,21 @@ fn a_changed_job_file_restarts_its_running_job() {
         .collect();
     assert!(before.iter().all(Option::is_some), "{before:?}");
     let conf = b.read("/etc/blotctl.toml");
-    let new_port = live.blot.as_ref().unwrap().port + 1;
+    let old_port = live.blot.as_ref().unwrap().port;
+    let new_port = old_port + 1;
     b.write(
         "/etc/blotctl.toml",
         &conf.replace(
-            &format!("blot_port = {}", live.blot.as_ref().unwrap().port),
+            &format!("blot_port = {old_port}"),
             &format!("blot_port = {new_port}"),
         ),
     );
+    // nginx must follow, or the plan is refused (the site would answer 502).
+    let nginx = b.read("/etc/nginx/nginx.conf").replace(
+        &format!("server 127.0.0.1:{old_port};"),
+        &format!("server 127.0.0.1:{new_port};"),
+    );
+    b.write("/etc/nginx/nginx.conf", &nginx);
 
     let dry = b
         .blotctl()

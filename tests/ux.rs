@@ -38,29 +38,13 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
         return;
     }
     let b = TestBox::fresh();
-    let name = format!("blotctl-ux-{}", std::process::id());
-    let cmd = format!(
+    let session = in_tmux(&format!(
         "PATH='{}' '{}' --root '{}' provision; echo EXIT=$?; sleep 60",
         fake_path(),
         assert_cmd::cargo::cargo_bin("blotctl").display(),
         b.root.display()
-    );
-    let st = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "160",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let _session = Session(name.clone());
+    ));
+    let name = session.0.clone();
     let screen = wait_for(&name, "Apply 22 changes?");
     assert!(screen.contains("Apply 22 changes? [y/N]"), "{screen}");
     assert!(
@@ -125,7 +109,7 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
     assert_eq!(json.status.code(), Some(1));
     let doc: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("verify --json parses");
-    let checks = doc["checks"].as_array().unwrap().len();
+    let checks = doc["steps"].as_array().unwrap().len();
     assert!(checks > 10);
     let junit = b
         .blotctl()
@@ -144,7 +128,25 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
         .count();
-    assert_eq!(failures, doc["failed"].as_u64().unwrap() as usize);
+    assert_eq!(
+        failures,
+        doc["summary"]["failed"].as_u64().unwrap() as usize
+    );
+    let skipped = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!(
+        skipped,
+        (doc["summary"]["skipped"].as_u64().unwrap()
+            + doc["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["state"] == "not_checked")
+                .count() as u64) as usize
+    );
+    assert!(skipped > 0, "kernel values are never checked under --root");
 }
 
 #[test]
@@ -198,27 +200,143 @@ fn config_shows_where_each_setting_came_from() {
         "{}",
         stderr(&typo)
     );
+    // A value of the wrong type, or one the settings refuse, is as much a usage error.
+    for (set, says) in [
+        (
+            "blot_port=abc",
+            "invalid type: string \"abc\", expected u16",
+        ),
+        ("blot_port=80", "blot_port and nginx_port are both 80"),
+    ] {
+        let bad = b.blotctl().args(["config", "--set", set]).output().unwrap();
+        assert_eq!(bad.status.code(), Some(64), "{set}: {}", stderr(&bad));
+        assert!(stderr(&bad).contains(says), "{set}: {}", stderr(&bad));
+    }
+}
+
+/// The keys `blotctl config` attributes to /etc/blotctl.toml.
+fn keys_from_the_file(b: &TestBox) -> Vec<String> {
+    let out = b.blotctl().arg("config").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter(|l| l.ends_with("# /etc/blotctl.toml"))
+        .map(|l| l.split(" = ").next().unwrap().to_string())
+        .collect()
 }
 
 #[test]
-fn init_writes_a_commented_config_that_loads() {
+fn init_writes_a_commented_config_in_which_only_what_differs_is_live() {
     let b = TestBox::fresh();
     std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
-    let out = b.blotctl().arg("init").output().unwrap();
+    let out = b
+        .blotctl()
+        .args(["init", "--set", "nginx_port=81"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = b.read("/etc/blotctl.toml");
     assert!(
-        text.contains("# The Blot checkout") && text.contains("app_dir = \"/var/www/blot\""),
+        text.contains("# The Blot checkout") && text.contains("\n#app_dir = \"/var/www/blot\"\n"),
         "{text}"
     );
+    assert!(text.contains("\nnginx_port = 81\n"), "{text}");
+    assert_eq!(keys_from_the_file(&b), ["nginx_port"]);
     let again = b.blotctl().arg("init").output().unwrap();
     assert_eq!(
         again.status.code(),
         Some(64),
         "init must not overwrite without --force"
     );
-    let cfg = stdout(&b.blotctl().arg("config").output().unwrap());
-    assert!(cfg.contains("# /etc/blotctl.toml"), "{cfg}");
+}
+
+/// Run `command` in a fresh tmux session (160x50); the session ends with the test.
+fn in_tmux(command: &str) -> Session {
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("blotctl-ux-{}-{n}", std::process::id());
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "50",
+            command,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    Session(name)
+}
+
+#[test]
+fn init_on_a_terminal_writes_only_the_answers_that_differ() {
+    if !require("tmux") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let session = in_tmux(&format!(
+        "'{}' --root '{}' init; echo EXIT=$?; sleep 60",
+        assert_cmd::cargo::cargo_bin("blotctl").display(),
+        b.root.display()
+    ));
+    let name = &session.0;
+    let answer = |prompt: &str, keys: &[&str]| {
+        let screen = wait_for(name, prompt);
+        assert!(screen.contains(prompt), "{screen}");
+        for k in keys {
+            tmux(&["send-keys", "-t", name, k]);
+        }
+    };
+    answer("Blot checkout (app_dir)", &["Enter"]);
+    answer("app user (user)", &["C-u", "deploy", "Enter"]);
+    answer("site names", &["Enter"]);
+    answer("Blot port (blot_port)", &["C-u", "abc", "Enter"]);
+    // Not a port: asked again.
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", name, "C-u", "9000", "Enter"]);
+    let screen = wait_for(name, "EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(b
+        .read("/etc/blotctl.toml")
+        .contains("\nuser = \"deploy\"\n"));
+    let mut keys = keys_from_the_file(&b);
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["blot_port", "user"],
+        "only the answers that changed a default"
+    );
+}
+
+/// Not root: init says so before it asks anything, on a terminal too.
+#[test]
+fn init_checks_root_before_asking() {
+    if !require("tmux") || !require("setpriv") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let tools = ForEveryone::new();
+    let session = in_tmux(&format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups '{}' --root '{}' init; \
+         echo EXIT=$?; sleep 60",
+        tools.blotctl.display(),
+        b.root.display()
+    ));
+    let screen = wait_for(&session.0, "EXIT=");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("error: init must run as root to write /etc/blotctl.toml"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Blot checkout"), "asked first:\n{screen}");
+    assert!(!b.path("/etc/blotctl.toml").exists());
 }
 
 /// `blotctl completions bash` loaded into a real bash, asked as the shell asks on TAB:
@@ -336,6 +454,7 @@ fn help_snapshots() {
         "completions",
         "deploy",
         "restart",
+        "capture",
     ] {
         let text = if cmd == "--help" {
             help(&[cmd])
@@ -479,4 +598,82 @@ fn known_failures_end_with_a_hint() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--quiet` leaves out what is fine: steps that are ok, notes, passing checks; what would
+/// change, failures and the summary stay.
+#[test]
+fn quiet_prints_only_what_changes_or_fails() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let loud = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    assert!(loud.contains("  ? set /sys/kernel/"), "{loud}");
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("would change sudoers: 1 change"), "{text}");
+    // Live kernel values are not checked under --root: counted, not listed.
+    assert!(
+        text.contains("\ndry run: 22 changes, 2 not checked here;"),
+        "{text}"
+    );
+    assert!(!text.contains("note:") && !text.contains("  ? "), "{text}");
+
+    let verify = stdout(&b.blotctl().args(["verify", "--quiet"]).output().unwrap());
+    assert!(
+        verify.contains("FAIL  ") && !verify.contains("pass  "),
+        "{verify}"
+    );
+    assert!(verify.contains("\nverify: "), "{verify}");
+    // A converged box: only the summary.
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let quiet = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run", "--quiet"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        quiet.starts_with("dry run: 0 changes, 2 not checked here;") && quiet.lines().count() == 1,
+        "{quiet}"
+    );
+}
+
+/// The README's usage table has a row for every command, with its exit codes, and each
+/// command's `--help` ends with its exit status.
+#[test]
+fn every_command_has_its_exit_codes_in_the_readme_and_its_help() {
+    let readme = std::fs::read_to_string(project().join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| command | what it does | exit codes |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let cmd = blotctl::cli::command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{name}")))
+            .unwrap_or_else(|| panic!("no README row for `{name}`"));
+        let codes = row.trim_end_matches('|').rsplit('|').next().unwrap();
+        assert!(
+            codes.contains('0') || codes.contains("as `"),
+            "`{name}`: no exit codes in {row}"
+        );
+        let help = help(&[name, "--help"]);
+        assert!(help.contains("\nExit status:\n  0 "), "{name}:\n{help}");
+    }
 }

@@ -21,6 +21,9 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     /// `provision --no-start`.
     pub no_start: bool,
+    /// `verify --offline`: look at files only. Job state, processes, kernel values and
+    /// network answers are reported as not checked, even where they could be observed.
+    pub offline: bool,
 }
 
 impl Ctx<'_> {

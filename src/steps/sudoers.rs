@@ -111,6 +111,18 @@ impl Step for Sudoers {
     }
 }
 
+/// `visudo -c` on the box's sudoers as it is, with the files it includes (a copy of the
+/// tree, so under `--root` visudo reads the box's files and not this machine's).
+pub fn visudo_check(ctx: &Ctx) -> Result<crate::sys::Output> {
+    let text = ctx
+        .sys
+        .read_text(PATH)?
+        .ok_or_else(|| anyhow!("{PATH} does not exist"))?;
+    let tree = Tree::load(ctx, &text)?;
+    ctx.sys
+        .check_tree(&["visudo", "-c", "-f"], &tree.copies(&text), PATH)
+}
+
 /// The result of editing sudoers text.
 #[derive(Debug, PartialEq)]
 pub struct Edit {

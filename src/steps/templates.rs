@@ -47,54 +47,18 @@ struct Data<'a> {
     nginx_forks: bool,
 }
 
-/// Whether nginx daemonizes (forks once) under this main config: its `daemon` directive
-/// (main context only, `on` by default). Statements end in `;`, `{` or `}`.
-pub fn parse_nginx_daemon(text: &str) -> Result<bool> {
-    let mut depth = 0usize;
-    let mut daemon = true;
-    let mut words: Vec<&str> = Vec::new();
-    let mut first_line = 0;
-    for (i, raw) in text.lines().enumerate() {
-        let mut rest = raw.split('#').next().unwrap_or("");
-        while !rest.is_empty() {
-            let cut = rest.find([';', '{', '}']).unwrap_or(rest.len());
-            let (chunk, tail) = rest.split_at(cut);
-            for w in chunk.split_whitespace() {
-                if words.is_empty() {
-                    first_line = i + 1;
-                }
-                words.push(w);
-            }
-            let Some(delim) = tail.chars().next() else {
-                break;
-            };
-            if delim == ';' && depth == 0 && words.first() == Some(&"daemon") {
-                daemon = match words.get(1).map(|v| v.trim_matches(['"', '\''])) {
-                    Some("on") => true,
-                    Some("off") => false,
-                    other => bail!(
-                        "line {first_line}: daemon {} is neither on nor off",
-                        other.unwrap_or("(nothing)")
-                    ),
-                };
-            }
-            match delim {
-                '{' => depth += 1,
-                '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-            words.clear();
-            rest = &tail[1..];
-        }
-    }
-    Ok(daemon)
-}
-
-/// Read the box's nginx main config named in the settings: does nginx fork?
-pub fn nginx_forks(ctx: &Ctx) -> Result<bool> {
+/// The nginx config the nginx job runs: its box path and text. Everything blotctl derives
+/// from nginx's config (the job's `expect`, the upstream checks) reads it through here.
+pub fn nginx_config(ctx: &Ctx) -> Result<(String, String)> {
     let path = &ctx.settings.nginx_config;
     let text = read_expect_source(ctx, "nginx", path, "nginx_config")?;
-    parse_nginx_daemon(&text).with_context(|| format!("cannot use {path}"))
+    Ok((path.clone(), text))
+}
+
+/// Read the nginx config the job runs: does nginx fork?
+pub fn nginx_forks(ctx: &Ctx) -> Result<bool> {
+    let (path, text) = nginx_config(ctx)?;
+    crate::nginx::daemon(&text).with_context(|| format!("cannot use {path}"))
 }
 
 /// What blotctl reads from the box's redis config (it never writes it).
@@ -291,6 +255,36 @@ pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
     }))
 }
 
+/// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
+/// config the nginx job runs proxies to this machine's loopback and none of those
+/// addresses is `blot_port`, the site would answer 502 after the run: a planning error
+/// naming both places (blotctl does not own that config, so it cannot change both).
+pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
+    let (path, text) = nginx_config(ctx)?;
+    let port = ctx.settings.blot_port;
+    let ups = crate::nginx::upstreams(&text);
+    let local: Vec<String> = ups
+        .iter()
+        .filter_map(|u| {
+            u.loopback_port()
+                .map(|(_, p)| (p, format!("{} (line {})", u.addr, u.line)))
+        })
+        .filter_map(|(p, shown)| (p != port).then_some(shown))
+        .collect();
+    let matches = ups
+        .iter()
+        .any(|u| u.loopback_port().is_some_and(|(_, p)| p == port));
+    if local.is_empty() || matches {
+        return Ok(());
+    }
+    bail!(
+        "blot_port is {port}, but {path} sends requests to {} on this machine, not to port \
+         {port}: after the run nginx would answer 502. Set blot_port to the port in {path}, \
+         or change that upstream first",
+        local.join(", ")
+    )
+}
+
 /// The four upstart jobs.
 pub struct Jobs;
 
@@ -303,6 +297,7 @@ impl Step for Jobs {
         if ctx.sys.meta("/etc/init")?.is_none() {
             bail!("/etc/init does not exist: this box does not run upstart (check --root)");
         }
+        check_blot_upstream(ctx)?;
         let mut changes = Vec::new();
         for job in JOBS {
             let text = render_job(ctx, job)?;
@@ -385,17 +380,5 @@ mod tests {
             sudo_command_of("  exec /usr/bin/sudo -n -u ec2-user /bin/sh -c 'exec node x' >> l\n"),
             Some(("ec2-user".into(), "/bin/sh".into(), "-c exec node x".into()))
         );
-    }
-
-    #[test]
-    fn nginx_daemon_is_read_from_the_main_context_only() {
-        assert!(parse_nginx_daemon("").unwrap(), "on by default");
-        assert!(!parse_nginx_daemon("user nginx;\ndaemon off;\n").unwrap());
-        assert!(!parse_nginx_daemon("daemon\n  \"off\" ; # foreground\n").unwrap());
-        assert!(parse_nginx_daemon("# daemon off;\nevents {}\n").unwrap());
-        assert!(parse_nginx_daemon("http { server { daemon off; } }\n").unwrap());
-        assert!(parse_nginx_daemon("daemon off; daemon on;\n").unwrap());
-        let e = parse_nginx_daemon("events {\n}\ndaemon maybe;\n").unwrap_err();
-        assert_eq!(e.to_string(), "line 3: daemon maybe is neither on nor off");
     }
 }

@@ -309,6 +309,24 @@ impl TestBox {
         }
     }
 
+    /// Point the upstream of the box's nginx.conf (the fixture's `server 127.0.0.1:8080;`)
+    /// at `port`: blotctl refuses a `blot_port` that nginx does not send requests to.
+    pub fn set_nginx_upstream(&self, port: u16) {
+        let conf = self.read("/etc/nginx/nginx.conf");
+        assert_eq!(
+            conf.matches("server 127.0.0.1:8080;").count(),
+            1,
+            "the fixture's nginx.conf no longer has one `server 127.0.0.1:8080;`"
+        );
+        self.write(
+            "/etc/nginx/nginx.conf",
+            &conf.replace(
+                "server 127.0.0.1:8080;",
+                &format!("server 127.0.0.1:{port};"),
+            ),
+        );
+    }
+
     /// Replace the box's /etc/nginx/nginx.conf (the fixture's, which blotctl reads and
     /// relies on) by the same file made runnable here, unprivileged and on loopback: every
     /// path it names is moved under this box (error_log, pid, access_log, mime.types, plus

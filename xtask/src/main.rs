@@ -6,6 +6,7 @@
 //! - `man`: man pages from the CLI definition (clap_mangen) into target/man/.
 //! - `fuzz [SECONDS]`: every cargo-fuzz target for SECONDS (default 20) each (see fuzz.rs).
 //! - `bench`: whole-process timings against a shell floor, to target/bench/report.md.
+//! - `capture OUT [BLOTCTL]`: a capture of the fixture box, provisioned, for the CI recipe.
 
 mod bench;
 mod dist;
@@ -45,9 +46,11 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("man") => man(&root),
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("capture") => capture(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench>"
+                "usage: cargo xtask <test [cargo test args]|demo|dist|man|fuzz [SECONDS]|bench\
+                 |capture OUT [BLOTCTL]>"
             );
             std::process::exit(64);
         }
@@ -349,26 +352,8 @@ fn demo(root: &Path) -> Result<()> {
     println!("xtask demo: building blotctl (cargo build; the first build takes a few minutes)");
     duct::cmd!(cargo(), "build", "--bin", "blotctl").run()?;
     let boxdir = root.join("target/demo-box");
-    if boxdir.exists() {
-        // stop whatever a previous demo started, then start afresh
-        let _ = stop_fake_jobs(root, &boxdir);
-        std::fs::remove_dir_all(&boxdir)?;
-    }
-    duct::cmd!(
-        "cp",
-        "-a",
-        root.join("fixtures/boxes/amazon-linux-2018.03"),
-        &boxdir
-    )
-    .run()?;
-    apply_modes(root, &boxdir)?;
-    let path = format!(
-        "{}:{}",
-        root.join("fixtures/bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // The demo cannot wait for real daemons: jobs are fake, so no settle time.
-    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    fresh_fixture_box(root, &boxdir)?;
+    let path = fake_path(root);
     println!(
         "\nEach command below is printed exactly as it runs, from {} (the repository root):\n\
          \x20 target/debug/blotctl     the build above\n\
@@ -407,6 +392,85 @@ fn demo(root: &Path) -> Result<()> {
     run(&["provision", "--dry-run"])?;
     stop_fake_jobs(root, &boxdir)?;
     println!("\nThe provisioned copy is in {}", boxdir.display());
+    Ok(())
+}
+
+/// A scratch copy of the fixture box at `boxdir` (whatever a previous one started is stopped
+/// first), with its modes, and no settle time: the jobs are fake, there are no daemons.
+fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
+    if boxdir.exists() {
+        let _ = stop_fake_jobs(root, boxdir);
+        std::fs::remove_dir_all(boxdir)?;
+    }
+    if let Some(parent) = boxdir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    duct::cmd!(
+        "cp",
+        "-a",
+        root.join("fixtures/boxes/amazon-linux-2018.03"),
+        boxdir
+    )
+    .run()?;
+    apply_modes(root, boxdir)?;
+    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    Ok(())
+}
+
+/// PATH with the fake chkconfig and initctl first.
+fn fake_path(root: &Path) -> String {
+    format!(
+        "{}:{}",
+        root.join("fixtures/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `cargo xtask capture OUT [BLOTCTL]`: what a CI job gets from the box, made from the
+/// fixture box: a scratch copy (target/ci-box) provisioned with the fakes, then `blotctl
+/// capture OUT` (a directory or a .tar/.tar.gz). BLOTCTL defaults to a debug build; .ci/run
+/// passes the portable one, which examples/ci/check-plan.sh then runs on OUT. Needs root
+/// (provision, and the capture keeps owners).
+fn capture(root: &Path, args: &[String]) -> Result<()> {
+    let Some(out) = args.first() else {
+        bail!("usage: cargo xtask capture OUT [BLOTCTL]");
+    };
+    if !rustix_is_root() {
+        bail!("cargo xtask capture provisions a copy of the fixture box: run it as root");
+    }
+    let bin = match args.get(1) {
+        Some(b) => PathBuf::from(b),
+        None => {
+            duct::cmd!(cargo(), "build", "--quiet", "--bin", "blotctl").run()?;
+            root.join("target/debug/blotctl")
+        }
+    };
+    let boxdir = root.join("target/ci-box");
+    fresh_fixture_box(root, &boxdir)?;
+    let run = |args: &[&str]| -> Result<()> {
+        let out = duct::cmd(&bin, args)
+            .env("PATH", fake_path(root))
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()?;
+        if !out.status.success() {
+            bail!(
+                "blotctl {} failed ({}):\n{}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    let dir = boxdir.to_string_lossy().into_owned();
+    let result = run(&["--root", &dir, "provision", "--yes"])
+        .and_then(|()| run(&["--root", &dir, "capture", out]));
+    stop_fake_jobs(root, &boxdir)?;
+    result?;
+    println!("xtask capture: the provisioned fixture box, captured into {out}");
     Ok(())
 }
 
@@ -451,22 +515,164 @@ fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
 fn man(root: &Path) -> Result<()> {
     let dir = root.join("target/man");
     std::fs::create_dir_all(&dir)?;
-    let cmd = blotctl::cli::command();
-    let write = |name: &str, cmd: clap::Command| -> Result<()> {
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(cmd).render(&mut buf)?;
+    for (name, page) in man_pages()? {
         let path = dir.join(format!("{name}.1"));
-        std::fs::write(&path, buf)?;
+        std::fs::write(&path, page)?;
         println!("{}", path.display());
-        Ok(())
-    };
+    }
+    Ok(())
+}
+
+/// Every man page, by name: blotctl's and one per subcommand (no `help`: `--help` is the
+/// option, and there is no blotctl-help page).
+fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = blotctl::cli::command().disable_help_subcommand(true);
+    // Built, so that each subcommand's page lists the global options too.
+    cmd.build();
+    let mut pages = Vec::new();
     for sub in cmd.get_subcommands() {
         let name = format!("blotctl-{}", sub.get_name());
         let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
-        write(&name, sub.clone().name(leaked))?;
+        let page = man_page(sub.clone().name(leaked), false)?;
+        pages.push((name, page));
     }
-    write("blotctl", cmd)
+    pages.push(("blotctl".to_string(), man_page(cmd, true)?));
+    Ok(pages)
 }
+
+/// One page: clap_mangen's sections, then EXAMPLES and EXIT STATUS from the command's
+/// `--help` epilogue, and for blotctl(1) itself ENVIRONMENT and FILES; SEE ALSO on the
+/// subcommands' pages.
+fn man_page(cmd: clap::Command, top: bool) -> Result<Vec<u8>> {
+    use clap_mangen::roff::{bold, roman, Roff};
+    let epilogue = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut out)?;
+    }
+    let (examples, exit) = match epilogue.split_once("Exit status:\n") {
+        Some((examples, exit)) => (examples, exit),
+        None => (epilogue.as_str(), ""),
+    };
+    let mut roff = Roff::default();
+    // Preformatted, as in --help: `.nf` ... `.fi`.
+    let block = |roff: &mut Roff, heading: &str, text: &str| {
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.is_empty() {
+            return;
+        }
+        roff.control("SH", [heading]);
+        roff.control("nf", []);
+        for line in lines {
+            roff.text([roman(line.strip_prefix("  ").unwrap_or(line))]);
+        }
+        roff.control("fi", []);
+    };
+    block(
+        &mut roff,
+        "EXAMPLES",
+        examples.trim_start().trim_start_matches("Examples:"),
+    );
+    block(&mut roff, "EXIT STATUS", exit);
+    if top {
+        let entries = |roff: &mut Roff, heading: &str, items: &[(&str, &str)]| {
+            roff.control("SH", [heading]);
+            for (name, text) in items {
+                roff.control("TP", []);
+                roff.text([bold(*name)]);
+                roff.text([roman(*text)]);
+            }
+        };
+        entries(&mut roff, "ENVIRONMENT", ENVIRONMENT);
+        entries(&mut roff, "FILES", FILES);
+    } else {
+        roff.control("SH", ["SEE ALSO"]);
+        roff.text([bold("blotctl"), roman("(1)")]);
+    }
+    roff.to_writer(&mut out)?;
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut out)?;
+    }
+    Ok(out)
+}
+
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "BLOTCTL_CONFIG",
+        "A settings file read over /etc/blotctl.toml, as --config FILE (which wins over it).",
+    ),
+    (
+        "BLOTCTL_<KEY>",
+        "One setting, e.g. BLOTCTL_BLOT_PORT=9000: over every settings file, under --set. \
+         A value that is not TOML is taken as a string.",
+    ),
+    (
+        "BLOTCTL_SSH_OPTS",
+        "Options added to every ssh that --host runs, split as a shell would, e.g. \
+         \"-i ~/.ssh/blot.pem -o ConnectTimeout=5\"; they win over blotctl's own.",
+    ),
+    (
+        "NO_COLOR",
+        "When set and not empty, no colour with --color auto. TERM=dumb also turns off \
+         colour and progress.",
+    ),
+    (
+        "PATH",
+        "Where visudo, chkconfig, initctl, git and ssh are found. Under --root DIR they get \
+         BLOTCTL_ROOT=DIR in their environment.",
+    ),
+];
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "/etc/blotctl.toml",
+        "Settings (under --root); blotctl init writes a commented one.",
+    ),
+    (
+        "/var/lib/blotctl/backups/<run id>/",
+        "What a run changed: manifest.json plus the original contents; blotctl rollback puts \
+         them back.",
+    ),
+    (
+        "/var/lock/blotctl.lock",
+        "The run lock: one provision, rollback, init, deploy or restart at a time.",
+    ),
+    (
+        "/etc/sudoers",
+        "Defaults requiretty is removed (validated with visudo -c -f first); mode 0440.",
+    ),
+    (
+        "/etc/init/{redis,blot,nginx,monit,redis-host-settings}.conf",
+        "The upstart jobs blotctl writes.",
+    ),
+    (
+        "/etc/monit.rc",
+        "monit's control file (mode 0700), probing nginx and Blot.",
+    ),
+    (
+        "/etc/hosts, /etc/logrotate.d/blot, /etc/sysctl.conf",
+        "The site names' line, the app logs' rotation, vm.overcommit_memory.",
+    ),
+    (
+        "<app_dir>/logs/{app,sys,monit}.log",
+        "The app's log files, owned by the app user.",
+    ),
+    (
+        "~/.cache/blotctl/blotctl-<sha256>",
+        "On a remote host: the uploaded binary (--host).",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -497,6 +703,26 @@ mod tests {
         assert_eq!((t.passed, t.failed, t.ignored), (96, 1, 2));
         assert_eq!(t.unfinished(), 1, "safety crashed: no result line");
         assert_eq!(t.failed_total(false), 2);
+    }
+
+    #[test]
+    fn man_pages_have_exit_status_environment_and_files_and_no_help_page() {
+        let pages = man_pages().unwrap();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"blotctl-provision") && !names.contains(&"blotctl-help"));
+        for (name, page) in &pages {
+            let text = String::from_utf8_lossy(page);
+            assert!(text.contains(".SH \"EXIT STATUS\""), "{name}");
+            assert!(text.contains(".SH EXAMPLES"), "{name}");
+            assert!(!text.contains("blotctl\\-help"), "{name}");
+            assert!(!text.contains("remote\\-root"), "{name}: a hidden flag");
+        }
+        let top = String::from_utf8_lossy(&pages.last().unwrap().1).into_owned();
+        assert!(
+            top.contains(".SH ENVIRONMENT") && top.contains(".SH FILES"),
+            "{top}"
+        );
+        assert!(top.contains("64  usage error"), "{top}");
     }
 
     #[test]
