@@ -1,11 +1,13 @@
-//! The commands: load settings, build the context, run the engine, print, pick the exit code.
+//! The commands: load settings, build the context, run the engine, build the outcome, print
+//! it (text, or one JSON or JUnit document), pick the exit code.
 
-use crate::cli::{Cli, Command, ProvisionArgs, RollbackArgs};
+use crate::cli::{Cli, Command, Format, ProvisionArgs, RollbackArgs};
 use crate::config::{Effective, Layer, Settings, DEFAULT_CONFIG};
 use crate::engine::{self, Planned};
 use crate::journal::{self, Journal};
+use crate::outcome::{kinded, Applied, ErrorKind, Outcome, State, StepOutcome};
 use crate::printer::Printer;
-use crate::report::{self, Tense};
+use crate::report;
 use crate::steps::{self, Ctx};
 use crate::sys::Sys;
 use anyhow::{anyhow, Context, Result};
@@ -31,31 +33,100 @@ pub fn run(cli: Cli) -> Result<u8> {
     if cli.remote.active() {
         return crate::remote::run(&cli);
     }
-    let json = match &cli.command {
-        Command::Provision(a) => a.json,
-        Command::Verify(a) => a.json || a.format != crate::cli::VerifyFormat::Text,
-        _ => false,
-    };
-    let printer = Printer::new(cli.color, cli.quiet, json);
+    let format = cli.output();
+    let printer = Printer::new(cli.color, cli.quiet, format);
+    check_format(&cli.command, format)?;
     if let Command::Completions { shell } = cli.command {
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "blotctl", &mut std::io::stdout());
+        crate::cli::completions(shell, &mut std::io::stdout());
         return Ok(EXIT_OK);
     }
-    let sys = Sys::new(&cli.root)?;
-    let effective = load_settings(&sys, cli.config.as_deref(), &cli.set)?;
+    let sys = open_box(&cli.root, !matches!(cli.command, Command::Config))?;
+    let effective = load_settings(&sys, cli.config.as_deref(), &cli.set).map_err(|e| {
+        if e.is::<UsageError>() {
+            e
+        } else {
+            kinded(ErrorKind::Settings, e)
+        }
+    })?;
     let settings = &effective.settings;
     match cli.command {
         Command::Provision(args) => provision(&sys, settings, &args, printer),
         Command::Verify(args) => crate::verify::run(&sys, settings, &args, printer),
         Command::Rollback(args) => rollback(&sys, settings, &args, printer),
-        Command::Render { name } => render(&sys, settings, name.as_deref()),
+        Command::Render { name } => render(&sys, settings, name.as_deref(), printer),
         Command::Deploy(args) => crate::deploy::deploy(&sys, settings, &args, printer),
         Command::Restart(args) => crate::deploy::restart(&sys, settings, &args, printer),
-        Command::Config => print_config(&effective),
-        Command::Init { force } => init(&sys, &effective, force),
+        Command::Config => print_config(&effective, printer),
+        Command::Init { force } => init(&sys, &effective, force, printer),
+        Command::Capture { dest } => crate::capture::run(&sys, settings, &dest, printer),
         Command::Completions { .. } => unreachable!("handled above"),
     }
+}
+
+/// Refuse an output format a command has no form for.
+fn check_format(command: &Command, format: Format) -> Result<()> {
+    let steps = matches!(
+        command,
+        Command::Provision(_)
+            | Command::Verify(_)
+            | Command::Rollback(_)
+            | Command::Deploy(_)
+            | Command::Restart(_)
+    );
+    match (command, format) {
+        (Command::Completions { .. }, Format::Json | Format::Junit) => {
+            Err(UsageError("completions print a shell script: drop --json/--format".into()).into())
+        }
+        (_, Format::Junit) if !steps => Err(UsageError(format!(
+            "--format junit is for provision, verify, rollback, deploy and restart (each step \
+             a test case); {} has no steps: use --json",
+            command.name()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// What every Amazon Linux AMI box has, which blotctl relies on.
+const BOX_MARKS: [&str; 4] = ["/etc/init", "/etc/rc.d", "/etc/sudoers", "/etc/passwd"];
+
+/// The box at `root`; with `needs_box`, one error naming what is missing when it is not an
+/// Amazon Linux box (an empty directory, a wrong path), instead of a failure per step.
+fn open_box(root: &std::path::Path, needs_box: bool) -> Result<Sys> {
+    let shown = if root == std::path::Path::new("/") {
+        "this machine (/)".to_string()
+    } else {
+        format!("--root {}", root.display())
+    };
+    let not_a_box = |what: String| {
+        kinded(
+            ErrorKind::NotABox,
+            anyhow!("{shown} is not an Amazon Linux box (upstart, SysV rc, sudo): {what}"),
+        )
+    };
+    if std::fs::symlink_metadata(root).is_err() {
+        return Err(not_a_box(format!("{} does not exist", root.display())));
+    }
+    let sys = Sys::new(root)?;
+    if needs_box {
+        let mut missing = Vec::new();
+        for mark in BOX_MARKS {
+            if sys.meta(mark)?.is_none() {
+                missing.push(mark);
+            }
+        }
+        match missing.as_slice() {
+            [] => {}
+            [one] => return Err(not_a_box(format!("{one} does not exist"))),
+            [init @ .., last] => {
+                return Err(not_a_box(format!(
+                    "{} and {last} do not exist",
+                    init.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(sys)
 }
 
 /// defaults < /etc/blotctl.toml (under the root) < `--config FILE` or `BLOTCTL_CONFIG`
@@ -65,6 +136,36 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
     if let Some(text) = sys.read_text(DEFAULT_CONFIG)? {
         layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
     }
+    layers.extend(local_layers(sys, flag, sets)?);
+    let passwd = sys.read_text("/etc/passwd")?;
+    resolve_layers(layers, passwd.as_deref())
+}
+
+/// Merge and check the layers (`passwd`: the box's /etc/passwd, when there is one). A
+/// value that is wrong only with the `--set` layer on top (`blot_port=abc`) is a usage
+/// error, fixed on the command line like an unknown key.
+pub fn resolve_layers(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
+    let below = match layers.split_last() {
+        Some((top, below)) if top.origin == "--set" => below.to_vec(),
+        _ => return crate::config::resolve(layers, passwd),
+    };
+    crate::config::resolve(layers, passwd).map_err(|e| {
+        match crate::config::resolve(below, passwd) {
+            Ok(_) => UsageError(format!("{e:#}")).into(),
+            Err(_) => e,
+        }
+    })
+}
+
+/// The layers that come from where blotctl is started rather than from the box: `--config
+/// FILE` (or `BLOTCTL_CONFIG`), `BLOTCTL_*` variables, `--set` flags. `--host` sends them
+/// to every box.
+pub fn local_layers(
+    sys: &Sys,
+    flag: Option<&std::path::Path>,
+    sets: &[String],
+) -> Result<Vec<Layer>> {
+    let mut layers = Vec::new();
     let env_file = std::env::var_os("BLOTCTL_CONFIG").map(std::path::PathBuf::from);
     let file = match (flag, &env_file) {
         (Some(p), _) => Some((p.to_path_buf(), format!("--config {}", p.display()))),
@@ -77,26 +178,43 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         layers.push(Layer::parse(&text, &origin)?);
     }
-    if let Some(env) = Layer::from_env(std::env::vars())? {
+    if let Some(env) = Layer::from_env(std::env::vars_os())? {
         layers.push(env);
     }
     if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
         layers.push(flags);
     }
-    crate::config::resolve(layers)
+    Ok(layers)
 }
 
 /// `blotctl config`: the effective settings as TOML, each with its source.
-fn print_config(e: &Effective) -> Result<u8> {
+fn print_config(e: &Effective, printer: Printer) -> Result<u8> {
     let table = toml::Table::try_from(&e.settings)?;
-    let lines: Vec<(String, &str)> = table
+    let source = |k: &str| {
+        e.sources
+            .get(k)
+            .map_or("default", |s| s.as_str())
+            .to_string()
+    };
+    if !printer.text() {
+        let settings: serde_json::Map<String, serde_json::Value> = table
+            .iter()
+            .map(|(k, v)| {
+                let value = serde_json::to_value(v).expect("TOML values are JSON values");
+                (
+                    k.clone(),
+                    serde_json::json!({"value": value, "source": source(k)}),
+                )
+            })
+            .collect();
+        let mut o = Outcome::new("config", false);
+        o.extra.insert("settings".into(), settings.into());
+        report::print_document(&o, printer.format);
+        return Ok(EXIT_OK);
+    }
+    let lines: Vec<(String, String)> = table
         .iter()
-        .map(|(k, v)| {
-            (
-                format!("{k} = {v}"),
-                e.sources.get(k).map_or("default", |s| s.as_str()),
-            )
-        })
+        .map(|(k, v)| (format!("{k} = {v}"), source(k)))
         .collect();
     let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     println!("# effective settings; after each, where its value came from");
@@ -106,9 +224,14 @@ fn print_config(e: &Effective) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `blotctl init`: a commented config file with the effective values (asked for on a
-/// terminal), written through the engine like any other change.
-fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
+/// `blotctl init`: a commented config file in which only what differs from the built-in
+/// defaults is live (the answers on a terminal, values from --set, BLOTCTL_* or an existing
+/// file), written through the engine like any other change. Root is checked first, before
+/// anything is asked.
+fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
+    if !sys.is_root() {
+        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
+    }
     if sys.meta(DEFAULT_CONFIG)?.is_some() && !force {
         return Err(UsageError(format!(
             "{DEFAULT_CONFIG} already exists (use --force to replace it)"
@@ -116,7 +239,7 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         .into());
     }
     let mut settings = e.settings.clone();
-    if interactive() {
+    if interactive() && printer.text() {
         let ask = |prompt: &str, default: String| -> Result<String> {
             Ok(dialoguer::Input::<String>::new()
                 .with_prompt(prompt)
@@ -132,22 +255,25 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
         .split_whitespace()
         .map(String::from)
         .collect();
-        settings.blot_port = ask("Blot port (blot_port)", settings.blot_port.to_string())?
-            .parse()
-            .context("blot_port must be a port number")?;
+        // Asks again until the answer is a port number.
+        settings.blot_port = dialoguer::Input::<u16>::new()
+            .with_prompt("Blot port (blot_port)")
+            .default(settings.blot_port)
+            .interact_text()?;
     }
     settings.validate()?;
+    if let Some(passwd) = sys.read_text("/etc/passwd")? {
+        settings.check_user(&passwd)?;
+    }
     let text = crate::config::commented_toml(&settings)?;
     let ctx = Ctx {
         sys,
         settings: &settings,
         no_start: true,
+        offline: false,
     };
-    if !sys.is_root() {
-        return Err(NotRoot(format!("init must run as root to write {DEFAULT_CONFIG}")).into());
-    }
-    let _lock = sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?;
-    let old = sys.read(DEFAULT_CONFIG)?;
+    let _lock = take_lock(sys)?;
+    let old = sys.observe(DEFAULT_CONFIG)?.map(|(bytes, _)| bytes);
     let change = crate::plan::Change::new(
         format!("write {DEFAULT_CONFIG}"),
         crate::plan::Action::WriteFile {
@@ -155,10 +281,17 @@ fn init(sys: &Sys, e: &Effective, force: bool) -> Result<u8> {
             old,
             new: text.into_bytes(),
             perms: steps::ROOT_0644,
+            old_perms: None,
         },
     );
+    not_interrupted(sys, "init", 1)?;
+    engine::preflight(&ctx, [&change])?;
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
-    println!("wrote {DEFAULT_CONFIG}");
+    let mut o = Outcome::new("init", false);
+    o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
+    if !report::print_document(&o, printer.format) {
+        println!("wrote {DEFAULT_CONFIG}");
+    }
     Ok(EXIT_OK)
 }
 
@@ -167,35 +300,176 @@ fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// Why a real run must not start, from its plan: failed steps or blocked changes.
-pub(crate) fn refusal(planned: &[Planned], counts: report::Counts) -> Option<anyhow::Error> {
-    if counts.failed > 0 {
-        return Some(anyhow!(
-            "nothing was changed: {} could not be planned (see `failed` above)",
-            report::plural(counts.failed, "step")
+/// The run lock (`flock`, waiting up to 3 s); a lock held by another run is a `lock` error.
+pub(crate) fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
+    sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
+        .map_err(|e| kinded(ErrorKind::Lock, e))
+}
+
+/// Why a real run must not start, from its plan: steps that failed, changes that are
+/// blocked, or things it would have to act on that could not be checked here.
+pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
+    let failed: Vec<String> = o
+        .steps
+        .iter()
+        .filter(|s| s.state == State::Failed)
+        .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
+        .collect();
+    if !failed.is_empty() {
+        return Some(kinded(
+            ErrorKind::Refused,
+            anyhow!(
+                "no managed file was changed: {} could not be planned:\n  {}",
+                report::plural(failed.len(), "step"),
+                failed.join("\n  ")
+            ),
         ));
     }
-    let blocked: Vec<String> = planned
+    let blocked: Vec<String> = o
+        .steps
         .iter()
-        .flat_map(|p| p.changes())
+        .flat_map(|s| &s.changes)
         .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
+        .chain(
+            o.steps
+                .iter()
+                .flat_map(|s| &s.not_checked)
+                .filter(|n| n.blocking)
+                .map(|n| format!("{} (not checked here: {})", n.summary, n.reason)),
+        )
         .collect();
     (!blocked.is_empty()).then(|| {
-        anyhow!(
-            "nothing was changed: {} cannot be applied safely:\n  {}",
-            report::plural(blocked.len(), "change"),
-            blocked.join("\n  ")
+        kinded(
+            ErrorKind::Refused,
+            anyhow!(
+                "no managed file was changed: {} cannot be done safely here:\n  {}",
+                report::plural(blocked.len(), "thing"),
+                blocked.join("\n  ")
+            ),
         )
     })
 }
 
-fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
-    if args.json && !args.dry_run && !args.yes {
+/// Print a plan a real run refuses to apply, with the reason; the reason is the error.
+pub(crate) fn refuse(o: Outcome, err: anyhow::Error, printer: Printer) -> Result<u8> {
+    let o = o.with_error(&err, EXIT_FAILED);
+    if !report::print_document(&o, printer.format) {
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
+    }
+    Err(err)
+}
+
+/// The end of a dry run: exit 0 when nothing is pending, 2 when changes are, 1 when a
+/// step failed (or, with `strict`, something could not be checked here). Printed as text
+/// (the steps, then the summary `what: ...`) or as the command's document.
+pub(crate) fn end_dry_run(o: Outcome, what: &str, strict: bool, printer: Printer) -> Result<u8> {
+    end_look(o, strict, printer, |o| {
+        format!(
+            "{}{}\n",
+            report::steps_text(&o.steps, printer.quiet()),
+            report::summary(what, o.counts())
+        )
+    })
+}
+
+/// The end of a look that changed nothing (a dry run, `verify`): the exit code from the
+/// outcome (1 a step or check failed, or with `strict` something not checked; 2 changes
+/// pending; else 0), the outcome printed as `text` or as its document, hints for failures.
+pub(crate) fn end_look(
+    mut o: Outcome,
+    strict: bool,
+    printer: Printer,
+    text: impl FnOnce(&Outcome) -> String,
+) -> Result<u8> {
+    let n = o.counts();
+    let strict_err = (strict && n.not_checked > 0).then(|| {
+        kinded(
+            ErrorKind::NotChecked,
+            anyhow!(
+                "{} could not be checked here (--strict)",
+                report::plural(n.not_checked, "thing")
+            ),
+        )
+    });
+    o.exit_code = if n.failed > 0 || strict_err.is_some() {
+        EXIT_FAILED
+    } else if n.changes > 0 {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
+    };
+    if let Some(e) = &strict_err {
+        o = o.with_error(e, EXIT_FAILED);
+    }
+    if !report::print_document(&o, printer.format) {
+        print!("{}", text(&o));
+    }
+    print_hints(
+        o.steps
+            .iter()
+            .filter(|s| s.state == State::Failed)
+            .filter_map(|s| s.reason.clone()),
+    );
+    match strict_err {
+        Some(e) => Err(e),
+        None => Ok(o.exit_code),
+    }
+}
+
+/// The end of a real run that applied (some of) `planned`: the backup's run id and the
+/// summary (`done: ...`, the changes counted as they were made), or the outcome's
+/// document; `result` decides the exit code.
+pub(crate) fn end_run(
+    command: &str,
+    planned: &[Planned],
+    applied: &Applied,
+    result: Result<()>,
+    backup: Option<String>,
+    done: &str,
+    printer: Printer,
+) -> Result<u8> {
+    let mut o = Outcome::new(command, false).with_applied(planned, applied);
+    o.backup = backup;
+    if let Err(e) = &result {
+        o = o.with_error(e, exit_code(e));
+    }
+    if !report::print_document(&o, printer.format) {
+        if let Some(id) = &o.backup {
+            println!(
+                "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+                journal::BACKUPS
+            );
+        }
+        if result.is_ok() {
+            println!("{}", report::summary(done, o.counts()));
+        }
+    }
+    result.map(|()| EXIT_OK)
+}
+
+/// A real run that found nothing to change: its steps and `what`, exit 0.
+pub(crate) fn end_nothing_to_do(mut o: Outcome, what: &str, printer: Printer) -> Result<u8> {
+    o.exit_code = EXIT_OK;
+    if !report::print_document(&o, printer.format) {
+        print!("{}", report::steps_text(&o.steps, printer.quiet()));
+        println!("{}", report::summary(what, o.counts()));
+    }
+    Ok(EXIT_OK)
+}
+
+/// Refuse a real run that would need a prompt when the output is a document.
+fn no_prompt_in_documents(printer: Printer, dry_run: bool, yes: bool) -> Result<()> {
+    if !printer.text() && !dry_run && !yes {
         return Err(UsageError(
-            "--json has no prompt: add --yes to apply, or use --dry-run".into(),
+            "--json/--format has no prompt: add --yes to apply, or use --dry-run".into(),
         )
         .into());
     }
+    Ok(())
+}
+
+fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
+    no_prompt_in_documents(printer, args.dry_run, args.yes)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -205,117 +479,59 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         sys,
         settings,
         no_start: args.no_start,
+        offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx)?;
+        clean_stale_temps(&ctx, printer)?;
     }
     let all = steps::all();
     let planned = {
         let spinner = printer.spinner("planning");
         engine::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
-    let json = |planned: &[Planned],
-                tense,
-                exit: u8,
-                error: Option<&anyhow::Error>,
-                backup: Option<&str>| {
-        let doc = report::json_doc(
-            "provision",
-            args.dry_run,
-            planned,
-            tense,
-            exit,
-            error,
-            backup,
-        );
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
-    };
-
+    let plan = Outcome::new("provision", args.dry_run).with_planned(&planned, false);
     if args.dry_run {
-        let exit = if counts.failed > 0 {
-            EXIT_FAILED
-        } else if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        };
-        if args.json {
-            json(&planned, Tense::Would, exit, None, None);
-        } else {
-            print!("{text}");
-            println!("{}", report::summary("dry run", counts));
-        }
-        print_hints(planned.iter().filter_map(|p| match &p.plan {
-            Err(e) => Some(format!("{e:#}")),
-            Ok(_) => None,
-        }));
-        return Ok(exit);
+        return end_dry_run(plan, "dry run", args.strict, printer);
     }
-    if let Some(err) = refusal(&planned, counts) {
-        if args.json {
-            json(&planned, Tense::Would, EXIT_FAILED, Some(&err), None);
-        } else {
-            print!("{text}");
-        }
-        return Err(err);
+    if let Some(err) = refusal(&plan) {
+        return refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if counts.changes == 0 {
-        if args.json {
-            json(&planned, Tense::Did, EXIT_OK, None, None);
-        } else {
-            print!("{text}");
-            println!(
-                "{}",
-                report::summary("nothing to do, the box is as provisioned", counts)
-            );
-        }
-        return Ok(EXIT_OK);
+        return end_nothing_to_do(plan, "nothing to do, the box is as provisioned", printer);
     }
     if !args.yes {
-        print!("{text}");
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    not_interrupted(sys, "provision", counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
-    let result = apply_all(
-        &ctx,
-        &planned,
-        counts.changes,
-        &mut journal,
-        printer,
-        !args.json,
-    )
-    .and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), counts));
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result.and_then(|()| {
+        converged(
+            &ctx,
+            |ctx| Ok(engine::plan_all(ctx, &all)),
+            applied.changes(),
+        )
+    });
     let backup = journal.run_id().map(String::from);
-    if args.json {
-        let exit = if result.is_ok() { EXIT_OK } else { EXIT_FAILED };
-        json(
-            &planned,
-            Tense::Did,
-            exit,
-            result.as_ref().err(),
-            backup.as_deref(),
-        );
-    } else {
-        if let Some(id) = &backup {
-            println!(
-                "backup: {}/{id} (undo with `blotctl rollback {id}`)",
-                journal::BACKUPS
-            );
-        }
-        if result.is_ok() {
-            println!("{}", report::summary("provisioned", counts));
-        }
-    }
-    result.map(|()| EXIT_OK)
+    end_run(
+        "provision",
+        &planned,
+        &applied,
+        result,
+        backup,
+        "provisioned",
+        printer,
+    )
 }
 
 /// Remove temp files a killed run left in the directories blotctl writes to.
-fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
+fn clean_stale_temps(ctx: &Ctx, printer: Printer) -> Result<()> {
     let s = ctx.settings;
     let monit_dir = std::path::Path::new(&s.monit_rc)
         .parent()
@@ -333,7 +549,7 @@ fn clean_stale_temps(ctx: &Ctx) -> Result<()> {
         .chain(crate::steps::configs::copy_dirs(ctx))
     {
         for p in ctx.sys.remove_stale_temps(&dir)? {
-            println!("removed {p} (left by a run that was killed)");
+            printer.say(&format!("removed {p} (left by a run that was killed)"));
         }
     }
     ctx.sys.remove_stale_temps(journal::BACKUPS)?;
@@ -356,7 +572,7 @@ fn prepare_real_run(sys: &Sys, what: &str, yes: bool) -> Result<crate::sys::RunL
     if !sys.is_root() {
         return Err(NotRoot(format!("{what} must run as root to change the box")).into());
     }
-    sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
+    take_lock(sys)
 }
 
 /// Ask on a terminal (unless --yes); true when the answer is yes.
@@ -371,46 +587,79 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
         .context("cannot read the answer")
 }
 
-/// Apply every planned change in order, journaling each first.
+/// Apply every planned change in order, journaling each first; with text output, each
+/// step's line as soon as it is done. What was applied is counted as it is made. A signal
+/// (SIGINT, SIGTERM) stops the run between two changes, each whole.
 pub(crate) fn apply_all(
     ctx: &Ctx,
     planned: &[Planned],
     total: usize,
     journal: &mut Journal,
     printer: Printer,
-    show: bool,
-) -> Result<()> {
-    let mut done = 0;
+) -> (Applied, Result<()>) {
+    let mut applied = Applied::default();
+    let show = printer.text();
     let spinner = printer.spinner("applying");
+    let stopped = |applied: &Applied, journal: &Journal, sig| -> anyhow::Error {
+        Interrupted::new(
+            sig,
+            journal.command(),
+            applied.changes(),
+            total,
+            journal.run_id(),
+        )
+        .into()
+    };
     for (i, p) in planned.iter().enumerate() {
         spinner.step(format!("applying: {}", p.name));
+        applied.per_step.push(0);
         for c in p.changes() {
+            // The safe point: between two changes, each whole.
+            if let Some(sig) = ctx.sys.interrupted() {
+                let err = stopped(&applied, journal, sig);
+                return (applied, Err(err));
+            }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
+                applied.failed = Some((i, format!("{e:#}")));
+                if let Some(sig) = ctx.sys.interrupted() {
+                    // A wait given up (a job started, not yet seen running).
+                    let err = stopped(&applied, journal, sig);
+                    return (applied, Err(err));
+                }
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
-                return Err(anyhow!(
-                    "stopped at `{}` after {done} of {total} changes; fix the cause and run again",
-                    c.summary
-                ));
+                let err = anyhow!(
+                    "stopped at `{}` after {} of {total} changes: {e:#}; fix the cause and run \
+                     again",
+                    c.summary,
+                    applied.changes()
+                );
+                return (applied, Err(err));
             }
-            done += 1;
+            applied.per_step[i] += 1;
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
-            let (text, _) = report::steps(&planned[i..=i], Tense::Did);
-            spinner.println(&text);
+            spinner.println(&report::steps_text(
+                &[StepOutcome::planned(p, true)],
+                printer.quiet(),
+            ));
         }
     }
-    Ok(())
+    if let Some(sig) = ctx.sys.interrupted() {
+        let err = stopped(&applied, journal, sig);
+        return (applied, Err(err));
+    }
+    (applied, Ok(()))
 }
 
 /// Plan again after applying: anything left "did not converge".
 pub(crate) fn converged(
     ctx: &Ctx,
     replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
-    counts: report::Counts,
+    made: usize,
 ) -> Result<()> {
     let mut left = Vec::new();
     for p in replan(ctx)? {
@@ -426,7 +675,7 @@ pub(crate) fn converged(
     if !left.is_empty() {
         return Err(anyhow!(
             "did not converge: after applying {}, this is still not as planned:\n  {}",
-            report::plural(counts.changes, "change"),
+            report::plural(made, "change"),
             left.join("\n  ")
         ));
     }
@@ -435,11 +684,31 @@ pub(crate) fn converged(
 
 fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer) -> Result<u8> {
     if args.list {
-        let runs = journal::list(sys)?;
+        let runs = journal::list(sys, settings)?;
+        if !printer.text() {
+            let runs: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|r| match &r.manifest {
+                    Ok(m) => serde_json::to_value(m).expect("JSON"),
+                    Err(why) => serde_json::json!({"run_id": r.id, "damaged": why}),
+                })
+                .collect();
+            let mut o = Outcome::new("rollback", false);
+            o.extra.insert("runs".into(), runs.into());
+            report::print_document(&o, printer.format);
+            return Ok(EXIT_OK);
+        }
         if runs.is_empty() {
             println!("no recorded runs in {}", journal::BACKUPS);
         }
-        for m in runs {
+        for run in runs {
+            let m = match run.manifest {
+                Ok(m) => m,
+                Err(why) => {
+                    println!("{}  damaged: {why}", run.id);
+                    continue;
+                }
+            };
             let state = match (&m.undoes, &m.undone_by) {
                 (_, Some(by)) => format!("undone by {by}"),
                 (Some(of), None) => format!("undid {of}"),
@@ -454,6 +723,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         }
         return Ok(EXIT_OK);
     }
+    no_prompt_in_documents(printer, args.dry_run, args.yes)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -463,102 +733,141 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         sys,
         settings,
         no_start: true,
+        offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx)?;
+        clean_stale_temps(&ctx, printer)?;
     }
-    let runs = journal::list(sys)?;
+    let runs = journal::list(sys, settings)?;
+    let nothing = |why: String| {
+        let mut o = Outcome::new("rollback", args.dry_run);
+        o.steps
+            .push(StepOutcome::check("rollback", State::Ok, why.clone()));
+        if !report::print_document(&o, printer.format) {
+            println!("{why}");
+        }
+        Ok(EXIT_OK)
+    };
     let target = match &args.run {
-        Some(id) => runs.iter().find(|m| &m.run_id == id).ok_or_else(|| {
-            UsageError(format!(
-                "no run {id} in {} (see `blotctl rollback --list`)",
-                journal::BACKUPS
-            ))
-        })?,
-        None => match runs.iter().rev().find(|m| m.command == "provision") {
-            Some(m) => m,
+        Some(id) => match runs.iter().find(|r| &r.id == id) {
             None => {
-                println!("nothing to undo: no provision run is recorded");
-                return Ok(EXIT_OK);
+                return Err(UsageError(format!(
+                    "no run {id} in {} (see `blotctl rollback --list`)",
+                    journal::BACKUPS
+                ))
+                .into())
             }
+            Some(journal::Run {
+                manifest: Err(why), ..
+            }) => {
+                return Err(kinded(
+                    ErrorKind::Refused,
+                    anyhow!(
+                        "run {id} cannot be rolled back, its manifest is damaged: {why}; no \
+                         managed file was changed"
+                    ),
+                ))
+            }
+            Some(journal::Run {
+                manifest: Ok(m), ..
+            }) => m,
         },
+        None => {
+            // The newest intact provision run; damaged runs after it are passed over (a
+            // path they changed is not what this run left, so it is kept, with a note).
+            let newest = runs
+                .iter()
+                .rev()
+                .find(|r| r.manifest.as_ref().is_ok_and(|m| m.command == "provision"));
+            let mut passed = Vec::new();
+            for r in runs.iter().rev() {
+                if newest.is_some_and(|n| n.id >= r.id) {
+                    break;
+                }
+                if let Err(why) = &r.manifest {
+                    passed.push(format!("run {}, its manifest is damaged: {why}", r.id));
+                }
+            }
+            match newest.map(|r| &r.manifest) {
+                Some(Ok(m)) => {
+                    for p in passed {
+                        eprintln!("warning: passed over {p}");
+                    }
+                    m
+                }
+                _ if !passed.is_empty() => {
+                    return Err(kinded(
+                        ErrorKind::Refused,
+                        anyhow!(
+                            "no provision run can be rolled back: {}; no managed file was \
+                             changed",
+                            passed.join("; ")
+                        ),
+                    ))
+                }
+                _ => return nothing("nothing to undo: no provision run is recorded".into()),
+            }
+        }
     };
     if let Some(by) = &target.undone_by {
-        println!(
+        return nothing(format!(
             "nothing to undo: run {} was already rolled back by {by}",
             target.run_id
-        );
-        return Ok(EXIT_OK);
+        ));
     }
-    let ctx = Ctx {
-        sys,
-        settings,
-        no_start: true,
-    };
     let plan_of = |ctx: &Ctx| -> Result<Vec<Planned>> {
-        let (changes, notes) = crate::rollback::plan(ctx, target)?;
-        let mut plan = crate::plan::StepPlan::changes(changes);
-        plan.notes = notes;
+        let plan = crate::rollback::plan(ctx, target)?;
         Ok(vec![Planned {
             name: "rollback",
             plan: Ok(plan),
         }])
     };
     let planned = plan_of(&ctx)?;
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let plan = Outcome::new("rollback", args.dry_run).with_planned(&planned, false);
     if args.dry_run {
-        print!("{text}");
         let what = format!("rollback of {} (dry run)", target.run_id);
-        println!("{}", report::summary(&what, counts));
-        return Ok(if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        });
+        return end_dry_run(plan, &what, args.strict, printer);
     }
-    let blocked: Vec<String> = planned
-        .iter()
-        .flat_map(|p| p.changes())
-        .filter_map(|c| c.blocked.as_ref().map(|b| format!("{}: {b}", c.summary)))
-        .collect();
-    if !blocked.is_empty() {
-        print!("{text}");
-        return Err(anyhow!("nothing was changed: {}", blocked.join("; ")));
+    if let Some(err) = refusal(&plan) {
+        return refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if !args.yes {
-        print!("{text}");
+        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    not_interrupted(sys, "rollback", counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true);
-    if result.is_ok() {
-        let mut marked = target.clone();
-        marked.undone_by = Some(
-            journal
-                .run_id()
-                .unwrap_or("(nothing to change)")
-                .to_string(),
-        );
-        journal::save(sys, &marked)?;
-    }
-    result?;
-    converged(&ctx, plan_of, counts)?;
-    println!(
-        "{}",
-        report::summary(&format!("rolled back {}", target.run_id), counts)
-    );
-    Ok(EXIT_OK)
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result
+        .and_then(|()| {
+            let mut marked = target.clone();
+            marked.undone_by = Some(
+                journal
+                    .run_id()
+                    .unwrap_or("(nothing to change)")
+                    .to_string(),
+            );
+            journal::save(sys, &marked)
+        })
+        .and_then(|()| converged(&ctx, plan_of, applied.changes()));
+    let backup = journal.run_id().map(String::from);
+    let done = format!("rolled back {}", target.run_id);
+    end_run(
+        "rollback", &planned, &applied, result, backup, &done, printer,
+    )
 }
 
-fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
+fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) -> Result<u8> {
     let ctx = Ctx {
         sys,
         settings,
         no_start: true,
+        offline: false,
     };
     let names: Vec<&str> = match name {
         None => steps::templates::RENDERED
@@ -568,6 +877,7 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
             .collect(),
         Some(n) => vec![n],
     };
+    let mut files = Vec::new();
     for n in names {
         let Some((path, text)) = steps::templates::render_file(&ctx, n)? else {
             return Err(UsageError(format!(
@@ -576,10 +886,68 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>) -> Result<u8> {
             ))
             .into());
         };
-        println!("# ---- {path}");
-        print!("{text}");
+        files.push(serde_json::json!({"name": n, "path": path, "text": text}));
+    }
+    if !printer.text() {
+        let mut o = Outcome::new("render", false);
+        o.extra.insert("files".into(), files.into());
+        report::print_document(&o, printer.format);
+        return Ok(EXIT_OK);
+    }
+    for f in files {
+        println!("# ---- {}", f["path"].as_str().unwrap_or(""));
+        print!("{}", f["text"].as_str().unwrap_or(""));
     }
     Ok(EXIT_OK)
+}
+
+/// A real run stopped by SIGINT or SIGTERM at a safe point: exit 128 + the signal, as a
+/// shell reports a process the signal ended.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: i32,
+    msg: String,
+}
+
+impl Interrupted {
+    /// What was done, and what to do now: run again to finish, or roll back.
+    pub fn new(
+        signal: i32,
+        command: &str,
+        done: usize,
+        total: usize,
+        run_id: Option<&str>,
+    ) -> Interrupted {
+        let name = match signal {
+            libc::SIGINT => "SIGINT".to_string(),
+            libc::SIGTERM => "SIGTERM".to_string(),
+            n => format!("signal {n}"),
+        };
+        let msg = match run_id {
+            None => format!("interrupted by {name} before any change: no managed file was changed"),
+            Some(id) => format!(
+                "interrupted by {name} after {done} of {total} changes, each one whole (the \
+                 one under way was finished first): run `blotctl {command}` again to finish, \
+                 or undo them with `blotctl rollback {id}`"
+            ),
+        };
+        Interrupted { signal, msg }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Stop before the first change when a signal came while planning.
+pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
+    match sys.interrupted() {
+        Some(sig) => Err(Interrupted::new(sig, command, 0, total, None).into()),
+        None => Ok(()),
+    }
 }
 
 /// "Must be root", with what needed it: a type, so the hint can say what to do.
@@ -597,12 +965,92 @@ const HINT_ROOT: &str =
 
 /// A `hint:` line for situations an operator can fix.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    if err.downcast_ref::<NotRoot>().is_some() {
-        return Some(HINT_ROOT);
+    match crate::outcome::kind_of(err) {
+        ErrorKind::NotRoot => Some(HINT_ROOT),
+        ErrorKind::NotABox => Some(
+            "point --root at a copy of the box: `sudo blotctl capture DIR` on the box makes one",
+        ),
+        ErrorKind::NotChecked => Some(
+            "off the box, job state, processes and live kernel values cannot be checked; \
+             drop --strict to count them apart",
+        ),
+        _ => hint_for(&format!("{err:#}")),
     }
-    hint_for(&format!("{err:#}"))
 }
 
+/// The exit code of a command that failed with `err`: 64 for usage errors, 128 + N for a
+/// run stopped by signal N, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(i) = err.downcast_ref::<Interrupted>() {
+        return (128 + i.signal) as u8;
+    }
+    match crate::outcome::kind_of(err) {
+        ErrorKind::Usage => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// What a command line asked for, kept to report a failure in its format.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    pub format: Format,
+    /// `None` when the command line could not be parsed.
+    pub command: Option<&'static str>,
+    pub dry_run: bool,
+}
+
+impl Invocation {
+    pub fn of(cli: &Cli) -> Invocation {
+        Invocation {
+            format: cli.output(),
+            command: Some(cli.command.name()),
+            dry_run: cli.command.dry_run(),
+        }
+    }
+}
+
+/// Report a command that failed: the error chain and a `hint:` on stderr, and, when the
+/// output is a document that was not printed yet, a document holding the error (so that
+/// `--json` prints one document whatever happens). Returns the exit code.
+pub fn fail(err: &anyhow::Error, inv: Invocation) -> u8 {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = hint(err) {
+        eprintln!("hint: {hint}");
+    }
+    let code = exit_code(err);
+    if !crate::outcome::printed() {
+        let mut o = Outcome::new("", inv.dry_run).with_error(err, code);
+        o.command = inv.command.map(String::from);
+        report::print_document(&o, inv.format);
+    }
+    code
+}
+
+/// The command line could not be parsed: clap's message (help and version are not
+/// errors), and with `--json`/`--format` on the command line, the document of a usage error.
+pub fn parse_failed(e: &clap::Error, args: &[String]) -> u8 {
+    let _ = e.print();
+    match e.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => EXIT_OK,
+        _ => {
+            let msg = e.render().to_string();
+            let msg = msg.trim_end().trim_start_matches("error: ");
+            let err = anyhow::Error::new(UsageError(msg.to_string()));
+            let inv = Invocation {
+                format: Cli::output_of_args(args),
+                command: None,
+                dry_run: false,
+            };
+            let mut o = Outcome::new("", false).with_error(&err, EXIT_USAGE);
+            o.command = None;
+            report::print_document(&o, inv.format);
+            EXIT_USAGE
+        }
+    }
+}
 /// `hint:` lines (on stderr, each once) for the reasons steps or checks failed.
 pub fn print_hints(reasons: impl IntoIterator<Item = String>) {
     let mut seen: Vec<&str> = Vec::new();

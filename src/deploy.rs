@@ -2,29 +2,34 @@
 //! model as `provision`.
 //!
 //! deploy plans its steps like provision. `app checkout` observes the checkout as the app
-//! user: the branch, local changes, then `git fetch` (observation: it moves only the
-//! remote-tracking ref, never the working tree) and whether the new commit is a
-//! fast-forward; the change is the fast-forward itself (`git merge --ff-only COMMIT`).
-//! `app configs` refreshes the root-owned copies in /etc/blot of the checkout's nginx and
-//! redis configs from the commit being deployed (read by git, as the app user; validated
-//! with `nginx -t`, as in provision). Then the restarts: blot when the checkout moves (or
-//! with `--restart`), nginx and redis when the copies of their configs change (redis takes
-//! blot with it). Refusals (local changes, a diverged or ahead branch, another branch
-//! checked out) are planning errors: nothing is changed.
+//! user, without changing a byte of it (a dry run leaves refs, FETCH_HEAD, objects and the
+//! index as they are): the branch, local changes (`git --no-optional-locks status`), the
+//! remote's head (`git ls-remote`), and, when that commit is here already, whether it is a
+//! fast-forward. The change is the fast-forward: fetch the branch when its commits are not
+//! here yet, check again that it is a fast-forward of what was observed, `git merge
+//! --ff-only`. `app configs` refreshes the root-owned copies in /etc/blot of the checkout's
+//! nginx and redis configs as the deployed commit has them (read by git, as the app user;
+//! validated with `nginx -t`, as in provision). Then the restarts: redis when its copy
+//! changes (it takes blot with it), blot when the checkout moves (or with `--restart`),
+//! nginx when its copies change. When the deployed commit is not here yet, the copies are
+//! "not checked" in the plan (a dry run does not fetch), and a real deploy plans and applies
+//! them in a second round, after the fast-forward. Refusals (local changes, a diverged or
+//! ahead branch, another branch checked out) are planning errors: nothing is changed.
 //!
 //! A restart is `stop` then `start` through upstart ("Unknown instance" from stop means it
 //! was already stopped), then a wait until the job is start/running and its health probe
 //! answers; blot depends on redis, so a stopped redis is started first, and a restart of
 //! redis waits for blot too (upstart stops blot with redis and starts it again after).
 
-use crate::app::{self, NotRoot, EXIT_FAILED, EXIT_OK, EXIT_PENDING};
+use crate::app::{self, NotRoot};
 use crate::cli::{DeployArgs, RestartArgs};
 use crate::config::Settings;
 use crate::engine::{self, Planned};
-use crate::journal::{self, Journal};
+use crate::journal::Journal;
+use crate::outcome::Outcome;
 use crate::plan::{Action, Change, StepPlan};
 use crate::printer::Printer;
-use crate::report::{self, Tense};
+use crate::report;
 use crate::steps::configs;
 use crate::steps::init::{self, InitState};
 use crate::steps::{Ctx, Step};
@@ -32,11 +37,16 @@ use crate::sys::{command_failure, Kind, Output, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 
 /// git in the checkout, as the app user.
-struct Git {
+pub struct Git {
     prefix: Vec<String>,
 }
 
 impl Git {
+    /// git with this argv in front (`sudo -n -H -u USER git -C DIR`, or `git -C DIR`).
+    pub fn with_prefix(prefix: Vec<String>) -> Git {
+        Git { prefix }
+    }
+
     fn new(ctx: &Ctx) -> Result<Git> {
         let s = ctx.settings;
         let dir = ctx.sys.host_path(&s.app_dir)?.display().to_string();
@@ -85,21 +95,40 @@ impl Git {
     }
 }
 
-/// A checkout file as the commit `deploy` fast-forwards to has it (the remote-tracking ref
-/// the `app checkout` step just fetched; the checkout's own commit when it is up to date),
-/// read by git as the app user. `None` when the commit has no such file. How `deploy`'s
-/// `app configs` step refreshes the root-owned copies from what is being deployed.
-pub fn deployed_file(ctx: &Ctx, box_path: &str) -> Result<Option<Vec<u8>>> {
+/// The deployed commit is not in the checkout yet (a dry run does not fetch it).
+#[derive(Debug)]
+pub struct NotFetched(pub String);
+
+impl std::fmt::Display for NotFetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "commit {} is not here yet", short(&self.0))
+    }
+}
+impl std::error::Error for NotFetched {}
+
+/// A checkout file as the commit `deploy` deploys has it: the fast-forward's target planned
+/// by `app checkout` (in `earlier`), or the checkout's HEAD when it is up to date; read by
+/// git as the app user. `None` when that commit has no such file; [`NotFetched`] when its
+/// commits are not here yet. How deploy's `app configs` step reads the checkout.
+pub fn deployed_file(ctx: &Ctx, earlier: &[Change], box_path: &str) -> Result<Option<Vec<u8>>> {
     let s = ctx.settings;
     let rel = box_path
         .strip_prefix(s.app_dir.as_str())
         .and_then(|r| r.strip_prefix('/'))
         .ok_or_else(|| anyhow!("internal error: {box_path} is not in {}", s.app_dir))?;
+    let rev = earlier
+        .iter()
+        .find_map(|c| match &c.action {
+            Action::FastForward { to, .. } => Some(to.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "HEAD".into());
     let git = Git::new(ctx)?;
-    let spec = format!(
-        "refs/remotes/{}/{}:{rel}",
-        s.app_repo_remote, s.app_repo_branch
-    );
+    let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{rev}^{{commit}}")])?;
+    if !here.success() {
+        return Err(NotFetched(rev).into());
+    }
+    let spec = format!("{rev}:{rel}");
     let (argv, out) = git.run(ctx, &["show", &spec])?;
     if !out.success() {
         if out.stderr.contains("does not exist in")
@@ -111,10 +140,13 @@ pub fn deployed_file(ctx: &Ctx, box_path: &str) -> Result<Option<Vec<u8>>> {
         bail!("{}", command_failure(&refs, &out));
     }
     if out.stdout.contains('\u{FFFD}') {
-        bail!("{rel} in {spec} is not UTF-8 text");
+        bail!("{rel} in {} is not UTF-8 text", short(&rev));
     }
-    if out.stdout.len() as u64 > crate::steps::configs::MAX_CONFIG {
-        bail!("{rel} in {spec} is larger than blotctl reads of a config");
+    if out.stdout.len() as u64 > configs::MAX_CONFIG {
+        bail!(
+            "{rel} in {} is larger than blotctl reads of a config",
+            short(&rev)
+        );
     }
     Ok(Some(out.stdout.into_bytes()))
 }
@@ -167,7 +199,16 @@ impl Step for Checkout {
         }
         // Tracked files only: the logs (and anything else untracked) never block a deploy;
         // git itself refuses a fast-forward that would overwrite an untracked file.
-        let status = git.ok(ctx, &["status", "--porcelain", "--untracked-files=no"])?;
+        // --no-optional-locks: a look must not refresh (write) the index.
+        let status = git.ok(
+            ctx,
+            &[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
+        )?;
         if !status.is_empty() {
             bail!(
                 "{dir} has local changes, so deploy changed nothing:\n{}\ncommit or discard \
@@ -180,6 +221,95 @@ impl Step for Checkout {
             );
         }
 
+        // The remote's head, asked without fetching: a dry run leaves the checkout (refs,
+        // FETCH_HEAD, objects) exactly as it is; fetching is part of the change.
+        let head_ref = format!("refs/heads/{branch}");
+        let listed = git
+            .ok(ctx, &["ls-remote", "--exit-code", remote, &head_ref])
+            .with_context(|| format!("cannot reach {remote} to ask for {branch}"))?;
+        let new = listed
+            .lines()
+            .find_map(|l| l.split_once('\t').filter(|(_, r)| *r == head_ref))
+            .map(|(sha, _)| sha.to_string())
+            .ok_or_else(|| anyhow!("`git ls-remote {remote} {head_ref}` printed {listed:?}"))?;
+        let old = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
+        let upstream = format!("{remote}/{branch}");
+        if old == new {
+            return Ok(StepPlan::changes(Vec::new()).note(format!(
+                "already up to date at {} ({upstream})",
+                short(&old)
+            )));
+        }
+        let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{new}^{{commit}}")])?;
+        let summary = if here.success() {
+            let behind = judge(ctx, &git, dir, &old, &new, &upstream)?;
+            format!(
+                "fast-forward {dir}: {} -> {} ({} from {upstream})",
+                short(&old),
+                short(&new),
+                commits(behind)
+            )
+        } else {
+            format!(
+                "fetch {upstream}, then fast-forward {dir}: {} -> {} (its commits are not here \
+                 yet; a dry run does not fetch them)",
+                short(&old),
+                short(&new)
+            )
+        };
+        Ok(StepPlan::changes(vec![Change::new(
+            summary,
+            Action::FastForward {
+                git: git.prefix.clone(),
+                dir: dir.clone(),
+                remote: remote.clone(),
+                branch: branch.clone(),
+                from: old,
+                to: new,
+            },
+        )]))
+    }
+}
+
+/// Whether `new` is a fast-forward of `old` (both commits must be here): how many commits
+/// behind, or the refusal (ahead, diverged) naming both sides.
+pub fn judge(ctx: &Ctx, git: &Git, dir: &str, old: &str, new: &str, upstream: &str) -> Result<u64> {
+    let ahead = git.count(ctx, &format!("{new}..{old}"))?;
+    let behind = git.count(ctx, &format!("{old}..{new}"))?;
+    if ahead > 0 && behind == 0 {
+        bail!(
+            "{dir} is {} ahead of {upstream} ({} there): nothing to deploy, and deploy never \
+             pushes or resets; push those commits, or reset the checkout by hand",
+            commits(ahead),
+            short(new)
+        );
+    }
+    if ahead > 0 {
+        bail!(
+            "{dir} and {upstream} have diverged ({} only here, {} only there): not a \
+             fast-forward, so deploy changed nothing; reconcile the branch by hand",
+            commits(ahead),
+            commits(behind)
+        );
+    }
+    Ok(behind)
+}
+
+/// The change of a deploy (applied by the engine only): fetch the branch unless its head
+/// is here already, make sure the checkout is still at `from` and `to` a fast-forward of
+/// it, then `git merge --ff-only`.
+pub fn fast_forward(
+    ctx: &Ctx,
+    git: &Git,
+    dir: &str,
+    remote: &str,
+    branch: &str,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let upstream = format!("{remote}/{branch}");
+    let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{to}^{{commit}}")])?;
+    if !here.success() {
         let tracking = format!("refs/remotes/{remote}/{branch}");
         git.ok(
             ctx,
@@ -191,48 +321,17 @@ impl Step for Checkout {
             ],
         )
         .with_context(|| format!("cannot fetch {branch} from {remote}"))?;
-        let old = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
-        let new = git.ok(
-            ctx,
-            &["rev-parse", "--verify", &format!("{tracking}^{{commit}}")],
-        )?;
-        let upstream = format!("{remote}/{branch}");
-        if old == new {
-            return Ok(StepPlan::changes(Vec::new()).note(format!(
-                "already up to date at {} ({upstream})",
-                short(&old)
-            )));
-        }
-        let ahead = git.count(ctx, &format!("{new}..{old}"))?;
-        let behind = git.count(ctx, &format!("{old}..{new}"))?;
-        if ahead > 0 && behind == 0 {
-            bail!(
-                "{dir} is {} ahead of {upstream} ({} there): nothing to deploy, and deploy never \
-                 pushes or resets; push those commits, or reset the checkout by hand",
-                commits(ahead),
-                short(&new)
-            );
-        }
-        if ahead > 0 {
-            bail!(
-                "{dir} and {upstream} have diverged ({} only here, {} only there): not a \
-                 fast-forward, so deploy changed nothing; reconcile the branch by hand",
-                commits(ahead),
-                commits(behind)
-            );
-        }
-        Ok(StepPlan::changes(vec![Change::new(
-            format!(
-                "fast-forward {dir}: {} -> {} ({} from {upstream})",
-                short(&old),
-                short(&new),
-                commits(behind)
-            ),
-            Action::Run {
-                argv: git.argv(&["merge", "--ff-only", "--quiet", &new]),
-            },
-        )]))
     }
+    let now = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
+    if now != from {
+        bail!(
+            "{dir} moved to {} while blotctl was running; left as it is (run again)",
+            short(&now)
+        );
+    }
+    judge(ctx, git, dir, from, to, &upstream)?;
+    git.ok(ctx, &["merge", "--ff-only", "--quiet", to])
+        .map(drop)
 }
 
 /// The jobs a job needs running first, in start order: the chain of its `start on started
@@ -259,10 +358,10 @@ impl Restart {
     /// Why this job must run something new, if it must.
     fn reason(&self, earlier: &[Change]) -> Option<String> {
         earlier.iter().find_map(|c| match &c.action {
-            Action::Run { .. } if self.job == "blot" => Some("the checkout moved".to_string()),
-            Action::WriteFile { path, .. }
-                if crate::steps::configs::job_reading(path) == Some(self.job) =>
-            {
+            Action::FastForward { .. } if self.job == "blot" => {
+                Some("the checkout moved".to_string())
+            }
+            Action::WriteFile { path, .. } if configs::job_reading(path) == Some(self.job) => {
                 Some(format!("{path} changed"))
             }
             _ => None,
@@ -342,41 +441,64 @@ impl Step for Restart {
     }
 }
 
+/// deploy's steps: the checkout, the copies of its configs as the deployed commit has
+/// them, then what runs them: redis (which takes blot with it), blot, nginx.
+fn deploy_steps(restart_blot: bool) -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(Checkout),
+        Box::new(configs::Configs {
+            read: Some(deployed_file),
+        }),
+        Box::new(Restart {
+            job: "redis",
+            always: false,
+        }),
+        Box::new(Restart {
+            job: "blot",
+            always: restart_blot,
+        }),
+        Box::new(Restart {
+            job: "nginx",
+            always: false,
+        }),
+    ]
+}
+
 /// `blotctl deploy`.
 pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
-    // The checkout, the copies of its configs as the deployed commit has them, then what
-    // runs them: redis (which takes blot with it), blot, nginx.
-    let steps = |restart_blot: bool| -> Vec<Box<dyn Step>> {
-        vec![
-            Box::new(Checkout),
-            Box::new(configs::Configs {
-                read: Some(deployed_file),
-            }),
-            Box::new(Restart {
-                job: "redis",
-                always: false,
-            }),
-            Box::new(Restart {
-                job: "blot",
-                always: restart_blot,
-            }),
-            Box::new(Restart {
-                job: "nginx",
-                always: false,
-            }),
-        ]
+    // When the deployed commit was not here to read its configs from, the second round
+    // (after the fast-forward fetched it) refreshes the copies and restarts what runs them.
+    let second = |first: &[Planned]| -> Option<Vec<Box<dyn Step>>> {
+        let unread = first
+            .iter()
+            .filter(|p| p.name == "app configs")
+            .any(|p| p.plan.as_ref().is_ok_and(|pl| !pl.not_checked.is_empty()));
+        unread.then(|| -> Vec<Box<dyn Step>> {
+            vec![
+                Box::new(configs::Configs {
+                    read: Some(deployed_file),
+                }),
+                Box::new(Restart {
+                    job: "redis",
+                    always: false,
+                }),
+                Box::new(Restart {
+                    job: "nginx",
+                    always: false,
+                }),
+            ]
+        })
     };
     // After applying, the checkout and the copies must be up to date (a forced restart is
     // not "left").
-    let replan = || steps(false);
-    let steps = steps(args.restart);
     run(
         sys,
         settings,
         "deploy",
         args.dry_run,
-        steps,
-        replan,
+        deploy_steps(args.restart),
+        || deploy_steps(false),
+        second,
         printer,
     )
 }
@@ -392,11 +514,15 @@ pub fn restart(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Prin
         args.dry_run,
         steps,
         Vec::new,
+        |_| None,
         printer,
     )
 }
 
-/// Plan, show, and (unless a dry run) apply under the run lock, like `provision`.
+/// Plan, show, and (unless a dry run) apply under the run lock, like `provision`; then,
+/// when `then` asks for them after the first round was applied, plan and apply its steps as
+/// part of the same run.
+#[allow(clippy::too_many_arguments)]
 fn run(
     sys: &Sys,
     settings: &Settings,
@@ -404,6 +530,7 @@ fn run(
     dry_run: bool,
     steps: Vec<Box<dyn Step>>,
     replan: impl Fn() -> Vec<Box<dyn Step>>,
+    then: impl Fn(&[Planned]) -> Option<Vec<Box<dyn Step>>>,
     printer: Printer,
 ) -> Result<u8> {
     let _lock = if dry_run {
@@ -415,12 +542,13 @@ fn run(
             ))
             .into());
         }
-        Some(sys.lock(journal::LOCK, std::time::Duration::from_secs(3))?)
+        Some(app::take_lock(sys)?)
     };
     let ctx = Ctx {
         sys,
         settings,
         no_start: false,
+        offline: false,
     };
     let planned = {
         let spinner = printer.spinner("planning");
@@ -428,53 +556,57 @@ fn run(
             spinner.step(format!("planning: {name}"))
         })
     };
-    let (text, counts) = report::steps(&planned, Tense::Would);
+    let plan = Outcome::new(command, dry_run).with_planned(&planned, false);
     if dry_run {
-        print!("{text}");
-        println!("{}", report::summary("dry run", counts));
-        return Ok(if counts.failed > 0 {
-            EXIT_FAILED
-        } else if counts.changes > 0 {
-            EXIT_PENDING
-        } else {
-            EXIT_OK
-        });
+        return app::end_dry_run(plan, "dry run", false, printer);
     }
-    if let Some(err) = app::refusal(&planned, counts) {
-        print!("{text}");
-        return Err(err);
+    if let Some(err) = app::refusal(&plan) {
+        return app::refuse(plan, err, printer);
     }
+    let counts = plan.counts();
     if counts.changes == 0 {
-        print!("{text}");
         let what = if command == "deploy" {
             "already up to date, nothing restarted"
         } else {
             "nothing to do"
         };
-        println!("{}", report::summary(what, counts));
-        return Ok(EXIT_OK);
+        return app::end_nothing_to_do(plan, what, printer);
     }
+    app::not_interrupted(sys, command, counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
-    let result = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer, true)
-        .and_then(|()| {
-            app::converged(
-                &ctx,
-                |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
-                counts,
-            )
-        });
-    if let Some(id) = journal.run_id() {
-        println!(
-            "backup: {}/{id} (undo with `blotctl rollback {id}`)",
-            journal::BACKUPS
-        );
+    let (mut applied, mut result) =
+        app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let mut planned = planned;
+    if let (Ok(()), Some(more)) = (&result, then(&planned)) {
+        let second = engine::plan_all(&ctx, &more);
+        let outcome = Outcome::new(command, false).with_planned(&second, false);
+        result = match app::refusal(&outcome) {
+            Some(err) => Err(err),
+            None => {
+                let n = outcome.counts().changes;
+                engine::preflight(&ctx, second.iter().flat_map(|p| p.changes()))?;
+                let (more_applied, r) = app::apply_all(&ctx, &second, n, &mut journal, printer);
+                let offset = planned.len();
+                applied.per_step.extend(more_applied.per_step);
+                applied.failed = more_applied.failed.map(|(i, e)| (i + offset, e));
+                r
+            }
+        };
+        planned.extend(second);
     }
-    result?;
+    let result = result.and_then(|()| {
+        app::converged(
+            &ctx,
+            |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
+            applied.changes(),
+        )
+    });
     let done = if command == "deploy" {
         "deployed"
     } else {
         "restarted"
     };
-    println!("{}", report::summary(done, counts));
-    Ok(EXIT_OK)
+    let backup = journal.run_id().map(String::from);
+    app::end_run(command, &planned, &applied, result, backup, done, printer)
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod capture;
 pub mod chkconfig;
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod fault;
 pub mod health;
 pub mod journal;
 pub mod nginx;
+pub mod outcome;
 pub mod output;
 pub mod plan;
 pub mod printer;

@@ -1,4 +1,5 @@
-//! blotctl: parse → run → print the error chain → exit code.
+//! blotctl: parse → run → report the error (chain, hint, and the document with --json) →
+//! exit code.
 
 use std::process::ExitCode;
 
@@ -10,34 +11,16 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match <cli::Cli as clap::Parser>::try_parse() {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
-                _ => ExitCode::from(app::EXIT_USAGE),
-            };
-        }
+        Err(e) => return ExitCode::from(app::parse_failed(&e, &args)),
     };
+    let inv = app::Invocation::of(&cli);
     match app::run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            if let Some(hint) = app::hint(&err) {
-                eprintln!("hint: {hint}");
-            }
-            let usage = err.downcast_ref::<app::UsageError>().is_some();
-            ExitCode::from(if usage {
-                app::EXIT_USAGE
-            } else {
-                app::EXIT_FAILED
-            })
-        }
+        Err(err) => ExitCode::from(app::fail(&err, inv)),
     }
 }

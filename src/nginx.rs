@@ -3,7 +3,8 @@
 //! One tokenizer ([`statements`]) serves everything blotctl asks of a config: its `daemon`
 //! and `pid` (the job's `expect` and monit's pidfile), its `include`s (copied beside a
 //! root-owned copy, or checked in place), the files nginx's master opens as root (which no
-//! other user may control), and `localhost` upstreams (which fail at boot).
+//! other user may control), and where it sends requests on this machine ([`upstreams`]:
+//! `localhost` fails at boot, and the app's port must be `blot_port`).
 //!
 //! Statements end in `;`, `{` or `}`; `#` starts a comment outside quotes; a word may be
 //! quoted with `"` or `'` (a backslash escapes the next character).
@@ -224,25 +225,72 @@ pub fn root_opened(stmts: &[Stmt]) -> Vec<(usize, &str, &str)> {
     out
 }
 
-/// The 1-based line of a `server localhost...` inside an `upstream { }` block, or of a
-/// `proxy_pass http://localhost...`: nginx resolves those names once, at start, and fails
-/// at boot when the resolver is not up yet.
-pub fn localhost_upstream(conf: &str) -> Option<usize> {
-    let stmts = statements(conf).ok()?;
-    let is_localhost = |w: &str| {
-        let host = w.strip_prefix("http://").unwrap_or(w);
-        host == "localhost" || host.starts_with("localhost:") || host.starts_with("localhost/")
-    };
-    stmts.iter().find_map(|s| {
-        let arg = s.arg(0)?.text.as_str();
-        let in_upstream = s.blocks.last().is_some_and(|b| b == "upstream");
-        let hit = match s.name() {
-            "server" => in_upstream && is_localhost(arg),
-            "proxy_pass" => arg.starts_with("http://") && is_localhost(arg),
-            _ => false,
+/// An address nginx sends requests to: `server ADDR` in an `upstream` block, or the host of
+/// `proxy_pass http://ADDR/...` (unless ADDR names an upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub line: usize,
+    /// As written: `127.0.0.1:8080`, `localhost`, `unix:/run/app.sock`.
+    pub addr: String,
+}
+
+impl Upstream {
+    /// The host and port when the address is on this machine's loopback (`127.0.0.1`,
+    /// `localhost`, `[::1]`; port 80 when none is given).
+    pub fn loopback_port(&self) -> Option<(&str, u16)> {
+        let (host, port) = match self.addr.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !h.ends_with(':') => (h, p.parse().ok()?),
+            _ => (self.addr.as_str(), 80),
         };
-        hit.then_some(s.line)
-    })
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]").then_some((host, port))
+    }
+}
+
+/// Every address nginx sends requests to (none when the text is not a config nginx reads).
+pub fn upstreams(text: &str) -> Vec<Upstream> {
+    let Ok(all) = statements(text) else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = all
+        .iter()
+        .filter(|s| s.name() == "upstream")
+        .filter_map(|s| s.arg(0).map(|w| w.text.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for s in &all {
+        let Some(arg) = s.arg(0).map(|w| w.text.as_str()) else {
+            continue;
+        };
+        match s.name() {
+            "server" if s.blocks.last().is_some_and(|b| b == "upstream") => out.push(Upstream {
+                line: s.line,
+                addr: arg.to_string(),
+            }),
+            "proxy_pass" => {
+                let Some(rest) = arg.strip_prefix("http://") else {
+                    continue;
+                };
+                let host = rest.split('/').next().unwrap_or("");
+                if !names.contains(&host) {
+                    out.push(Upstream {
+                        line: s.line,
+                        addr: host.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The line of the first upstream that names `localhost` (nginx resolves it at start, and
+/// fails at boot with `host not found in upstream "localhost"`).
+pub fn localhost_upstream(text: &str) -> Option<usize> {
+    upstreams(text)
+        .into_iter()
+        .find(|u| u.loopback_port().is_some_and(|(h, _)| h == "localhost"))
+        .map(|u| u.line)
 }
 
 /// `text` with the given words replaced (e.g. an `include` path); the rest byte for byte.
@@ -358,6 +406,27 @@ mod tests {
         assert!(!glob_match("*.conf", "a.conf~"));
         assert!(glob_match("a?c", "abc"));
         assert!(has_glob("conf.d/*.conf") && !has_glob("/etc/nginx/mime.types"));
+    }
+
+    #[test]
+    fn loopback_ports_of_upstreams_and_proxy_passes() {
+        let conf = "http {\n upstream blot {\n  server 127.0.0.1:8080 weight=2;\n  \
+                    server 10.0.0.2:8080;\n }\n server {\n  location / { proxy_pass http://blot; }\n  \
+                    location /x { proxy_pass http://[::1]:9000/x; }\n  \
+                    location /y { proxy_pass http://localhost/; }\n }\n}\n";
+        let found = upstreams(conf);
+        let ports: Vec<(usize, Option<(&str, u16)>)> =
+            found.iter().map(|u| (u.line, u.loopback_port())).collect();
+        assert_eq!(
+            ports,
+            vec![
+                (3, Some(("127.0.0.1", 8080))),
+                (4, None),
+                (8, Some(("[::1]", 9000))),
+                (9, Some(("localhost", 80))),
+            ]
+        );
+        assert!(upstreams("server { listen 80; }\n").is_empty());
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub struct Perms {
     pub gid: u32,
 }
 
+impl Perms {
+    /// The mode and owner a path has.
+    pub fn of(meta: Meta) -> Perms {
+        Perms {
+            mode: meta.mode,
+            uid: meta.uid,
+            gid: meta.gid,
+        }
+    }
+}
+
 fn octal<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
 }
@@ -33,6 +44,10 @@ pub enum Action {
         #[serde(skip)]
         new: Vec<u8>,
         perms: Perms,
+        /// The mode and owner the existing file has, when they differ from `perms` (the
+        /// summary says so too, so the JSON plan shows it).
+        #[serde(skip)]
+        old_perms: Option<Perms>,
     },
     /// Fix mode and/or owner of an existing path.
     SetPerms {
@@ -54,14 +69,37 @@ pub enum Action {
     /// `chkconfig SERVICE off`. The journal saves the service's rc links first.
     ChkconfigOff { service: String },
     /// Make a service's rc links exactly these (rollback of chkconfig).
-    RestoreLinks { service: String, links: Vec<RcLink> },
+    /// `from` is what was observed: the engine refuses if the links changed since.
+    RestoreLinks {
+        service: String,
+        from: Vec<RcLink>,
+        links: Vec<RcLink>,
+    },
     /// Remove a file or an (empty) directory that a run created.
-    RemovePath { path: String },
+    /// `old` is the file's contents as observed (`None` for a directory, which must be
+    /// empty): the engine refuses if it changed since.
+    RemovePath {
+        path: String,
+        #[serde(skip)]
+        old: Option<Vec<u8>>,
+    },
     /// Set a live kernel value (a file under /proc/sys or /sys, written in place: such
     /// files cannot be replaced by rename), then read it back. `from` is the value that was
     /// observed (for a `[selected]` list such as THP's, the selected word).
     SetKernel {
         path: String,
+        from: String,
+        to: String,
+    },
+    /// Fast-forward the app checkout (`deploy`): with `git` (the argv in front of git's
+    /// own arguments, `sudo -n -H -u USER git -C DIR` on the box), fetch `remote`'s
+    /// `branch` unless commit `to` is here already, refuse unless HEAD is still `from` and
+    /// `to` is a fast-forward of it, then `git merge --ff-only to`.
+    FastForward {
+        git: Vec<String>,
+        dir: String,
+        remote: String,
+        branch: String,
         from: String,
         to: String,
     },
@@ -127,7 +165,13 @@ impl Change {
                 old,
                 new,
                 perms,
-            } => Some(file_diff(path, old.as_deref(), new, *perms)),
+                old_perms,
+            } => {
+                let diff = file_diff(path, old.as_deref(), new);
+                let meta = old_perms.map(|from| perms_diff(path, from, *perms));
+                let detail = diff.unwrap_or_default() + &meta.unwrap_or_default();
+                (!detail.is_empty()).then_some(detail)
+            }
             Action::SetPerms { path, from, to } => Some(perms_diff(path, *from, *to)),
             Action::SetKernel { path, from, to } => Some(format!("  {path}: {from} -> {to}\n")),
             _ => None,
@@ -147,11 +191,47 @@ pub enum Status {
     Skipped { reason: String },
 }
 
+/// Something a step needed to observe but could not here: live state (job state, running
+/// processes, kernel values) off the box, or under `--offline`. Never a change and never
+/// "in sync": a dry run counts it on its own, a real run refuses, `--strict` makes it an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotChecked {
+    /// What would have been checked (and done about it), e.g. "start redis unless it runs".
+    pub summary: String,
+    /// Why it could not be checked here, e.g. "init state unknown: initctl is not on PATH".
+    pub reason: String,
+    /// A real run refuses to start while this is unknown: it would have to act on it (start,
+    /// restart, stop a job). False for what no run here could act on anyway: live kernel
+    /// values under `--root` belong to this machine, not to the tree.
+    #[serde(skip)]
+    pub blocking: bool,
+}
+
+impl NotChecked {
+    pub fn new(summary: impl Into<String>, reason: impl Into<String>) -> NotChecked {
+        NotChecked {
+            summary: summary.into(),
+            reason: reason.into(),
+            blocking: true,
+        }
+    }
+
+    /// Not checked, and nothing a real run here would act on (see `blocking`).
+    pub fn beyond_this_run(summary: impl Into<String>, reason: impl Into<String>) -> NotChecked {
+        NotChecked {
+            blocking: false,
+            ..NotChecked::new(summary, reason)
+        }
+    }
+}
+
 /// What one step observed and wants done.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepPlan {
     pub status: Status,
     pub changes: Vec<Change>,
+    /// What this step could not observe here (see [`NotChecked`]).
+    pub not_checked: Vec<NotChecked>,
     /// Things a person should know that are not changes (e.g. visudo missing in a dry run).
     pub warnings: Vec<String>,
     /// Plain facts worth a line (e.g. a service that is not installed).
@@ -163,6 +243,7 @@ impl StepPlan {
         StepPlan {
             status: Status::Planned,
             changes,
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -173,6 +254,7 @@ impl StepPlan {
                 reason: reason.into(),
             },
             changes: Vec::new(),
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -183,6 +265,7 @@ impl StepPlan {
                 reason: reason.into(),
             },
             changes: Vec::new(),
+            not_checked: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -214,28 +297,35 @@ pub fn plan_file(
                 old: None,
                 new: desired.to_vec(),
                 perms,
+                old_perms: None,
             },
         )],
-        Some((old, _)) if old != desired => vec![Change::new(
-            format!("{what} in {path}"),
-            Action::WriteFile {
-                path: path.into(),
-                old: Some(old.to_vec()),
-                new: desired.to_vec(),
-                perms,
-            },
-        )],
+        Some((old, meta)) if old != desired => {
+            let from = Perms::of(meta);
+            let (summary, old_perms) = if from == perms {
+                (format!("{what} in {path}"), None)
+            } else {
+                let also = perms_changes(from, perms).join(", ");
+                (format!("{what} in {path}, and {also}"), Some(from))
+            };
+            vec![Change::new(
+                summary,
+                Action::WriteFile {
+                    path: path.into(),
+                    old: Some(old.to_vec()),
+                    new: desired.to_vec(),
+                    perms,
+                    old_perms,
+                },
+            )]
+        }
         Some((_, meta)) => plan_perms(path, meta, perms).into_iter().collect(),
     }
 }
 
 /// A perms change when `meta` differs from `want`.
 pub fn plan_perms(path: &str, meta: Meta, want: Perms) -> Option<Change> {
-    let from = Perms {
-        mode: meta.mode,
-        uid: meta.uid,
-        gid: meta.gid,
-    };
+    let from = Perms::of(meta);
     (from != want).then(|| {
         Change::new(
             format!("set {path} to {}", perms_text(want)),
@@ -252,26 +342,34 @@ pub fn perms_text(p: Perms) -> String {
     format!("mode {:04o}, owner {}:{}", p.mode, p.uid, p.gid)
 }
 
-fn perms_diff(path: &str, from: Perms, to: Perms) -> String {
-    let mut s = String::new();
+/// What changes between two perms: `mode 0644 -> 0440`, `owner 500:500 -> 0:0`.
+fn perms_changes(from: Perms, to: Perms) -> Vec<String> {
+    let mut parts = Vec::new();
     if from.mode != to.mode {
-        s.push_str(&format!(
-            "  {path}: mode {:04o} -> {:04o}\n",
-            from.mode, to.mode
-        ));
+        parts.push(format!("mode {:04o} -> {:04o}", from.mode, to.mode));
     }
     if (from.uid, from.gid) != (to.uid, to.gid) {
-        s.push_str(&format!(
-            "  {path}: owner {}:{} -> {}:{}\n",
+        parts.push(format!(
+            "owner {}:{} -> {}:{}",
             from.uid, from.gid, to.uid, to.gid
         ));
     }
-    s
+    parts
 }
 
-fn file_diff(path: &str, old: Option<&[u8]>, new: &[u8], perms: Perms) -> String {
+/// One indented line per change: `  PATH: mode 0644 -> 0440`.
+fn perms_diff(path: &str, from: Perms, to: Perms) -> String {
+    perms_changes(from, to)
+        .iter()
+        .map(|c| format!("  {path}: {c}\n"))
+        .collect()
+}
+
+/// The unified diff of a file's contents; nothing for a new empty file (its summary line,
+/// `create PATH (mode, owner)`, says all there is).
+fn file_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> Option<String> {
     if old.is_none() && new.is_empty() {
-        return format!("  {path}: new empty file, {}\n", perms_text(perms));
+        return None;
     }
     let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
     let new_text = String::from_utf8_lossy(new);
@@ -289,10 +387,7 @@ fn file_diff(path: &str, old: Option<&[u8]>, new: &[u8], perms: Perms) -> String
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    if old.is_none() {
-        out.push_str(&format!("  {path}: new file, {}\n", perms_text(perms)));
-    }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -312,6 +407,7 @@ mod tests {
             mode,
             uid: 0,
             gid: 0,
+            nlink: 1,
         }
     }
 
@@ -325,6 +421,29 @@ mod tests {
         let c = plan_file("/f", Some((b"a\n", meta(0o644))), b"a\n", P, "edit");
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].detail().unwrap(), "  /f: mode 0644 -> 0440\n");
+    }
+
+    #[test]
+    fn a_content_change_shows_a_mode_change_beside_its_diff() {
+        let c = plan_file("/f", Some((b"a\nb\n", meta(0o644))), b"a\nc\n", P, "edit");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].summary, "edit in /f, and mode 0644 -> 0440");
+        assert_eq!(
+            c[0].detail().unwrap(),
+            "--- /f\n+++ /f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n  /f: mode 0644 -> 0440\n"
+        );
+    }
+
+    #[test]
+    fn a_new_file_has_one_summary_and_its_diff() {
+        let c = plan_file("/f", None, b"a\n", P, "edit");
+        assert_eq!(c[0].summary, "create /f (mode 0440, owner 0:0)");
+        assert_eq!(
+            c[0].detail().unwrap(),
+            "--- /dev/null\n+++ /f\n@@ -0,0 +1 @@\n+a\n"
+        );
+        let empty = plan_file("/f", None, b"", P, "edit");
+        assert_eq!(empty[0].detail(), None);
     }
 
     #[test]

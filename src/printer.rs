@@ -1,7 +1,9 @@
 //! How output looks: colour (only on a terminal, `--color`, `NO_COLOR`) and progress
 //! (indicatif spinners on stderr, only when stderr is a terminal and neither `--quiet` nor
-//! `--json` was given). Plain, greppable lines otherwise.
+//! `--json`/`--format` was given). Plain, greppable lines otherwise. `--quiet` also leaves
+//! out what is fine (steps that are ok, notes, passing checks).
 
+use crate::cli::Format;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -16,11 +18,15 @@ pub enum ColorChoice {
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     progress: bool,
+    quiet: bool,
+    /// How the command's outcome is printed.
+    pub format: Format,
 }
 
 impl Printer {
     /// Decide colour and progress once, at start-up.
-    pub fn new(color: ColorChoice, quiet: bool, json: bool) -> Printer {
+    pub fn new(color: ColorChoice, quiet: bool, format: Format) -> Printer {
+        let json = format != Format::Text;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let (out, err) = match color {
@@ -35,7 +41,31 @@ impl Printer {
         console::set_colors_enabled_stderr(err);
         Printer {
             progress: !quiet && !json && !dumb && std::io::stderr().is_terminal(),
+            quiet,
+            format,
         }
+    }
+
+    /// Whether the outcome is printed as lines (not as one JSON or JUnit document).
+    pub fn text(&self) -> bool {
+        self.format == Format::Text
+    }
+
+    /// A line for people: on stdout with text output, on stderr when stdout holds the
+    /// command's one document.
+    pub fn say(&self, line: &str) {
+        if self.text() {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// `--quiet`: besides no progress, only what changes, would change or fails is printed
+    /// (and the summary): no lines for steps that are ok, absent or skipped, no notes, no
+    /// passing checks.
+    pub fn quiet(&self) -> bool {
+        self.quiet
     }
 
     /// A spinner with elapsed time, or nothing when progress is off.

@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 /// The remote directory (under the login's `$HOME`) the binaries are uploaded to.
 const CACHE: &str = ".cache/blotctl";
 /// The build of blotctl that runs on the box (glibc 2.17), as `cargo xtask dist` names it.
+/// The most blotctl reads of a binary to upload (a debug build is ~60 MB).
+const BINARY_CAP: u64 = 512 << 20;
+
 const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
 /// Where `cargo xtask dist` puts it, relative to a checkout.
 const DIST_BINARY: &str = "target/dist/blotctl";
@@ -91,8 +94,11 @@ impl RemoteArgs {
 }
 
 /// The options that only make sense on this side, all taking a value; stripped from the
-/// command line the remote blotctl gets.
+/// command line the remote blotctl gets (`--config` and `--set` reach it as the settings
+/// they make, see [`forwarded_settings`]).
 const LOCAL_OPTIONS: &[&str] = &[
+    "--config",
+    "--set",
     "--host",
     "--hosts-file",
     "--parallel",
@@ -110,6 +116,8 @@ struct Job {
     ssh_opts: Vec<String>,
     /// This command line minus [`LOCAL_OPTIONS`] (and `--root` where a host has its own).
     args: Vec<String>,
+    /// The settings seen here, as `--set KEY=VALUE` words ([`forwarded_settings`]).
+    sets: Vec<String>,
     roots: Vec<(String, String)>,
     env: Vec<String>,
     width: usize,
@@ -134,8 +142,9 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 .map_err(|a| UsageError(format!("argument {a:?} is not valid UTF-8")))
         })
         .collect::<Result<_, _>>()?;
-    check_command(&cli.command)?;
+    check_command(cli)?;
     let sys = Sys::new(Path::new("/"))?;
+    let sets = forwarded_settings(&sys, cli)?;
     let hosts = host_list(&sys, &cli.remote)?;
     let roots = cli
         .remote
@@ -159,10 +168,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Ok(s) => shlex::split(&s).ok_or_else(|| {
             UsageError("BLOTCTL_SSH_OPTS has unbalanced quotes or a trailing backslash".into())
         })?,
-        Err(_) => Vec::new(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(UsageError("BLOTCTL_SSH_OPTS is not valid UTF-8".into()).into())
+        }
+        Err(std::env::VarError::NotPresent) => Vec::new(),
     };
     let (binary, bytes) = pick_binary(&sys, cli.remote.binary.as_deref())?;
-    let sha = sha256_hex(&bytes);
+    let sha = crate::journal::sha256(&bytes);
     let size = bytes.len() as u64;
     drop(bytes);
     let job = Job {
@@ -171,6 +183,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         size,
         sha,
         ssh_opts,
+        sets,
         args: remote_args(&argv, false)?,
         roots,
         env: cli.remote.remote_env.clone(),
@@ -208,17 +221,58 @@ pub fn run(cli: &Cli) -> Result<u8> {
     Ok(exit)
 }
 
-/// Refuse, before connecting anywhere, what cannot work on many hosts at once.
-fn check_command(command: &Command) -> Result<()> {
-    let refuse = |msg: &str| Err(UsageError(msg.to_string()).into());
-    match command {
-        Command::Completions { .. } => refuse("completions are printed here: drop --host"),
-        Command::Provision(a) if a.json => {
-            refuse("--json with --host: the output is lines prefixed with the host; drop --json")
+/// Every setting this command sees here, for every box: `--config FILE` (or
+/// `BLOTCTL_CONFIG`), `BLOTCTL_*` variables and `--set` flags, merged key by key in their
+/// order, as `--set KEY=VALUE` flags (TOML values) for the remote command line, where they
+/// are the top layer (over the box's own /etc/blotctl.toml, as here). Checked over the
+/// defaults first, so a bad value stops the run before any connection. None of those
+/// reach the box otherwise: sudo clears the environment, and the file is on this machine.
+fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
+    let layers = crate::app::local_layers(sys, cli.config.as_deref(), &cli.set)?;
+    crate::app::resolve_layers(layers.clone(), None).map_err(|e| {
+        if e.is::<UsageError>() {
+            e
+        } else {
+            crate::outcome::kinded(crate::outcome::ErrorKind::Settings, e)
         }
-        Command::Verify(a) if a.json || a.format != crate::cli::VerifyFormat::Text => refuse(
+    })?;
+    let mut merged = toml::Table::new();
+    for layer in layers {
+        merged.extend(layer.table);
+    }
+    Ok(merged
+        .into_iter()
+        .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
+        .collect())
+}
+
+/// Refuse, before connecting anywhere, what cannot work on many hosts at once.
+fn check_command(cli: &Cli) -> Result<()> {
+    let refuse = |msg: &str| Err(UsageError(msg.to_string()).into());
+    match &cli.command {
+        Command::Completions { .. }
+        | Command::Config
+        | Command::Init { .. }
+        | Command::Render { .. } => {
+            return refuse(
+                "--host and --hosts-file apply to provision, verify, rollback, deploy and \
+                 restart; drop them here",
+            )
+        }
+        Command::Capture { .. } => {
+            return refuse(
+                "capture writes its copy on this machine: run it on the box (ssh BOX sudo \
+                 blotctl capture DIR), then copy DIR here",
+            )
+        }
+        _ => {}
+    }
+    if cli.output() != crate::cli::Format::Text {
+        return refuse(
             "--json/--format with --host: the output is lines prefixed with the host; drop it",
-        ),
+        );
+    }
+    match &cli.command {
         Command::Provision(a) if !a.dry_run && !a.yes => refuse(
             "with --host there is no prompt per host: see the plans with --dry-run, then \
              apply with --yes",
@@ -292,14 +346,14 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
                 .ok()
                 .and_then(|exe| Some(exe.parent()?.parent()?.join("dist/blotctl")));
             if let Some(p) = beside {
-                if let Some(bytes) = sys.read_host_bytes(&p)? {
+                if let Some(bytes) = sys.read_host_bytes(&p, BINARY_CAP)? {
                     return Ok((p, bytes));
                 }
             }
             PathBuf::from(DIST_BINARY)
         }
     };
-    match sys.read_host_bytes(&path)? {
+    match sys.read_host_bytes(&path, BINARY_CAP)? {
         Some(bytes) => Ok((path, bytes)),
         None if flag.is_some() => {
             Err(UsageError(format!("--binary {}: no such file", path.display())).into())
@@ -312,14 +366,6 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
         ))
         .into()),
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// This command line minus the options that only make sense here. With `drop_root`, minus
@@ -367,13 +413,13 @@ fn remote_binary(sha: &str) -> String {
     format!("\"$HOME\"/{CACHE}/blotctl-{sha}")
 }
 
-/// Prints who the login is (`uid=N`) and, when the binary is there, its size (`size=N`).
-/// The name is the sha256 of the contents, checked on arrival before the rename that gives
-/// the file that name, so the size is checked, not the hash (re-reading it every run).
+/// Prints who the login is (`uid=N`) and, when the binary is there, its sha256
+/// (`sha256=HEX`): a file of the right name is used only when its contents are right (the
+/// cache is the login user's; its name proves nothing).
 fn probe_script(sha: &str) -> String {
     format!(
         "printf 'uid=%s\\n' \"$(id -u)\"; f={bin}; \
-         if [ -f \"$f\" ]; then printf 'size=%s\\n' \"$(wc -c < \"$f\")\"; fi",
+         if [ -f \"$f\" ]; then h=$(sha256sum < \"$f\"); printf 'sha256=%s\\n' \"${{h%% *}}\"; fi",
         bin = remote_binary(sha)
     )
 }
@@ -389,9 +435,16 @@ fn upload_script(sha: &str) -> String {
     )
 }
 
-/// The remote command line that runs the uploaded blotctl as root, every word quoted.
+/// The remote command line that runs the uploaded blotctl as root, every word quoted. The
+/// cached binary's sha256 is checked again right before it runs (the probe's check is
+/// older, and the file is the login user's).
 pub fn run_script(sha: &str, args: &[String], env: &[String], sudo: bool) -> Result<String> {
-    let mut cmd = String::from("exec ");
+    let mut cmd = format!(
+        "h=$(sha256sum < {bin}) || exit 1; if [ \"${{h%% *}}\" != {sha} ]; then echo \
+         \"blotctl: the cached {bin} is not the binary that was uploaded (sha256 ${{h%% *}}); \
+         remove it and run again\" >&2; exit 1; fi; exec ",
+        bin = remote_binary(sha)
+    );
     if sudo {
         cmd.push_str("sudo -n -- ");
     }
@@ -430,14 +483,14 @@ fn ssh_argv(job: &Job, extra: &[&str], host: &str, command: String) -> Vec<Strin
 /// (`spawn_lines` strips the CR).
 fn run_argv(job: &Job, host: &str, sudo: bool) -> Result<Vec<String>> {
     let own_root = job.roots.iter().find(|(h, _)| h == host).map(|(_, d)| d);
-    let args = match own_root {
+    let mut args = job.sets.clone();
+    match own_root {
         Some(dir) => {
-            let mut a = vec!["--root".to_string(), dir.clone()];
-            a.extend(remote_args(&job.args, true)?);
-            a
+            args.extend(["--root".to_string(), dir.clone()]);
+            args.extend(remote_args(&job.args, true)?);
         }
-        None => job.args.clone(),
-    };
+        None => args.extend(job.args.iter().cloned()),
+    }
     let script = run_script(&job.sha, &args, &job.env, sudo)?;
     Ok(ssh_argv(
         job,
@@ -502,8 +555,8 @@ fn one_host(job: &Job, host: &str) -> Outcome {
     };
     let present = out
         .iter()
-        .filter_map(|l| l.strip_prefix("size="))
-        .any(|n| n.trim().parse::<u64>().ok() == Some(job.size));
+        .filter_map(|l| l.strip_prefix("sha256="))
+        .any(|h| h.trim() == job.sha);
 
     // 2. upload
     let binary = if present {
@@ -581,12 +634,16 @@ fn one_host(job: &Job, host: &str) -> Outcome {
 }
 
 /// The change count of a provision summary line (`report::summary`):
-/// `PREFIX: N changes; A ok, B absent, C skipped, D failed`.
+/// `PREFIX: N changes[, M not checked here]; A ok, B absent, C skipped, D failed`.
 pub fn changes_in_summary(line: &str) -> Option<usize> {
     let (head, tail) = line.rsplit_once("; ")?;
     if !(tail.contains(" ok, ") && tail.ends_with(" failed")) {
         return None;
     }
+    let head = head
+        .strip_suffix(" not checked here")
+        .and_then(|h| h.rsplit_once(", "))
+        .map_or(head, |(h, _)| h);
     let (_, count) = head.rsplit_once(": ")?;
     count
         .strip_suffix(" changes")
@@ -701,21 +758,17 @@ mod tests {
             "/box",
             "--config",
             "c.toml",
+            "--set=user=blot",
+            "--quiet",
         ]);
+        // --config and --set reach the box as the settings they make (forwarded_settings).
         assert_eq!(
             remote_args(&argv, false).unwrap(),
-            s(&[
-                "provision",
-                "--dry-run",
-                "--root",
-                "/box",
-                "--config",
-                "c.toml"
-            ])
+            s(&["provision", "--dry-run", "--root", "/box", "--quiet"])
         );
         assert_eq!(
             remote_args(&argv, true).unwrap(),
-            s(&["provision", "--dry-run", "--config", "c.toml"])
+            s(&["provision", "--dry-run", "--quiet"])
         );
         assert!(remote_args(&s(&["render", "a\nb"]), false).is_err());
     }
@@ -727,7 +780,9 @@ mod tests {
             "/tmp/it's $(rm -rf /) `x` \"y\" *.toml",
             "render",
         ]);
-        let cmd = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let full = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let (check, cmd) = full.split_once("fi; ").unwrap();
+        assert!(check.starts_with("h=$(sha256sum < "), "{full}");
         assert!(cmd.starts_with("exec sudo -n -- env TERM=dumb "), "{cmd}");
         assert!(cmd.ends_with(" </dev/null"), "{cmd}");
         // What sh makes of it: print each word of the command after `exec`.
@@ -752,6 +807,35 @@ mod tests {
     }
 
     #[test]
+    fn the_cached_binary_is_checked_before_it_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(CACHE);
+        std::fs::create_dir_all(&cache).unwrap();
+        let good = b"#!/bin/sh\necho ran \"$@\"\n";
+        let sha = crate::journal::sha256(good);
+        let bin = cache.join(format!("blotctl-{sha}"));
+        use std::os::unix::fs::PermissionsExt;
+        let run = |contents: &[u8]| {
+            std::fs::write(&bin, contents).unwrap();
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let script = run_script(&sha, &s(&["verify"]), &[], false).unwrap();
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("HOME", home.path())
+                .output()
+                .unwrap()
+        };
+        let ok = run(good);
+        assert_eq!(String::from_utf8_lossy(&ok.stdout), "ran verify\n");
+        let swapped = run(b"#!/bin/sh\necho evil\n");
+        assert_eq!(swapped.status.code(), Some(1));
+        assert!(swapped.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&swapped.stderr)
+            .contains("is not the binary that was uploaded"));
+    }
+
+    #[test]
     fn hosts_file_and_host_checks() {
         assert_eq!(
             parse_hosts_file("# boxes\nweb1\n  ec2-user@web2  # the new one\n\n#db\n"),
@@ -767,7 +851,8 @@ mod tests {
 
     #[test]
     fn summary_lines_give_the_change_count() {
-        use crate::report::{summary, Counts};
+        use crate::outcome::Counts;
+        use crate::report::summary;
         for n in [0, 1, 19] {
             let c = Counts {
                 changes: n,
@@ -780,6 +865,12 @@ mod tests {
                 Some(n)
             );
         }
+        let c = Counts {
+            changes: 1,
+            not_checked: 5,
+            ..Counts::default()
+        };
+        assert_eq!(changes_in_summary(&summary("dry run", c)), Some(1));
         assert_eq!(changes_in_summary("verify: 3 passed, 0 failed"), None);
         assert_eq!(changes_in_summary("+  - x: 2 changes; y"), None);
     }

@@ -1,27 +1,9 @@
-//! Plain, greppable output: one line per step, details indented below it, then a summary.
+//! Renders an [`Outcome`]: plain, greppable text (one line per step, details indented
+//! below it, then a summary), one JSON document, or JUnit XML.
 
-use crate::engine::Planned;
-use crate::plan::Status;
+use crate::cli::Format;
+use crate::outcome::{self, Counts, Outcome, State, StepOutcome};
 use std::fmt::Write;
-
-/// How to word a step that has changes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Tense {
-    /// Dry run or the plan shown before asking: `would change`, with diffs.
-    Would,
-    /// After a real run: `changed`, without diffs.
-    Did,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub changes: usize,
-    pub changed_steps: usize,
-    pub ok: usize,
-    pub absent: usize,
-    pub skipped: usize,
-    pub failed: usize,
-}
 
 fn line(out: &mut String, state: &str, name: &str, detail: &str) {
     let sep = if detail.is_empty() { "" } else { ": " };
@@ -54,61 +36,85 @@ fn color_diff(diff: &str) -> String {
         .collect()
 }
 
-/// Render every step's line (and, for `Would`, the diffs); count what was found.
-pub fn steps(planned: &[Planned], tense: Tense) -> (String, Counts) {
+/// "3 changes", "1 change, 4 not checked here".
+fn what_of(s: &StepOutcome) -> String {
+    let mut parts = Vec::new();
+    if !s.changes.is_empty() {
+        parts.push(plural(s.changes.len(), "change"));
+    }
+    if !s.not_checked.is_empty() {
+        parts.push(format!("{} not checked here", s.not_checked.len()));
+    }
+    parts.join(", ")
+}
+
+/// The reason every not-checked item of a step shares, if they share one.
+fn shared_reason(s: &StepOutcome) -> Option<&str> {
+    let first = &s.not_checked.first()?.reason;
+    s.not_checked
+        .iter()
+        .all(|n| &n.reason == first)
+        .then_some(first.as_str())
+}
+
+/// Every step's line, with its changes (and, when pending, their diffs) and what could not
+/// be checked here below it. `quiet` (`--quiet`) prints only what changes, would change or
+/// fails, and warnings: no lines for steps that are ok, absent, skipped or not checked, no
+/// `?` lines, no notes (the summary still counts what was not checked).
+pub fn steps_text(steps: &[StepOutcome], quiet: bool) -> String {
     let mut out = String::new();
-    let mut n = Counts::default();
-    for p in planned {
-        let plan = match &p.plan {
-            Err(e) => {
-                n.failed += 1;
-                line(&mut out, "failed", p.name, &format!("{e:#}"));
-                continue;
+    for s in steps {
+        let fine = matches!(
+            s.state,
+            State::Ok | State::Absent | State::Skipped | State::NotChecked
+        );
+        if quiet && fine {
+            for w in &s.warnings {
+                let _ = writeln!(out, "  warning: {w}");
             }
-            Ok(plan) => plan,
+            continue;
+        }
+        let reason = s.reason.as_deref().unwrap_or("");
+        let shared = shared_reason(s);
+        let what = match shared {
+            Some(why) => format!("{} ({why})", what_of(s)),
+            None => what_of(s),
         };
-        match &plan.status {
-            Status::Absent { reason } => {
-                n.absent += 1;
-                line(&mut out, "absent", p.name, reason);
+        match s.state {
+            State::Failed => line(&mut out, "failed", &s.name, reason),
+            State::Absent => line(&mut out, "absent", &s.name, reason),
+            State::Skipped => line(&mut out, "skipped", &s.name, reason),
+            State::Ok => line(&mut out, "ok", &s.name, ""),
+            State::NotChecked => line(&mut out, "not checked", &s.name, &what),
+            State::WouldChange => line(&mut out, "would change", &s.name, &what),
+            State::Changed => line(&mut out, "changed", &s.name, &what),
+            State::NotReached => line(&mut out, "not reached", &s.name, reason),
+        }
+        for c in &s.changes {
+            let _ = writeln!(out, "  - {}", c.summary);
+            if let Some(why) = &c.blocked {
+                let _ = writeln!(out, "    (cannot apply now: {why})");
             }
-            Status::Skipped { reason } => {
-                n.skipped += 1;
-                line(&mut out, "skipped", p.name, reason);
-            }
-            Status::Planned if plan.changes.is_empty() => {
-                n.ok += 1;
-                line(&mut out, "ok", p.name, "");
-            }
-            Status::Planned => {
-                n.changed_steps += 1;
-                n.changes += plan.changes.len();
-                let (state, count) = match tense {
-                    Tense::Would => ("would change", plan.changes.len()),
-                    Tense::Did => ("changed", plan.changes.len()),
-                };
-                line(&mut out, state, p.name, &plural(count, "change"));
-                for c in &plan.changes {
-                    let _ = writeln!(out, "  - {}", c.summary);
-                    if let Some(why) = &c.blocked {
-                        let _ = writeln!(out, "    (cannot apply now: {why})");
-                    }
-                    if tense == Tense::Would {
-                        if let Some(d) = c.detail() {
-                            out.push_str(&color_diff(&d));
-                        }
-                    }
+            if s.state == State::WouldChange {
+                if let Some(d) = c.detail() {
+                    out.push_str(&color_diff(&d));
                 }
             }
         }
-        for w in &plan.warnings {
+        for n in s.not_checked.iter().filter(|_| !quiet) {
+            let _ = writeln!(out, "  ? {}", n.summary);
+            if shared.is_none() {
+                let _ = writeln!(out, "    (not checked here: {})", n.reason);
+            }
+        }
+        for w in &s.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
-        for note in &plan.notes {
+        for note in s.notes.iter().filter(|_| !quiet) {
             let _ = writeln!(out, "  note: {note}");
         }
     }
-    (out, n)
+    out
 }
 
 pub fn plural(n: usize, word: &str) -> String {
@@ -119,10 +125,16 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// The closing line.
+/// The closing line: `PREFIX: N changes[, M not checked here]; A ok, B absent, C skipped,
+/// D failed` (`--host` reads the change count back from it).
 pub fn summary(prefix: &str, n: Counts) -> String {
+    let unchecked = if n.not_checked > 0 {
+        format!(", {} not checked here", n.not_checked)
+    } else {
+        String::new()
+    };
     format!(
-        "{prefix}: {}; {} ok, {} absent, {} skipped, {} failed",
+        "{prefix}: {}{unchecked}; {} ok, {} absent, {} skipped, {} failed",
         plural(n.changes, "change"),
         n.ok,
         n.absent,
@@ -131,55 +143,217 @@ pub fn summary(prefix: &str, n: Counts) -> String {
     )
 }
 
-/// The stable JSON document of a provision run (documented in README, snapshot-tested).
-pub fn json_doc(
-    command: &str,
-    dry_run: bool,
-    planned: &[Planned],
-    tense: Tense,
-    exit_code: u8,
-    error: Option<&anyhow::Error>,
-    backup: Option<&str>,
-) -> serde_json::Value {
-    use serde_json::json;
-    let (_, counts) = steps(planned, tense);
-    let steps: Vec<serde_json::Value> = planned
-        .iter()
-        .map(|p| match &p.plan {
-            Err(e) => json!({"name": p.name, "state": "failed", "reason": format!("{e:#}"),
-                             "changes": [], "warnings": [], "notes": []}),
-            Ok(plan) => {
-                let (state, reason) = match &plan.status {
-                    Status::Absent { reason } => ("absent", Some(reason.as_str())),
-                    Status::Skipped { reason } => ("skipped", Some(reason.as_str())),
-                    Status::Planned if plan.changes.is_empty() => ("ok", None),
-                    Status::Planned if tense == Tense::Would => ("would_change", None),
-                    Status::Planned => ("changed", None),
-                };
-                let changes: Vec<serde_json::Value> = plan
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        let mut v = serde_json::to_value(&c.action).expect("actions serialize");
-                        v["summary"] = json!(c.summary);
-                        v["blocked"] = json!(c.blocked);
-                        v["diff"] = json!(c.detail());
-                        v
-                    })
-                    .collect();
-                json!({"name": p.name, "state": state, "reason": reason, "changes": changes,
-                       "warnings": plan.warnings, "notes": plan.notes})
+/// `verify`'s lines: `pass`, `FAIL` or `skip` and each check's name and what it found, then
+/// the count. `quiet` leaves out all but the failed checks.
+pub fn check_lines(steps: &[StepOutcome], quiet: bool) -> String {
+    let mut out = String::new();
+    for s in steps {
+        if quiet && s.state != State::Failed {
+            continue;
+        }
+        let mark = match s.state {
+            State::Failed => console::style("FAIL").red().bold(),
+            State::Skipped | State::NotChecked => console::style("skip").dim(),
+            _ => console::style("pass").green(),
+        };
+        let detail = match s.state {
+            State::NotChecked if s.not_checked.len() == 1 && s.not_checked[0].summary == s.name => {
+                format!("not checked here: {}", s.not_checked[0].reason)
             }
+            State::NotChecked => match shared_reason(s) {
+                Some(why) => format!(
+                    "not checked here ({why}): {}",
+                    s.not_checked
+                        .iter()
+                        .map(|n| n.summary.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                None => format!(
+                    "not checked here: {}",
+                    s.not_checked
+                        .iter()
+                        .map(|n| format!("{} ({})", n.summary, n.reason))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            },
+            _ => s.reason.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(out, "{mark}  {}: {detail}", s.name);
+    }
+    let n = outcome::count(steps);
+    let passed = steps
+        .iter()
+        .filter(|s| !matches!(s.state, State::Failed | State::Skipped | State::NotChecked))
+        .count();
+    let skipped = steps
+        .iter()
+        .filter(|s| matches!(s.state, State::Skipped | State::NotChecked))
+        .count();
+    let _ = writeln!(
+        out,
+        "verify: {passed} passed, {} failed, {skipped} skipped{}",
+        n.failed,
+        if n.failed == 0 {
+            ""
+        } else {
+            " (the box is not as provisioned or not healthy)"
+        }
+    );
+    out
+}
+
+/// The one JSON document of a command (`schema/blotctl.schema.json`).
+pub fn json(o: &Outcome) -> serde_json::Value {
+    use serde_json::json;
+    let steps: Vec<serde_json::Value> = o
+        .steps
+        .iter()
+        .map(|s| {
+            let changes: Vec<serde_json::Value> = s
+                .changes
+                .iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(&c.action).expect("actions serialize");
+                    v["summary"] = json!(c.summary);
+                    v["blocked"] = json!(c.blocked);
+                    v["diff"] = json!(c.detail());
+                    v
+                })
+                .collect();
+            json!({"name": s.name, "state": s.state, "reason": s.reason, "changes": changes,
+                   "not_checked": s.not_checked, "warnings": s.warnings, "notes": s.notes})
         })
         .collect();
-    json!({
-        "command": command,
-        "dry_run": dry_run,
-        "exit_code": exit_code,
-        "error": error.map(|e| format!("{e:#}")),
-        "backup": backup,
-        "summary": {"changes": counts.changes, "ok": counts.ok, "absent": counts.absent,
-                    "skipped": counts.skipped, "failed": counts.failed},
+    let mut doc = json!({
+        "command": o.command,
+        "dry_run": o.dry_run,
+        "exit_code": o.exit_code,
+        "error": o.error,
+        "backup": o.backup,
+        "summary": o.counts(),
         "steps": steps,
-    })
+    });
+    for (k, v) in &o.extra {
+        doc[k] = v.clone();
+    }
+    doc
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// JUnit XML: one test case per step (a `verify` check is a step). Pending changes and
+/// failed steps are failures, steps not checked here (or skipped) are `<skipped/>`; an error
+/// that stopped the command is one test case with an `<error>`.
+pub fn junit(o: &Outcome) -> String {
+    let suite = format!("blotctl {}", o.command.as_deref().unwrap_or(""));
+    let class = format!("blotctl.{}", o.command.as_deref().unwrap_or("blotctl"));
+    let mut cases = String::new();
+    let (mut failures, mut skipped, mut errors) = (0, 0, 0);
+    for s in &o.steps {
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            esc(&class),
+            esc(&s.name)
+        );
+        let mut text = String::new();
+        if let Some(r) = &s.reason {
+            let _ = writeln!(text, "{r}");
+        }
+        for c in &s.changes {
+            let _ = writeln!(text, "- {}", c.summary);
+            if let Some(why) = &c.blocked {
+                let _ = writeln!(text, "  (cannot apply now: {why})");
+            }
+            if let Some(d) = c.detail() {
+                text.push_str(&d);
+            }
+        }
+        for n in &s.not_checked {
+            let _ = writeln!(text, "? {} (not checked here: {})", n.summary, n.reason);
+        }
+        for w in s.warnings.iter().chain(&s.notes) {
+            let _ = writeln!(text, "{w}");
+        }
+        let message = match (s.state, shared_reason(s)) {
+            (State::WouldChange, _) => format!("{} pending", what_of(s)),
+            (State::NotChecked, Some(why)) => format!("{}: {why}", what_of(s)),
+            (State::NotChecked, None) => what_of(s),
+            _ => s.reason.clone().unwrap_or_default(),
+        };
+        match s.state {
+            State::WouldChange | State::Failed => {
+                failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "      <failure message=\"{}\">{}</failure>",
+                    esc(&message),
+                    esc(&text)
+                );
+            }
+            State::NotChecked | State::Skipped | State::NotReached => {
+                skipped += 1;
+                let _ = writeln!(cases, "      <skipped message=\"{}\"/>", esc(&message));
+                let _ = writeln!(cases, "      <system-out>{}</system-out>", esc(&text));
+            }
+            State::Ok | State::Changed | State::Absent => {
+                let _ = writeln!(cases, "      <system-out>{}</system-out>", esc(&text));
+            }
+        }
+        cases.push_str("    </testcase>\n");
+    }
+    let mut tests = o.steps.len();
+    if let Some(e) = &o.error {
+        tests += 1;
+        errors += 1;
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"{}\">\n      <error type=\"{}\" message=\"{}\">{}</error>\n    </testcase>\n",
+            esc(&class),
+            esc(&suite),
+            serde_json::to_value(e.kind).expect("kinds serialize").as_str().unwrap_or(""),
+            esc(&e.message),
+            esc(&e.message)
+        );
+    }
+    let counts = format!(
+        "tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\""
+    );
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{s}\" {counts}>\n  <testsuite name=\"{s}\" {counts}>\n{cases}  </testsuite>\n</testsuites>\n",
+        s = esc(&suite)
+    )
+}
+
+/// Print the outcome as JSON or JUnit (the one document of this run); `None` for text,
+/// which each command prints its own way.
+pub fn document(o: &Outcome, format: Format) -> Option<String> {
+    match format {
+        Format::Text => None,
+        Format::Json => Some(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json(o)).expect("JSON")
+        )),
+        Format::Junit => Some(junit(o)),
+    }
+}
+
+/// Print `o` as its document when the format has one; true if it did.
+pub fn print_document(o: &Outcome, format: Format) -> bool {
+    match document(o, format) {
+        Some(doc) => {
+            print!("{doc}");
+            outcome::mark_printed();
+            true
+        }
+        None => false,
+    }
 }

@@ -1,82 +1,95 @@
 //! `blotctl verify`: read-only proof that the box is as provisioned and healthy.
 //!
-//! Checks: the provision plan is empty (same engine, no drift), every job is
-//! `start/running, process N` with N alive, redis answers PING, blot and nginx are healthy
-//! (`crate::health`: the checks the monit control file renders), nginx has no `localhost`
-//! upstream.
+//! Checks of files: the provision plan is empty (same engine, no drift: contents, modes,
+//! owners, rc links), the configs are valid for their programs (visudo, `monit -t`, `nginx
+//! -t` where installed), nginx has no `localhost` upstream. Checks of the live box: every
+//! job is `start/running, process N` with N alive, the kernel values, redis answers PING,
+//! blot and nginx are healthy (`crate::health`: the checks the monit control file renders).
+//!
+//! What cannot be observed here (off the box: no init to ask, 127.0.0.1 is not the box;
+//! `--offline`: files only) is *not checked*: reported as skipped, never as passed.
 
-use crate::app::{EXIT_FAILED, EXIT_OK};
-use crate::cli::{VerifyArgs, VerifyFormat};
+use crate::cli::VerifyArgs;
 use crate::config::Settings;
 use crate::engine;
+use crate::outcome::{Outcome, State, StepOutcome};
 use crate::plan::Status;
 use crate::printer::Printer;
 use crate::steps::configs::{self, Program};
 use crate::steps::{self, init, templates, Ctx};
 use crate::sys::Sys;
-use anyhow::{bail, Result};
-use serde::Serialize;
+use anyhow::Result;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-fn check(name: impl Into<String>, r: Result<String>) -> Check {
-    match r {
-        Ok(detail) => Check {
-            name: name.into(),
-            ok: true,
-            detail,
-        },
-        Err(e) => Check {
-            name: name.into(),
-            ok: false,
-            detail: format!("{e:#}"),
-        },
-    }
-}
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Run every check once.
-pub fn checks(ctx: &Ctx) -> Vec<Check> {
+/// Run every check once: the files (the plan must be empty, configs valid, no `localhost`
+/// upstream), then the live state (jobs, kernel values, redis/HTTP answers), which is
+/// reported as not checked where it cannot be observed.
+pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
     let mut out = Vec::new();
     for p in engine::plan_all(ctx, &steps::all()) {
         let name = format!("provisioned: {}", p.name);
-        out.push(check(
-            name,
-            match p.plan {
-                Err(e) => Err(e),
-                Ok(plan) if !plan.changes.is_empty() => Err(anyhow::anyhow!(
-                    "drift: {}",
-                    plan.changes
-                        .iter()
-                        .map(|c| c.summary.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )),
-                Ok(plan) => Ok(match plan.status {
-                    Status::Absent { reason } => format!("absent: {reason}"),
-                    Status::Skipped { reason } => format!("skipped: {reason}"),
-                    Status::Planned => "in sync".into(),
-                }),
+        out.push(match p.plan {
+            Err(e) => StepOutcome::check(name, State::Failed, format!("{e:#}")),
+            Ok(plan) if !plan.changes.is_empty() => StepOutcome {
+                changes: plan.changes.clone(),
+                ..StepOutcome::check(
+                    name,
+                    State::Failed,
+                    format!(
+                        "drift: {}",
+                        plan.changes
+                            .iter()
+                            .map(|c| c.summary.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )
             },
-        ));
+            Ok(plan) if !plan.not_checked.is_empty() => StepOutcome {
+                reason: None,
+                not_checked: plan.not_checked,
+                ..StepOutcome::check(name, State::NotChecked, "")
+            },
+            Ok(plan) => match plan.status {
+                Status::Absent { reason } => StepOutcome::check(name, State::Absent, reason),
+                Status::Skipped { reason } => StepOutcome::check(name, State::Skipped, reason),
+                Status::Planned => StepOutcome::check(name, State::Ok, "in sync"),
+            },
+        });
     }
-    let state = init::observe(ctx);
-    for job in templates::JOBS {
-        out.push(check(
-            format!("job {job} running"),
-            match &state {
-                Err(e) => Err(anyhow::anyhow!("{e:#}")),
-                Ok(init::InitState::Unknown(why)) => {
-                    Err(anyhow::anyhow!("init state unknown: {why}"))
+    out.extend(config_checks(ctx));
+    out.push(StepOutcome::result(
+        "nginx upstreams use 127.0.0.1",
+        (|| {
+            let conf = configs::resolve(ctx, Program::Nginx)?;
+            for (path, bytes) in &conf.files {
+                let text = String::from_utf8_lossy(bytes);
+                if let Some(line) = crate::nginx::localhost_upstream(&text) {
+                    anyhow::bail!(
+                        "{path} line {line} names `localhost` in an upstream; nginx fails at \
+                         boot with `host not found in upstream \"localhost\"`: use 127.0.0.1"
+                    );
                 }
-                Ok(s @ init::InitState::Known(_)) => match s.job(job) {
+            }
+            Ok("no localhost upstream".into())
+        })(),
+    ));
+
+    let state = init::observe(ctx);
+    let unknown = match &state {
+        Ok(init::InitState::Unknown(why)) => Some(init::unknown_reason(why)),
+        _ => None,
+    };
+    for job in templates::JOBS {
+        let name = format!("job {job} running");
+        out.push(match (&state, &unknown) {
+            (_, Some(why)) => StepOutcome::not_checked(name, why.clone()),
+            (Err(e), _) => StepOutcome::check(name, State::Failed, format!("{e:#}")),
+            (Ok(s), None) => StepOutcome::result(
+                name,
+                match s.job(job) {
                     None => Err(anyhow::anyhow!("{job} is not a job upstart knows")),
                     Some(j) if !j.is_running() => Err(anyhow::anyhow!("{j}")),
                     Some(j) => {
@@ -88,54 +101,137 @@ pub fn checks(ctx: &Ctx) -> Vec<Check> {
                         }
                     }
                 },
-            },
-        ));
+            ),
+        });
     }
     // The host-settings task is not a long-running job: check the values it sets.
-    for (name, r) in steps::hostsettings::live_checks(ctx) {
-        out.push(check(name, r));
-    }
-    out.push(check(
-        "redis answers PING",
-        (|| {
-            let port = templates::running_redis_config(ctx)?.port;
-            ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
-            Ok(format!("PONG on 127.0.0.1:{port}"))
-        })(),
-    ));
-    for c in [Ok(crate::health::app(ctx)), crate::health::nginx(ctx)] {
-        let name = match &c {
-            Ok(c) => format!("{} answers HTTP", c.job),
-            Err(_) => "nginx answers HTTP".to_string(),
-        };
-        out.push(check(name, c.and_then(|c| c.probe(ctx, PROBE_TIMEOUT))));
-    }
-    out.push(check(
-        "nginx upstreams use 127.0.0.1",
-        (|| {
-            let conf = configs::resolve(ctx, Program::Nginx)?;
-            for (path, bytes) in &conf.files {
-                if let Some(line) =
-                    crate::nginx::localhost_upstream(&String::from_utf8_lossy(bytes))
-                {
-                    bail!(
-                        "{path} line {line} names `localhost` in an upstream; nginx fails at \
-                         boot with `host not found in upstream \"localhost\"`: use 127.0.0.1"
-                    );
-                }
-            }
-            Ok("no localhost upstream".into())
-        })(),
-    ));
+    out.extend(steps::hostsettings::live_checks(ctx));
+
+    // What answers on 127.0.0.1 here is the box only on the box itself, or where the box's
+    // jobs can be seen (an init for the tree under --root).
+    let probe_why = if ctx.offline {
+        Some(init::OFFLINE.to_string())
+    } else if ctx.sys.is_live() {
+        None
+    } else {
+        unknown.map(|why| {
+            format!("127.0.0.1 here is not the box, and its jobs are not checked ({why})")
+        })
+    };
+    let probe = |name: &str, run: &dyn Fn() -> Result<String>| match &probe_why {
+        Some(why) => StepOutcome::not_checked(name, why.clone()),
+        None => StepOutcome::result(name, run()),
+    };
+    out.push(probe("redis answers PING", &|| {
+        let port = templates::running_redis_config(ctx)?.port;
+        ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
+        Ok(format!("PONG on 127.0.0.1:{port}"))
+    }));
+    out.push(probe("blot answers HTTP", &|| {
+        crate::health::app(ctx).probe(ctx, PROBE_TIMEOUT)
+    }));
+    out.push(probe("nginx answers HTTP", &|| {
+        crate::health::nginx(ctx)?.probe(ctx, PROBE_TIMEOUT)
+    }));
     out
 }
 
-#[derive(Serialize)]
-struct Doc<'a> {
-    ok: bool,
-    passed: usize,
-    failed: usize,
-    checks: &'a [Check],
+/// The configs the jobs run are valid for their programs, where those are installed here:
+/// /etc/sudoers (`visudo -c`), the monit control file (`monit -t`), and, on the box itself
+/// only, nginx's config (`nginx -t` opens the files it names, which under --root would be
+/// this machine's).
+fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    let sys = ctx.sys;
+    let s = ctx.settings;
+    let missing = |program: &str| format!("{program} is not on PATH");
+    let output = |out: &crate::sys::Output| {
+        format!("{}{}", out.stdout, out.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut checks = Vec::new();
+
+    let name = "sudoers is valid (visudo -c)";
+    checks.push(if sys.which("visudo").is_none() {
+        StepOutcome::not_checked(name, missing("visudo"))
+    } else {
+        StepOutcome::result(
+            name,
+            (|| {
+                let path = crate::steps::sudoers::PATH;
+                let out = crate::steps::sudoers::visudo_check(ctx)?;
+                if !out.success() {
+                    anyhow::bail!("visudo rejects {path}: {}", output(&out));
+                }
+                Ok(format!("visudo -c accepts {path}"))
+            })(),
+        )
+    });
+
+    let name = "monit control file is valid (monit -t)";
+    checks.push(if sys.which("monit").is_none() {
+        StepOutcome::not_checked(name, missing("monit"))
+    } else {
+        StepOutcome::result(
+            name,
+            (|| {
+                let path = &s.monit_rc;
+                let bytes = sys
+                    .read(path)?
+                    .ok_or_else(|| anyhow::anyhow!("{path} does not exist"))?;
+                // A wrapper keeps monit's id and state files in the scratch directory.
+                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], |dir| {
+                    let d = dir.display();
+                    (
+                        "wrapper.rc",
+                        format!(
+                            "set idfile {d}/monit.id\nset statefile {d}/monit.state\n\
+                                 include {d}/monit.rc\n"
+                        ),
+                        vec![
+                            "monit".into(),
+                            "-t".into(),
+                            "-c".into(),
+                            format!("{d}/wrapper.rc"),
+                            "-l".into(),
+                            format!("{d}/monit.log"),
+                        ],
+                    )
+                })?;
+                if !out.success() {
+                    anyhow::bail!("monit -t rejects {path}: {}", output(&out));
+                }
+                Ok(format!("monit -t accepts {path}"))
+            })(),
+        )
+    });
+
+    let name = "nginx config is valid (nginx -t)";
+    checks.push(if !sys.is_live() {
+        StepOutcome::not_checked(
+            name,
+            "nginx -t opens the files the config names (include, logs), which under --root \
+             would be this machine's",
+        )
+    } else if sys.which("nginx").is_none() {
+        StepOutcome::not_checked(name, missing("nginx"))
+    } else {
+        StepOutcome::result(
+            name,
+            (|| {
+                let path = configs::resolve(ctx, Program::Nginx)?.run;
+                let out = sys.run(&["nginx", "-t", "-q", "-c", &path])?;
+                if !out.success() {
+                    anyhow::bail!("nginx -t rejects {path}: {}", output(&out));
+                }
+                Ok(format!("nginx -t accepts {path}"))
+            })(),
+        )
+    });
+    checks
 }
 
 pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) -> Result<u8> {
@@ -143,98 +239,31 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
         sys,
         settings,
         no_start: false,
+        offline: args.offline,
     };
+    let failing = |r: &[StepOutcome]| r.iter().any(|c| c.state == State::Failed);
     let wait = args.wait.unwrap_or(0);
     let begun = Instant::now();
-    let deadline = begun + Duration::from_secs(wait);
+    let deadline = crate::engine::deadline_after(Duration::from_secs(wait));
     let results = {
         let spinner = printer.spinner("checking");
         let mut results = checks(&ctx);
-        if wait > 0 && results.iter().any(|c| !c.ok) {
+        if wait > 0 && failing(&results) {
             drop(spinner);
             let bar = printer.seconds_bar(wait, "waiting for the box to become healthy");
-            while results.iter().any(|c| !c.ok) && Instant::now() < deadline {
+            while failing(&results) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_secs(1));
                 bar.set_position(begun.elapsed().as_secs().min(wait));
-                let failing = results.iter().filter(|c| !c.ok).count();
-                bar.set_message(format!("{failing} check(s) failing"));
+                let n = results.iter().filter(|c| c.state == State::Failed).count();
+                bar.set_message(format!("{n} check(s) failing"));
                 results = checks(&ctx);
             }
         }
         results
     };
-    let failed = results.iter().filter(|c| !c.ok).count();
-    let passed = results.len() - failed;
-    let format = if args.json {
-        VerifyFormat::Json
-    } else {
-        args.format
-    };
-    match format {
-        VerifyFormat::Json => {
-            let doc = Doc {
-                ok: failed == 0,
-                passed,
-                failed,
-                checks: &results,
-            };
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-        }
-        VerifyFormat::Junit => print!("{}", junit(&results)),
-        VerifyFormat::Text => {
-            for c in &results {
-                let mark = if c.ok {
-                    console::style("pass").green()
-                } else {
-                    console::style("FAIL").red().bold()
-                };
-                println!("{mark}  {}: {}", c.name, c.detail);
-            }
-            println!(
-                "verify: {passed} passed, {failed} failed{}",
-                if failed == 0 {
-                    ""
-                } else {
-                    " (the box is not as provisioned or not healthy)"
-                }
-            );
-            crate::app::print_hints(results.iter().filter(|c| !c.ok).map(|c| c.detail.clone()));
-        }
-    }
-    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
-}
-
-/// JUnit XML: one testcase per check, for CI systems.
-pub fn junit(checks: &[Check]) -> String {
-    fn esc(s: &str) -> String {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&apos;")
-    }
-    let failed = checks.iter().filter(|c| !c.ok).count();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"blotctl verify\" tests=\"{n}\" failures=\"{failed}\">\n  <testsuite name=\"blotctl verify\" tests=\"{n}\" failures=\"{failed}\">\n",
-        n = checks.len()
-    );
-    for c in checks {
-        out.push_str(&format!(
-            "    <testcase classname=\"blotctl.verify\" name=\"{}\"",
-            esc(&c.name)
-        ));
-        if c.ok {
-            out.push_str(&format!(
-                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                esc(&c.detail)
-            ));
-        } else {
-            out.push_str(&format!(
-                ">\n      <failure message=\"{0}\">{0}</failure>\n    </testcase>\n",
-                esc(&c.detail)
-            ));
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut o = Outcome::new("verify", false);
+    o.steps = results;
+    crate::app::end_look(o, args.strict, printer, |o| {
+        crate::report::check_lines(&o.steps, printer.quiet())
+    })
 }

@@ -137,12 +137,12 @@ fn cases() -> Vec<Case> {
                 set_sudoers(b, &s);
                 b.write("/etc/sudoers.local", "Defaults requiretty\n");
             },
-            expect: Error("/etc/sudoers.local (included from /etc/sudoers) sets requiretty"),
+            expect: Error("/etc/sudoers.local line 1 (included from /etc/sudoers line"),
         },
         Case {
             name: "sudoers: #includedir file with requiretty",
             setup: |b| b.write("/etc/sudoers.d/tty", "Defaults requiretty\n"),
-            expect: Error("/etc/sudoers.d/tty (included from /etc/sudoers) sets requiretty"),
+            expect: Error("/etc/sudoers.d/tty line 1 (included from /etc/sudoers line"),
         },
         Case {
             name: "sudoers: includedir skips names with a dot",
@@ -188,7 +188,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "sudoers: immutable",
-            setup: |b| chattr(b, "+i", "/etc/sudoers"),
+            setup: |b| immutable(b, "/etc/sudoers"),
             expect: Error("/etc/sudoers is immutable or append-only"),
         },
         // ---- hosts: localhost must resolve to 127.0.0.1; site names only when asked
@@ -321,7 +321,7 @@ fn cases() -> Vec<Case> {
             name: "jobs: immutable job file",
             setup: |b| {
                 b.write("/etc/init/nginx.conf", "exec /bin/true\n");
-                chattr(b, "+i", "/etc/init/nginx.conf")
+                immutable(b, "/etc/init/nginx.conf")
             },
             expect: Error("/etc/init/nginx.conf is immutable"),
         },
@@ -490,7 +490,7 @@ fn cases() -> Vec<Case> {
                 let st = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
                 assert!(st.success());
             },
-            expect: Error("/var/www/blot/config/redis.conf is not a regular file"),
+            expect: Error("/var/www/blot/config/redis.conf is a FIFO"),
         },
         Case {
             name: "configs: the checkout's redis.conf is a hard link to a root-only file",
@@ -653,13 +653,28 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn chattr(b: &TestBox, flag: &str, path: &str) {
+/// What a case's setup did that outlives its temp dir, undone by [`cleanup`] (in reverse).
+enum Undo {
+    /// `chattr -i PATH`: an immutable file cannot be removed with its temp dir.
+    Immutable(std::path::PathBuf),
+    /// `umount DIR`: a tmpfs mounted over the box's /etc.
+    Mount(std::path::PathBuf),
+}
+
+thread_local! {
+    static UNDO: std::cell::RefCell<Vec<Undo>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Make a box file immutable (`chattr +i`), to be undone after the case.
+fn immutable(b: &TestBox, path: &str) {
+    let p = b.path(path);
     let ok = std::process::Command::new("chattr")
-        .arg(flag)
-        .arg(b.path(path))
+        .arg("+i")
+        .arg(&p)
         .status()
         .map(|s| s.success());
-    assert_eq!(ok.ok(), Some(true), "chattr {flag} failed here");
+    assert_eq!(ok.ok(), Some(true), "chattr +i failed here");
+    UNDO.with(|u| u.borrow_mut().push(Undo::Immutable(p)));
 }
 
 /// Put the box's /etc on a small tmpfs that is almost full.
@@ -674,6 +689,7 @@ fn fill_disk(b: &TestBox) {
         .status()
         .unwrap();
     assert!(st.success(), "cannot mount a tmpfs");
+    UNDO.with(|u| u.borrow_mut().push(Undo::Mount(etc.clone())));
     let cp = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -687,17 +703,25 @@ fn fill_disk(b: &TestBox) {
     assert!(cp.success());
 }
 
-/// Undo what a case set up that outlives the temp dir (immutable flags, mounts).
-fn cleanup(b: &TestBox) {
-    for p in ["/etc/sudoers", "/etc/init/nginx.conf"] {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(b.path(p))
-            .status();
+/// Undo what this case's setup did that outlives the temp dir, and nothing else (each
+/// undo must succeed: a leftover immutable file or mount would outlive the test).
+fn cleanup() {
+    for undo in UNDO
+        .with(|u| std::mem::take(&mut *u.borrow_mut()))
+        .into_iter()
+        .rev()
+    {
+        let (program, flag, path) = match &undo {
+            Undo::Immutable(p) => ("chattr", Some("-i"), p),
+            Undo::Mount(p) => ("umount", None, p),
+        };
+        let st = std::process::Command::new(program)
+            .args(flag)
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{program} {} failed", path.display());
     }
-    let _ = std::process::Command::new("umount")
-        .arg(b.path("/etc"))
-        .status();
 }
 
 #[test]
@@ -762,14 +786,9 @@ fn bad_input_suite() {
                 }
             }
         }));
-        cleanup(&b);
+        cleanup();
         if let Err(e) = result {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(format!("[{}] {msg}", case.name));
+            failures.push(format!("[{}] {}", case.name, panic_text(&*e)));
         }
     }
     assert!(

@@ -61,7 +61,10 @@ impl DeployBox {
             &["clone", "--quiet", remote.to_str().unwrap(), "dev"],
         );
         std::fs::write(dev.join("VERSION"), "v1\n").unwrap();
-        // The fixture checkout (the app, its configs) is what the repository holds.
+        // The fixture checkout (the app, its configs; nginx's upstream at the app's port)
+        // is what the repository holds.
+        let [blot_port] = free_ports::<1>();
+        b.set_nginx_upstream(blot_port);
         let st = std::process::Command::new("cp")
             .arg("-R")
             .arg(format!("{}/.", b.path("/var/www/blot").display()))
@@ -87,7 +90,6 @@ impl DeployBox {
             ],
         );
 
-        let [blot_port] = free_ports::<1>();
         b.write(
             "/etc/blotctl.toml",
             &format!("start_settle_ms = 0\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),
@@ -191,7 +193,8 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
     let text = stdout(&dry);
     assert!(
         text.contains(&format!(
-            "fast-forward /var/www/blot: {} -> {} (2 commits from origin/master)",
+            "fetch origin/master, then fast-forward /var/www/blot: {} -> {} (its commits are \
+             not here yet; a dry run does not fetch them)",
             &old[..7],
             &new[..7]
         )),
@@ -267,37 +270,63 @@ fn deploy_refreshes_the_config_copies_and_restarts_nginx() {
     };
     let (redis, blot, nginx) = (d.pid("redis"), d.pid("blot"), d.pid("nginx"));
     let conf = std::fs::read_to_string(d.dev.join("config/nginx.conf")).unwrap();
-    let edited = conf.replace("client_max_body_size 25m;", "client_max_body_size 50m;");
+    let size = |n: u32| format!("client_max_body_size {n}m;");
+    let edited = conf.replace(&size(25), &size(50));
     assert_ne!(conf, edited);
     d.push_file("config/nginx.conf", &edited);
 
+    // A dry run does not fetch: what the new commit's configs hold is not known yet, and
+    // says so; nothing changes.
     let dry = d.deploy(&["--dry-run"]);
     assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
     let text = stdout(&dry);
     for line in [
-        "  - refresh (the checkout's config changed) in /etc/blot/nginx.conf\n",
-        "-        client_max_body_size 25m;\n+        client_max_body_size 50m;\n",
+        "  ? refresh the copies of the checkout's configs in /etc/blot\n",
         "  - restart blot (the checkout moved)\n",
-        "  - restart nginx (/etc/blot/nginx.conf changed)\n",
     ] {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
-    assert!(!text.contains("  - restart redis"), "{text}");
     assert_eq!(
         d.b.read("/etc/blot/nginx.conf"),
         conf,
         "a dry run changed the copy"
     );
 
+    // The deploy fetches, fast-forwards, then refreshes the copy and restarts nginx.
     let out = d.deploy(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(
+        stdout(&out).contains("restart nginx (/etc/blot/nginx.conf changed)"),
+        "{}",
+        all(&out)
+    );
     assert_eq!(d.b.read("/etc/blot/nginx.conf"), edited);
     assert_eq!(d.b.owner("/etc/blot/nginx.conf"), (0, 0));
     assert_eq!(d.pid("redis"), redis, "redis untouched");
     assert_ne!(d.pid("blot"), blot);
-    assert_ne!(d.pid("nginx"), nginx);
-    let again = d.deploy(&["--dry-run"]);
-    assert_eq!(again.status.code(), Some(0), "{}", all(&again));
+    let nginx2 = d.pid("nginx");
+    assert_ne!(nginx2, nginx);
+
+    // With the commit fetched already, the dry run shows the copy's diff and the restart.
+    let again = edited.replace(&size(50), &size(60));
+    d.push_file("config/nginx.conf", &again);
+    git(&d.app(), &["fetch", "--quiet", "origin"]);
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    for line in [
+        "  - refresh (the checkout's config changed) in /etc/blot/nginx.conf\n",
+        "-        client_max_body_size 50m;\n+        client_max_body_size 60m;\n",
+        "  - restart nginx (/etc/blot/nginx.conf changed)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert_eq!(d.b.read("/etc/blot/nginx.conf"), again);
+    assert_ne!(d.pid("nginx"), nginx2);
+    let settled = d.deploy(&["--dry-run"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", all(&settled));
 }
 
 #[test]
@@ -391,7 +420,7 @@ fn an_unreachable_remote_fails_the_dry_run() {
     let out = d.deploy(&["--dry-run"]);
     assert_eq!(out.status.code(), Some(1), "{}", all(&out));
     assert!(
-        all(&out).contains("cannot fetch master from origin"),
+        all(&out).contains("cannot reach origin to ask for master"),
         "{}",
         all(&out)
     );

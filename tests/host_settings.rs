@@ -40,10 +40,20 @@ fn dry_run_shows_the_sysctl_line_and_the_task_and_skips_live_values() {
     );
     assert!(text.contains(&format!("+++ {TASK}")), "{text}");
     assert!(text.contains("+start on starting redis\n+task\n"), "{text}");
+    // Live kernel values belong to the box itself: not checked under --root, never a change.
     assert!(
-        text.contains("note: live kernel values (transparent huge pages, vm.overcommit_memory): skipped under --root"),
+        text.contains(
+            "redis host settings: 2 changes, 2 not checked here (live kernel values exist only \
+             on the box itself, not under --root)\n"
+        ),
         "{text}"
     );
+    for line in [
+        "  ? set /sys/kernel/mm/transparent_hugepage/enabled to never now unless it is\n",
+        "  ? set /proc/sys/vm/overcommit_memory to 1 now unless it is\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
     assert_eq!(b.read("/etc/sysctl.conf"), stock);
 }
 
@@ -70,22 +80,24 @@ fn provision_adds_the_line_once_keeps_the_rest_and_upstart_loads_the_task() {
     let verify = b.blotctl().args(["verify", "--json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
     for name in ["transparent huge pages never", "vm.overcommit_memory = 1"] {
-        let c = doc["checks"]
+        let c = doc["steps"]
             .as_array()
             .unwrap()
             .iter()
             .find(|c| c["name"] == name)
             .unwrap_or_else(|| panic!("no check {name}: {doc}"));
-        assert_eq!(c["ok"], true, "{c}");
-        assert!(
-            c["detail"]
-                .as_str()
-                .unwrap()
-                .starts_with("skipped under --root"),
+        // Not passed: not checked (a skip in JUnit), and counted apart.
+        assert_eq!(c["state"], "not_checked", "{c}");
+        assert_eq!(
+            c["reason"], "live kernel values exist only on the box itself, not under --root",
             "{c}"
         );
     }
-    assert!(!doc["checks"]
+    assert!(
+        doc["summary"]["not_checked"].as_u64().unwrap() >= 2,
+        "{doc}"
+    );
+    assert!(!doc["steps"]
         .as_array()
         .unwrap()
         .iter()
@@ -148,7 +160,10 @@ fn turning_thp_never_off_removes_the_task_and_reloads() {
         "{text}"
     );
     assert!(text.contains("initctl reload-configuration"), "{text}");
-    assert!(!text.contains("skipped under --root"), "{text}");
+    assert!(
+        !text.contains("/sys/kernel/mm/transparent_hugepage"),
+        "{text}"
+    );
     provision(&b);
     assert!(!b.path(TASK).exists());
     assert_eq!(

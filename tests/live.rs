@@ -330,15 +330,16 @@ impl Stack {
         let raw = format!("{}{}", stdout(&out), stderr(&out));
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}):\n{raw}"));
-        let checks = doc["checks"]
+        // (name, not failed, what it found)
+        let checks = doc["steps"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| {
                 (
                     c["name"].as_str().unwrap().to_string(),
-                    c["ok"].as_bool().unwrap(),
-                    c["detail"].as_str().unwrap_or("").to_string(),
+                    c["state"] != "failed",
+                    c["reason"].as_str().unwrap_or("").to_string(),
                 )
             })
             .collect();

@@ -299,3 +299,39 @@ fn nginx_in_the_foreground_gets_no_expect() {
     assert!(!job.lines().any(|l| l.starts_with("expect")), "{job}");
     assert!(job.contains("says `daemon off`"), "{job}");
 }
+
+/// A sudoers that is 0644 with requiretty: the plan shows the mode change beside the
+/// content diff, and the file ends 0440 as planned.
+#[test]
+fn the_plan_shows_a_mode_change_beside_the_content_change() {
+    if !require("visudo") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let b = TestBox::fresh();
+    std::fs::set_permissions(
+        b.path("/etc/sudoers"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let dry = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(2), "{}", stderr(&dry));
+    let text = stdout(&dry);
+    assert!(
+        text.contains(
+            "  - remove requiretty (line 56) in /etc/sudoers, and mode 0644 -> 0440\n--- /etc/sudoers\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  /etc/sudoers: mode 0644 -> 0440\n"),
+        "{text}"
+    );
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(b.mode("/etc/sudoers"), 0o440);
+}

@@ -460,6 +460,24 @@ fn three_hosts_in_parallel_and_one_unreachable() {
         );
     }
 
+    // A cached binary of the right name and size but other contents is never run: the
+    // probe's sha256 does not match, so it is uploaded again (and checked once more right
+    // before it runs).
+    let (name, _, _) = cached(&homes[0]).pop().unwrap();
+    let bin = homes[0].join(".cache/blotctl").join(&name);
+    let len = std::fs::metadata(&bin).unwrap().len() as usize;
+    let mut tampered = b"#!/bin/sh\necho tampered\nexit 0\n".to_vec();
+    tampered.resize(len, b'#');
+    std::fs::write(&bin, &tampered).unwrap();
+    let mut c = lab.blotctl();
+    c.args(["provision", "--dry-run"]);
+    with_hosts(&mut c, &[addrs[0]]);
+    let (code, out, _, _) = run(&mut c);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(row(&out, addrs[0])[3], "uploaded", "{out}");
+    assert!(!out.contains("tampered"), "{out}");
+    assert_ne!(std::fs::read(&bin).unwrap(), tampered);
+
     // Wall time: one host alone (a fresh box on 127.0.0.2) against the three above.
     let alone = TestBox::fresh();
     let mut c = lab.blotctl();
@@ -506,6 +524,53 @@ fn three_hosts_in_parallel_and_one_unreachable() {
     drop(sshds);
 }
 
+/// Every setting the local command sees reaches the box: `BLOTCTL_*` variables (which sudo
+/// would drop), `--config FILE` (a file on this machine) and `--set`, as `--set` flags on the
+/// remote command line, over the box's own /etc/blotctl.toml.
+#[test]
+fn local_settings_reach_the_remote_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let addr = "127.0.0.2";
+    let (passwd, _home) = lab.passwd_with_root_home(addr);
+    let _sshd = lab.sshd(addr, &[(passwd, "/etc/passwd")]);
+    let b = TestBox::fresh();
+    // The box's nginx sends requests to 9000: blot_port 8080 (the default) is refused there.
+    b.set_nginx_upstream(9000);
+    let local = lab.path("local.toml");
+    std::fs::write(&local, "log_keep = 7\nmonit_interval = 20\n").unwrap();
+    let mut c = lab.blotctl();
+    c.args(["provision", "--dry-run", "--host", addr, "--remote-root"])
+        .arg(format!("{addr}={}", b.root.display()))
+        .arg("--config")
+        .arg(&local)
+        .args(["--set", "monit_interval=15"])
+        .env("BLOTCTL_BLOT_PORT", "9000");
+    let (code, out, err, _) = run(&mut c);
+    assert_eq!(code, 2, "{out}{err}");
+    for want in [
+        "+  if failed port 9000 protocol http", // BLOTCTL_BLOT_PORT (monit looks there)
+        "+    rotate 7",                        // --config FILE
+        "+set daemon 15 with start delay 60",   // --set over --config
+        "+start on started redis",              // (the box's own settings apply too)
+    ] {
+        assert!(
+            out.contains(&format!("{addr} | {want}")),
+            "{want:?} in\n{out}"
+        );
+    }
+    // Without them, the box plans its own settings: 8080, refused against its nginx.
+    let mut c = lab.blotctl();
+    c.args(["provision", "--dry-run", "--host", addr, "--remote-root"])
+        .arg(format!("{addr}={}", b.root.display()));
+    let (code, out, _, _) = run(&mut c);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("blot_port is 8080, but"), "{out}");
+}
+
 /// What is refused before connecting anywhere (exit 64): no sshd needed.
 #[test]
 fn usage_errors_before_any_connection() {
@@ -518,7 +583,30 @@ fn usage_errors_before_any_connection() {
         (&["provision", "--dry-run", "--host", "a b"], "bad host"),
         (
             &["provision", "--dry-run", "--json", "--host", "h"],
-            "--json with --host",
+            "--json/--format with --host",
+        ),
+        (&["capture", "/tmp/x", "--host", "h"], "run it on the box"),
+        (
+            &[
+                "provision",
+                "--dry-run",
+                "--host",
+                "h",
+                "--set",
+                "blot_prot=1",
+            ],
+            "did you mean `blot_port`",
+        ),
+        (
+            &[
+                "provision",
+                "--dry-run",
+                "--host",
+                "h",
+                "--set",
+                "blot_port=abc",
+            ],
+            "--set \"blot_port=abc\"",
         ),
         (
             &["verify", "--format", "junit", "--host", "h"],
@@ -669,7 +757,7 @@ fn sudo_over_ssh_needs_a_tty_until_provision_removes_requiretty() {
     let (code, out, _, _) = run(&mut c);
     assert_eq!(code, 0, "provision over sudo and -tt");
     assert!(out.contains(&format!("{dest} | provisioned: ")));
-    assert_eq!(row(&out, &dest)[1..4], ["ok", "22", "uploaded"][..]);
+    assert_eq!(row(&out, &dest)[1..4], ["ok", "26", "uploaded"][..]);
     assert!(b
         .read("/etc/sudoers")
         .contains("\n#Defaults    requiretty\n"));

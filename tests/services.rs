@@ -81,6 +81,7 @@ fn provisioned_live() -> Live {
         .read(REDIS_CONF)
         .replace("\nport 6379\n", &format!("\nport {}\n", redis.port));
     b.write(REDIS_CONF, &conf);
+    b.set_nginx_upstream(blot.port);
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -157,11 +158,11 @@ fn verify_passes_then_fails_naming_blot() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = doc["checks"]
+    let names: Vec<&str> = doc["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["ok"] == false)
+        .filter(|c| c["state"] == "failed")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"job blot running"), "{names:?}");
@@ -217,7 +218,7 @@ fn dry_run_without_init_is_pending_not_in_sync() {
         .unwrap();
     assert_eq!(real.status.code(), Some(1));
     assert!(
-        stderr(&real).contains("nothing was changed"),
+        stderr(&real).contains("no managed file was changed"),
         "{}",
         stderr(&real)
     );

@@ -38,29 +38,13 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
         return;
     }
     let b = TestBox::fresh();
-    let name = format!("blotctl-ux-{}", std::process::id());
-    let cmd = format!(
+    let session = in_tmux(&format!(
         "PATH='{}' '{}' --root '{}' provision; echo EXIT=$?; sleep 60",
         fake_path(),
         assert_cmd::cargo::cargo_bin("blotctl").display(),
         b.root.display()
-    );
-    let st = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "160",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let _session = Session(name.clone());
+    ));
+    let name = session.0.clone();
     let screen = wait_for(&name, "Apply 26 changes?");
     assert!(screen.contains("Apply 26 changes? [y/N]"), "{screen}");
     assert!(
@@ -125,7 +109,7 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
     assert_eq!(json.status.code(), Some(1));
     let doc: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("verify --json parses");
-    let checks = doc["checks"].as_array().unwrap().len();
+    let checks = doc["steps"].as_array().unwrap().len();
     assert!(checks > 10);
     let junit = b
         .blotctl()
@@ -144,7 +128,25 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
         .count();
-    assert_eq!(failures, doc["failed"].as_u64().unwrap() as usize);
+    assert_eq!(
+        failures,
+        doc["summary"]["failed"].as_u64().unwrap() as usize
+    );
+    let skipped = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!(
+        skipped,
+        (doc["summary"]["skipped"].as_u64().unwrap()
+            + doc["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["state"] == "not_checked")
+                .count() as u64) as usize
+    );
+    assert!(skipped > 0, "kernel values are never checked under --root");
 }
 
 #[test]
@@ -198,31 +200,174 @@ fn config_shows_where_each_setting_came_from() {
         "{}",
         stderr(&typo)
     );
+    // A value of the wrong type, or one the settings refuse, is as much a usage error.
+    for (set, says) in [
+        (
+            "blot_port=abc",
+            "invalid type: string \"abc\", expected u16",
+        ),
+        ("blot_port=80", "blot_port and nginx_port are both 80"),
+    ] {
+        let bad = b.blotctl().args(["config", "--set", set]).output().unwrap();
+        assert_eq!(bad.status.code(), Some(64), "{set}: {}", stderr(&bad));
+        assert!(stderr(&bad).contains(says), "{set}: {}", stderr(&bad));
+    }
+}
+
+/// The keys `blotctl config` attributes to /etc/blotctl.toml.
+fn keys_from_the_file(b: &TestBox) -> Vec<String> {
+    let out = b.blotctl().arg("config").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter(|l| l.ends_with("# /etc/blotctl.toml"))
+        .map(|l| l.split(" = ").next().unwrap().to_string())
+        .collect()
 }
 
 #[test]
-fn init_writes_a_commented_config_that_loads() {
+fn init_writes_a_commented_config_in_which_only_what_differs_is_live() {
     let b = TestBox::fresh();
     std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
-    let out = b.blotctl().arg("init").output().unwrap();
+    let out = b
+        .blotctl()
+        .args(["init", "--set", "nginx_port=81"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = b.read("/etc/blotctl.toml");
     assert!(
-        text.contains("# The Blot checkout") && text.contains("app_dir = \"/var/www/blot\""),
+        text.contains("# The Blot checkout") && text.contains("\n#app_dir = \"/var/www/blot\"\n"),
         "{text}"
     );
+    assert!(text.contains("\nnginx_port = 81\n"), "{text}");
+    assert_eq!(keys_from_the_file(&b), ["nginx_port"]);
     let again = b.blotctl().arg("init").output().unwrap();
     assert_eq!(
         again.status.code(),
         Some(64),
         "init must not overwrite without --force"
     );
-    let cfg = stdout(&b.blotctl().arg("config").output().unwrap());
-    assert!(cfg.contains("# /etc/blotctl.toml"), "{cfg}");
+}
+
+/// Run `command` in a fresh tmux session (160x50); the session ends with the test.
+fn in_tmux(command: &str) -> Session {
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("blotctl-ux-{}-{n}", std::process::id());
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "50",
+            command,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    Session(name)
 }
 
 #[test]
-fn completions_name_the_commands() {
+fn init_on_a_terminal_writes_only_the_answers_that_differ() {
+    if !require("tmux") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let session = in_tmux(&format!(
+        "'{}' --root '{}' init; echo EXIT=$?; sleep 60",
+        assert_cmd::cargo::cargo_bin("blotctl").display(),
+        b.root.display()
+    ));
+    let name = &session.0;
+    let answer = |prompt: &str, keys: &[&str]| {
+        let screen = wait_for(name, prompt);
+        assert!(screen.contains(prompt), "{screen}");
+        for k in keys {
+            tmux(&["send-keys", "-t", name, k]);
+        }
+    };
+    answer("Blot checkout (app_dir)", &["Enter"]);
+    answer("app user (user)", &["C-u", "deploy", "Enter"]);
+    answer("site names", &["Enter"]);
+    answer("Blot port (blot_port)", &["C-u", "abc", "Enter"]);
+    // Not a port: asked again.
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", name, "C-u", "9000", "Enter"]);
+    let screen = wait_for(name, "EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(b
+        .read("/etc/blotctl.toml")
+        .contains("\nuser = \"deploy\"\n"));
+    let mut keys = keys_from_the_file(&b);
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["blot_port", "user"],
+        "only the answers that changed a default"
+    );
+}
+
+/// Not root: init says so before it asks anything, on a terminal too.
+#[test]
+fn init_checks_root_before_asking() {
+    if !require("tmux") || !require("setpriv") {
+        return;
+    }
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/blotctl.toml")).unwrap();
+    let tools = ForEveryone::new();
+    let session = in_tmux(&format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups '{}' --root '{}' init; \
+         echo EXIT=$?; sleep 60",
+        tools.blotctl.display(),
+        b.root.display()
+    ));
+    let screen = wait_for(&session.0, "EXIT=");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("error: init must run as root to write /etc/blotctl.toml"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Blot checkout"), "asked first:\n{screen}");
+    assert!(!b.path("/etc/blotctl.toml").exists());
+}
+
+/// `blotctl completions bash` loaded into a real bash, asked as the shell asks on TAB:
+/// `words...` with the last one being completed. Returns the sorted candidates.
+fn bash_complete(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({})\n\
+         COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}\n\
+         _blotctl blotctl \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" ")
+    );
+    let out = Command::new("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut words: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    words.sort();
+    words
+}
+
+#[test]
+fn completions_offer_no_hidden_flag_and_complete_keys_and_names() {
+    let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
         let out = assert_cmd::Command::cargo_bin("blotctl")
             .unwrap()
@@ -235,27 +380,129 @@ fn completions_name_the_commands() {
             text.contains("provision") && text.contains("rollback"),
             "{shell}"
         );
+        assert!(
+            !text.contains("remote-root") && !text.contains("remote-env"),
+            "{shell} completion offers a hidden flag"
+        );
+        assert!(text.contains("blot_port="), "{shell}: no setting keys");
+        std::fs::write(dir.path().join(shell), text).unwrap();
     }
+    let bash = dir.path().join("bash");
+    let provision = bash_complete(&bash, &["blotctl", "provision", "--"]);
+    for flag in ["--dry-run", "--host", "--set", "--root", "--quiet"] {
+        assert!(
+            provision.contains(&flag.to_string()),
+            "{flag}: {provision:?}"
+        );
+    }
+    assert!(
+        !provision.iter().any(|w| w.starts_with("--remote")),
+        "{provision:?}"
+    );
+    for local in ["config", "init", "completions", "render"] {
+        let words = bash_complete(&bash, &["blotctl", local, "--"]);
+        assert!(words.contains(&"--root".to_string()), "{local}: {words:?}");
+        assert!(
+            !words
+                .iter()
+                .any(|w| w.starts_with("--host") || w.starts_with("--remote")),
+            "{local} offers a remote option: {words:?}"
+        );
+    }
+    assert_eq!(
+        bash_complete(&bash, &["blotctl", "verify", "--set", "blot_"]),
+        ["blot_port="]
+    );
+    let names = bash_complete(&bash, &["blotctl", "render", ""]);
+    for name in ["blot", "monit.rc", "redis-host-settings", "logrotate"] {
+        assert!(names.contains(&name.to_string()), "{name}: {names:?}");
+    }
+    // Run ids live on the box and change with every run: no file names offered instead.
+    let runs = bash_complete(&bash, &["blotctl", "rollback", ""]);
+    assert!(runs.iter().all(|w| w.starts_with('-')), "{runs:?}");
+}
+
+/// Help of every command, wrapped at 100 columns whatever the terminal says beyond that.
+fn help(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("blotctl")
+        .unwrap()
+        .args(args)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}");
+    let text = stdout(&out);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{args:?}: longer than 100 columns: {line}"
+        );
+    }
+    text
 }
 
 #[test]
 fn help_snapshots() {
     for cmd in [
-        vec!["--help"],
-        vec!["provision", "--help"],
-        vec!["verify", "--help"],
-        vec!["rollback", "--help"],
-        vec!["config", "--help"],
-        vec!["render", "--help"],
+        "--help",
+        "provision",
+        "verify",
+        "rollback",
+        "config",
+        "render",
+        "init",
+        "completions",
+        "deploy",
+        "restart",
+        "capture",
     ] {
-        let out = assert_cmd::Command::cargo_bin("blotctl")
-            .unwrap()
-            .args(&cmd)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let name = format!("help_{}", cmd[0].trim_start_matches('-'));
-        insta::assert_snapshot!(name, stdout(&out));
+        let text = if cmd == "--help" {
+            help(&[cmd])
+        } else {
+            help(&[cmd, "--help"])
+        };
+        let name = format!("help_{}", cmd.trim_start_matches('-'));
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+/// Global and remote options have headings of their own; the remote ones only where they
+/// apply, and given anywhere else they are a usage error.
+#[test]
+fn remote_options_only_where_they_apply() {
+    for cmd in ["provision", "verify", "rollback", "deploy", "restart"] {
+        let text = help(&[cmd, "--help"]);
+        assert!(
+            text.contains("\nGlobal options:\n") && text.contains("\nRemote boxes (over ssh):\n"),
+            "{cmd}:\n{text}"
+        );
+        assert!(text.contains("--host <[USER@]HOST>"), "{cmd}:\n{text}");
+    }
+    for cmd in ["config", "init", "completions", "render"] {
+        let text = help(&[cmd, "--help"]);
+        assert!(text.contains("\nGlobal options:\n"), "{cmd}:\n{text}");
+        assert!(
+            !text.contains("--host") && !text.contains("Remote boxes"),
+            "{cmd}:\n{text}"
+        );
+        for args in [vec![cmd, "--host", "h"], vec!["--hosts-file", "/f", cmd]] {
+            let out = assert_cmd::Command::cargo_bin("blotctl")
+                .unwrap()
+                .args(&args)
+                .arg(if cmd == "completions" {
+                    "bash"
+                } else {
+                    "--root=/nonexistent"
+                })
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("--host and --hosts-file apply to provision, verify"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
     }
 }
 
@@ -287,14 +534,21 @@ fn provision_json_snapshot() {
     assert!(doc["backup"].is_string());
 }
 
-/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440).
+/// blotctl run as `nobody` on a copy of the box (whose sudoers is root's, 0440), from a
+/// copy of the binary and the fakes that `nobody` can reach wherever the clone lives.
 fn as_nobody(b: &TestBox, args: &[&str]) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    let tools = ForEveryone::new();
     let parent = b.root.parent().unwrap();
     std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut c = b.blotctl_std();
-    c.args(args)
+    let mut c = std::process::Command::new(&tools.blotctl);
+    c.arg("--root")
+        .arg(&b.root)
+        .args(args)
+        .env("PATH", &tools.path)
+        .env_remove("BLOTCTL_ROOT")
+        .env_remove("BLOTCTL_CONFIG")
         .uid(65534)
         .gid(65534)
         .stdin(std::process::Stdio::null());
@@ -344,4 +598,82 @@ fn known_failures_end_with_a_hint() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--quiet` leaves out what is fine: steps that are ok, notes, passing checks; what would
+/// change, failures and the summary stay.
+#[test]
+fn quiet_prints_only_what_changes_or_fails() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let loud = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    assert!(loud.contains("  ? set /sys/kernel/"), "{loud}");
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("would change sudoers: 1 change"), "{text}");
+    // Live kernel values are not checked under --root: counted, not listed.
+    assert!(
+        text.contains("\ndry run: 26 changes, 2 not checked here;"),
+        "{text}"
+    );
+    assert!(!text.contains("note:") && !text.contains("  ? "), "{text}");
+
+    let verify = stdout(&b.blotctl().args(["verify", "--quiet"]).output().unwrap());
+    assert!(
+        verify.contains("FAIL  ") && !verify.contains("pass  "),
+        "{verify}"
+    );
+    assert!(verify.contains("\nverify: "), "{verify}");
+    // A converged box: only the summary.
+    let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let quiet = stdout(
+        &b.blotctl()
+            .args(["provision", "--dry-run", "--quiet"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        quiet.starts_with("dry run: 0 changes, 2 not checked here;") && quiet.lines().count() == 1,
+        "{quiet}"
+    );
+}
+
+/// The README's usage table has a row for every command, with its exit codes, and each
+/// command's `--help` ends with its exit status.
+#[test]
+fn every_command_has_its_exit_codes_in_the_readme_and_its_help() {
+    let readme = std::fs::read_to_string(project().join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| command | what it does | exit codes |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let cmd = blotctl::cli::command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{name}")))
+            .unwrap_or_else(|| panic!("no README row for `{name}`"));
+        let codes = row.trim_end_matches('|').rsplit('|').next().unwrap();
+        assert!(
+            codes.contains('0') || codes.contains("as `"),
+            "`{name}`: no exit codes in {row}"
+        );
+        let help = help(&[name, "--help"]);
+        assert!(help.contains("\nExit status:\n  0 "), "{name}:\n{help}");
+    }
 }

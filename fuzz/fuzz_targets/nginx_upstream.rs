@@ -1,10 +1,10 @@
-//! `nginx::localhost_upstream` (nginx config scan) on arbitrary text.
+//! `nginx::upstreams` and `nginx::localhost_upstream` (nginx config scan) on arbitrary text.
 //!
-//! Properties: no panic; a reported line exists in the file; adding a comment line in
+//! Properties: no panic; every reported line exists in the file; adding a comment line in
 //! front moves it down by exactly one.
 #![no_main]
 
-use blotctl::nginx::localhost_upstream;
+use blotctl::nginx::{localhost_upstream, upstreams};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             (1..=conf.lines().count()).contains(&line),
             "line {line} is not in the file"
+        );
+    }
+    for u in upstreams(conf) {
+        assert!(
+            (1..=conf.lines().count()).contains(&u.line),
+            "upstream line {} is not in the file",
+            u.line
         );
     }
     let shifted = localhost_upstream(&format!("# blotctl\n{conf}"));

@@ -2,8 +2,8 @@
 //! that only upstart starts them.
 //!
 //! With `chkconfig` on PATH its answers are used (`--list NAME`); without it (a dry run in
-//! CI under `--root`) the state is read from `<root>/etc/rcN.d`, the data chkconfig itself
-//! reads, and the change is reported but cannot be applied.
+//! CI under `--root`), or under `--offline`, the state is read from `<root>/etc/rcN.d`, the
+//! data chkconfig itself reads, and the change is reported but cannot be applied.
 
 use super::{Ctx, Step};
 use crate::chkconfig::{
@@ -33,6 +33,18 @@ pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// Every init script name blotctl may turn off with these settings.
+pub fn services_of(settings: &crate::config::Settings) -> Vec<String> {
+    let mut out = settings.redis_services.clone();
+    out.extend(["nginx".to_string(), "monit".to_string()]);
+    out
+}
+
+/// Whether chkconfig is asked (else the rc links are read: `--offline`, or no chkconfig).
+fn chkconfig_here(ctx: &Ctx) -> bool {
+    !ctx.offline && ctx.sys.which("chkconfig").is_some()
+}
+
 /// Find a service's real init script name and its runlevels.
 pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
     let mut name = None;
@@ -48,7 +60,7 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
             candidates.join(" or ")
         )));
     };
-    if ctx.sys.which("chkconfig").is_some() {
+    if chkconfig_here(ctx) {
         let argv = ["chkconfig", "--list", name.as_str()];
         let out = ctx.sys.query(&argv)?;
         if out.success() {
@@ -106,7 +118,7 @@ impl Step for Chkconfig {
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
-        let have_chkconfig = ctx.sys.which("chkconfig").is_some();
+        let have_chkconfig = chkconfig_here(ctx);
         let mut changes = Vec::new();
         let mut notes = Vec::new();
         let mut absent = 0;
@@ -130,7 +142,7 @@ impl Step for Chkconfig {
                     changes.push(if have_chkconfig {
                         c
                     } else {
-                        c.blocked("chkconfig is not on PATH (read the state from /etc/rcN.d)")
+                        c.blocked("chkconfig is not run here (the state was read from /etc/rcN.d)")
                     });
                 }
                 Found::Levels(_) => {}

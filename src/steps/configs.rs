@@ -19,7 +19,7 @@
 use super::{Ctx, Step, ROOT_0644};
 use crate::config::AUTO;
 use crate::nginx;
-use crate::plan::{plan_perms, Action, Change, Perms, StepPlan};
+use crate::plan::{plan_perms, Action, Change, NotChecked, Perms, StepPlan};
 use crate::sys::Kind;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
@@ -95,6 +95,15 @@ impl Resolved {
     pub fn text(&self) -> &str {
         std::str::from_utf8(&self.files[0].1).unwrap_or("")
     }
+
+    /// Where a file of `files` comes from: for a copy, the checkout file to change (a copy
+    /// of `DIR/REL` comes from `<app_dir>/config/REL`); otherwise the file itself.
+    pub fn source_of(&self, ctx: &Ctx, path: &str) -> String {
+        match path.strip_prefix(&format!("{DIR}/")) {
+            Some(rel) if self.copied => format!("{}/config/{rel}", ctx.settings.app_dir),
+            _ => path.to_string(),
+        }
+    }
 }
 
 fn checkout_config(ctx: &Ctx, p: Program) -> String {
@@ -143,9 +152,27 @@ pub fn resolve_with(ctx: &Ctx, p: Program, read: &Reader) -> Result<Resolved> {
     in_place(ctx, p, p.box_default(), origin)
 }
 
+/// A checkout file, read so that it can only be that file (the app user controls the
+/// checkout): no symlink anywhere on the path (a link could reach a file only root may
+/// read, which the copy would make world-readable and the plan print), a regular file with
+/// one link, at most [`MAX_CONFIG`] bytes; `None` when it does not exist.
+pub fn read_checkout(ctx: &Ctx, path: &str) -> Result<Option<Vec<u8>>> {
+    let Some((bytes, _)) = ctx
+        .sys
+        .observe(path)
+        .with_context(|| format!("refusing to read {path}, which the app user controls"))?
+    else {
+        return Ok(None);
+    };
+    if bytes.len() as u64 > MAX_CONFIG {
+        bail!("{path} is larger than the {MAX_CONFIG} bytes blotctl reads of a config");
+    }
+    Ok(Some(bytes))
+}
+
 /// [`resolve_with`] reading the checkout's working tree.
 pub fn resolve(ctx: &Ctx, p: Program) -> Result<Resolved> {
-    resolve_with(ctx, p, &|path| ctx.sys.read_untrusted(path, MAX_CONFIG))
+    resolve_with(ctx, p, &|path| read_checkout(ctx, path))
 }
 
 /// A config used where it is. nginx's (read by its master, as root) must be root's, and so
@@ -366,13 +393,11 @@ fn validate_nginx(ctx: &Ctx, r: &Resolved) -> Result<()> {
     let Some(bin) = nginx_for_check(ctx) else {
         bail!("nginx is not on PATH");
     };
+    // The candidates, laid out as on the box in a scratch directory; the pid file moved
+    // into it (relative: under -p), so that the check creates nothing nginx reads.
     let mut files = Vec::new();
     for (dest, bytes) in &r.files {
-        let rel = dest
-            .strip_prefix(&format!("{DIR}/"))
-            .expect("copies live in DIR")
-            .to_string();
-        let bytes = if rel == Program::Nginx.file() {
+        let bytes = if *dest == r.run {
             let text = String::from_utf8_lossy(bytes);
             let stmts = nginx::statements(&text)?;
             let pid: Vec<(&nginx::Word, String)> = stmts
@@ -384,12 +409,11 @@ fn validate_nginx(ctx: &Ctx, r: &Resolved) -> Result<()> {
         } else {
             bytes.clone()
         };
-        files.push((rel, bytes));
+        files.push((dest.clone(), bytes));
     }
-    let argv = [bin.as_str(), "-t", "-p", "{dir}/", "-c"];
-    let out = ctx
-        .sys
-        .check_candidate_files(&argv, &files, Program::Nginx.file())?;
+    let prefix = format!("{{dir}}{DIR}/");
+    let argv = [bin.as_str(), "-t", "-p", prefix.as_str(), "-c"];
+    let out = ctx.sys.check_tree(&argv, &files, &r.run)?;
     if !out.success() {
         bail!(
             "`nginx -t` rejects {}/nginx.conf as blotctl would write it, so nothing was \
@@ -492,8 +516,9 @@ fn dirs_for<'a>(dests: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// How a checkout file is read when it is not read from the working tree: `deploy` reads
-/// the commit it is about to fast-forward to (git, as the app user).
-pub type ReadAt = fn(&Ctx, &str) -> Result<Option<Vec<u8>>>;
+/// the commit it deploys (git, as the app user; which commit, from the changes planned
+/// before).
+pub type ReadAt = fn(&Ctx, &[Change], &str) -> Result<Option<Vec<u8>>>;
 
 /// The copies in /etc/blot, from the checkout's working tree (`provision`) or from the
 /// commit being deployed (`deploy`).
@@ -507,9 +532,9 @@ impl Step for Configs {
         "app configs"
     }
 
-    fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
-        let tree = |path: &str| ctx.sys.read_untrusted(path, MAX_CONFIG);
-        let at = |path: &str| self.read.expect("checked")(ctx, path);
+    fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
+        let tree = |path: &str| read_checkout(ctx, path);
+        let at = |path: &str| self.read.expect("checked")(ctx, earlier, path);
         let read: &Reader = match self.read {
             Some(_) => &at,
             None => &tree,
@@ -517,8 +542,28 @@ impl Step for Configs {
         let mut notes = Vec::new();
         let mut warnings = Vec::new();
         let mut resolved = Vec::new();
-        for p in [Program::Nginx, Program::Redis] {
-            let r = resolve_with(ctx, p, read)?;
+        // Both are looked at before either's error stops the step (what planning reads is
+        // what `capture` copies).
+        let both = [Program::Nginx, Program::Redis].map(|p| (p, resolve_with(ctx, p, read)));
+        for (p, r) in both {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => match e.downcast_ref::<crate::deploy::NotFetched>() {
+                    // deploy plans these again once it has fetched the commit.
+                    Some(nf) => {
+                        let mut plan = StepPlan::changes(Vec::new());
+                        plan.not_checked.push(NotChecked::beyond_this_run(
+                            "refresh the copies of the checkout's configs in /etc/blot",
+                            format!(
+                                "{nf} (a dry run does not fetch); deploy refreshes them after \
+                                 the fast-forward"
+                            ),
+                        ));
+                        return Ok(plan);
+                    }
+                    None => return Err(e),
+                },
+            };
             notes.push(r.note.clone());
             if p == Program::Nginx {
                 nginx_pidfile(&r)?;

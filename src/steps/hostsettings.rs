@@ -8,11 +8,12 @@
 //!   nothing checks its status, `verify` checks the values it sets.
 //!
 //! On the live box (root `/`) both values are also set now, so that `verify` right after
-//! `provision` passes; under `--root` that part is skipped, with a note.
+//! `provision` passes; under `--root` (or `--offline`) they are reported as not checked.
 
 use super::templates::{job_path, plan_managed, render_job};
 use super::{Ctx, Step, ROOT_0644};
-use crate::plan::{plan_file, Action, Change, Perms, StepPlan};
+use crate::outcome::{State, StepOutcome};
+use crate::plan::{plan_file, Action, Change, NotChecked, Perms, StepPlan};
 use anyhow::{anyhow, Result};
 
 /// The upstart task (a job name; its file is /etc/init/redis-host-settings.conf).
@@ -24,8 +25,17 @@ const KEY: &str = "vm.overcommit_memory";
 /// The first lines of every file blotctl renders say so.
 const MANAGED: &str = "Managed by blotctl";
 
-pub const SKIPPED_UNDER_ROOT: &str =
-    "live kernel values (transparent huge pages, vm.overcommit_memory): skipped under --root";
+/// Why the live kernel values cannot be looked at, if they cannot: they exist only on the
+/// box itself (root `/`), and `--offline` looks at files only.
+pub fn not_live(ctx: &Ctx) -> Option<String> {
+    if ctx.offline {
+        Some(super::init::OFFLINE.into())
+    } else if !ctx.sys.is_live() {
+        Some("live kernel values exist only on the box itself, not under --root".into())
+    } else {
+        None
+    }
+}
 
 pub struct HostSettings;
 
@@ -51,7 +61,10 @@ impl Step for HostSettings {
             if String::from_utf8_lossy(&bytes).contains(MANAGED) {
                 changes.push(Change::new(
                     format!("remove {path} (thp_never = false)"),
-                    Action::RemovePath { path },
+                    Action::RemovePath {
+                        path,
+                        old: Some(bytes),
+                    },
                 ));
             } else {
                 notes.push(format!(
@@ -60,34 +73,39 @@ impl Step for HostSettings {
             }
         }
 
-        if !ctx.sys.is_live() {
-            if s.thp_never || s.overcommit_memory {
-                notes.push(SKIPPED_UNDER_ROOT.into());
+        let mut not_checked = Vec::new();
+        for (on, path, want) in [
+            (s.thp_never, THP, "never"),
+            (s.overcommit_memory, OVERCOMMIT, "1"),
+        ] {
+            if !on {
+                continue;
             }
-        } else {
-            for (on, path, want) in [
-                (s.thp_never, THP, "never"),
-                (s.overcommit_memory, OVERCOMMIT, "1"),
-            ] {
-                if !on {
-                    continue;
-                }
-                match live_value(ctx, path)? {
-                    None => notes.push(format!("{path} does not exist on this kernel")),
-                    Some(v) if v == want => {}
-                    Some(v) => changes.push(Change::new(
-                        format!("set {path} to {want} now (it is {v})"),
-                        Action::SetKernel {
-                            path: path.into(),
-                            from: v,
-                            to: want.into(),
-                        },
-                    )),
-                }
+            if let Some(why) = not_live(ctx) {
+                let what = format!("set {path} to {want} now unless it is");
+                not_checked.push(if ctx.sys.is_live() {
+                    NotChecked::new(what, why)
+                } else {
+                    NotChecked::beyond_this_run(what, why)
+                });
+                continue;
+            }
+            match live_value(ctx, path)? {
+                None => notes.push(format!("{path} does not exist on this kernel")),
+                Some(v) if v == want => {}
+                Some(v) => changes.push(Change::new(
+                    format!("set {path} to {want} now (it is {v})"),
+                    Action::SetKernel {
+                        path: path.into(),
+                        from: v,
+                        to: want.into(),
+                    },
+                )),
             }
         }
         let mut plan = StepPlan::changes(changes);
         plan.notes = notes;
+        plan.not_checked = not_checked;
         Ok(plan)
     }
 }
@@ -198,8 +216,9 @@ pub fn live_value(ctx: &Ctx, path: &str) -> Result<Option<String>> {
     Ok(ctx.sys.read_text(path)?.map(|raw| kernel_value(&raw)))
 }
 
-/// `verify`'s checks of the live values: (name, Ok(detail) or Err(why)).
-pub fn live_checks(ctx: &Ctx) -> Vec<(String, Result<String>)> {
+/// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
+/// the box they are not checked.
+pub fn live_checks(ctx: &Ctx) -> Vec<StepOutcome> {
     let s = ctx.settings;
     [
         (
@@ -219,11 +238,18 @@ pub fn live_checks(ctx: &Ctx) -> Vec<(String, Result<String>)> {
     ]
     .into_iter()
     .map(|(name, on, key, path, want)| {
-        let r = if !on {
-            Ok(format!("not managed ({key} = false)"))
-        } else if !ctx.sys.is_live() {
-            Ok("skipped under --root (live values exist only on the box itself)".into())
-        } else {
+        if !on {
+            return StepOutcome::check(
+                name,
+                State::Skipped,
+                format!("not managed ({key} = false)"),
+            );
+        }
+        if let Some(why) = not_live(ctx) {
+            return StepOutcome::not_checked(name, why);
+        }
+        StepOutcome::result(
+            name,
             match live_value(ctx, path) {
                 Err(e) => Err(e),
                 Ok(None) => Ok(format!("{path} does not exist on this kernel")),
@@ -232,9 +258,8 @@ pub fn live_checks(ctx: &Ctx) -> Vec<(String, Result<String>)> {
                     "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
                      provision`)"
                 )),
-            }
-        };
-        (name.to_string(), r)
+            },
+        )
     })
     .collect()
 }

@@ -2,16 +2,21 @@
 //! job (a job file it cannot parse is silently missing from `initctl list`), and start the
 //! jobs in order redis → blot → nginx → monit.
 //!
-//! Without a reachable init (no initctl, or not root so no system bus) the state is
-//! unknown: every init action is planned as blocked ("init state unknown"), never "in sync".
+//! Without a reachable init (no initctl, or not root so no system bus; or `--offline`) the
+//! state is unknown: whether jobs run (and so whether to start or restart them) is reported
+//! as *not checked here*, never "in sync"; the reload is planned, blocked, exactly when job
+//! files change.
 
 use super::configs;
 use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
-use crate::plan::{Action, Change, StepPlan};
+use crate::plan::{Action, Change, NotChecked, StepPlan};
 use crate::sys::command_failure;
 use crate::upstart::{classify_stderr, parse_list, InitctlError, JobStatus};
 use anyhow::{anyhow, Result};
+
+/// Why live state is not looked at under `--offline`.
+pub const OFFLINE: &str = "--offline checks files only";
 
 /// What `initctl list` told us, or why we could not ask.
 pub enum InitState {
@@ -28,8 +33,11 @@ impl InitState {
     }
 }
 
-/// Ask upstart for its jobs.
+/// Ask upstart for its jobs (never under `--offline`).
 pub fn observe(ctx: &Ctx) -> Result<InitState> {
+    if ctx.offline {
+        return Ok(InitState::Unknown(OFFLINE.into()));
+    }
     if ctx.sys.which("initctl").is_none() {
         return Ok(InitState::Unknown("initctl is not on PATH".into()));
     }
@@ -78,8 +86,91 @@ pub fn dependents(job: &str) -> Vec<String> {
     }
 }
 
-fn unknown_reason(why: &str) -> String {
+pub fn unknown_reason(why: &str) -> String {
     format!("init state unknown: {why}")
+}
+
+/// What to do about each long-running job once the files in `written` are written: a
+/// running job whose job file (monit: also its control file; nginx, redis: the copies of
+/// their configs) changed is restarted, to run
+/// the new definition (a job upstart restarts with another is not restarted twice); with
+/// `start`, a job that is not running is started; jobs in `leave` are left alone. When init
+/// state is unknown none of that can be told here: each is reported as not checked.
+pub fn plan_jobs(
+    ctx: &Ctx,
+    state: &InitState,
+    written: &[&str],
+    start: bool,
+    leave: &[&str],
+) -> (Vec<Change>, Vec<NotChecked>) {
+    // Besides its job file, what a job's program reads at start: monit its control file,
+    // nginx and redis the copies of their configs.
+    let changed_file = |job: &str| {
+        let job_file = job_path(job);
+        if written.contains(&job_file.as_str()) {
+            return Some(job_file);
+        }
+        written
+            .iter()
+            .find(|p| {
+                configs::job_reading(p) == Some(job)
+                    || (job == "monit" && **p == ctx.settings.monit_rc)
+            })
+            .map(|p| p.to_string())
+    };
+    let mut changes = Vec::new();
+    let mut not_checked = Vec::new();
+    let mut restarted: Vec<String> = Vec::new();
+    for job in JOBS.into_iter().filter(|j| !leave.contains(j)) {
+        let restart = changed_file(job).map(|file| {
+            let deps = dependents(job);
+            let what = if deps.is_empty() {
+                format!("restart {job} ({file} changed)")
+            } else {
+                format!(
+                    "restart {job} ({file} changed; upstart restarts {} with it)",
+                    deps.join(", ")
+                )
+            };
+            Change::new(
+                what,
+                Action::RestartJob {
+                    job: job.into(),
+                    dependents: deps,
+                    probe: false,
+                },
+            )
+        });
+        match state {
+            InitState::Unknown(why) => {
+                let what = match (&restart, start) {
+                    (Some(r), true) => format!("{} if it runs, else start it", r.summary),
+                    (Some(r), false) => format!("{} if it runs", r.summary),
+                    (None, true) => format!("start {job} unless it runs"),
+                    (None, false) => continue,
+                };
+                not_checked.push(NotChecked::new(what, unknown_reason(why)));
+            }
+            InitState::Known(_) => match (state.job(job), restart) {
+                (Some(s), Some(restart)) if s.is_running() => {
+                    if restarted.iter().any(|r| r == job) {
+                        continue; // upstart restarts it with the job it depends on
+                    }
+                    if let Action::RestartJob { dependents, .. } = &restart.action {
+                        restarted.extend(dependents.iter().cloned());
+                    }
+                    changes.push(restart);
+                }
+                (Some(s), _) if s.is_running() => {}
+                _ if start => changes.push(Change::new(
+                    format!("start {job}"),
+                    Action::StartJob { job: job.into() },
+                )),
+                _ => {}
+            },
+        }
+    }
+    (changes, not_checked)
 }
 
 /// `initctl reload-configuration` when job files change; every job must then be loaded.
@@ -94,7 +185,7 @@ impl Step for Reload {
         let pending: Vec<&str> = pending_writes(earlier).collect();
         let jobs = installed_jobs(ctx);
         let removed = earlier.iter().any(|c| {
-            matches!(&c.action, Action::RemovePath { path }
+            matches!(&c.action, Action::RemovePath { path, .. }
                 if path.starts_with("/etc/init/") && path.ends_with(".conf"))
         });
         let job_changes = removed || jobs.iter().any(|j| pending.contains(&job_path(j).as_str()));
@@ -107,9 +198,21 @@ impl Step for Reload {
             )
         };
         match observe(ctx)? {
-            InitState::Unknown(why) => Ok(StepPlan::changes(vec![
-                reload().blocked(unknown_reason(&why))
-            ])),
+            // Only the files are known: the reload is planned (and cannot be applied here)
+            // exactly when job files change; whether upstart loaded them is not checked.
+            InitState::Unknown(why) => {
+                let why = unknown_reason(&why);
+                let mut plan = StepPlan::changes(if job_changes {
+                    vec![reload().blocked(why.clone())]
+                } else {
+                    vec![]
+                });
+                plan.not_checked.push(NotChecked::new(
+                    format!("upstart has loaded the jobs {}", jobs.join(", ")),
+                    why,
+                ));
+                Ok(plan)
+            }
             InitState::Known(list) => {
                 for &job in &jobs {
                     let path = job_path(job);
@@ -142,57 +245,9 @@ impl Step for Start {
         // A running job keeps the definition (and the config) it started with: one whose
         // file is about to change is restarted after the reload, to run the new one.
         let pending: Vec<&str> = pending_writes(earlier).collect();
-        // Besides its job file, what a job's program reads at start: monit its control
-        // file, nginx and redis the copies of their configs.
-        let changed_file = |job: &str| {
-            let job_file = job_path(job);
-            if pending.contains(&job_file.as_str()) {
-                return Some(job_file);
-            }
-            pending
-                .iter()
-                .find(|p| {
-                    configs::job_reading(p) == Some(job)
-                        || (job == "monit" && **p == ctx.settings.monit_rc)
-                })
-                .map(|p| p.to_string())
-        };
-        let state = observe(ctx)?;
-        let mut changes = Vec::new();
-        let mut restarted: Vec<String> = Vec::new();
-        for job in JOBS {
-            let start = Change::new(format!("start {job}"), Action::StartJob { job: job.into() });
-            match (&state, state.job(job)) {
-                (InitState::Unknown(why), _) => changes.push(start.blocked(unknown_reason(why))),
-                (_, Some(s)) if s.is_running() => {
-                    let Some(file) = changed_file(job) else {
-                        continue;
-                    };
-                    if restarted.iter().any(|r| r == job) {
-                        continue; // upstart restarts it with the job it depends on
-                    }
-                    let deps = dependents(job);
-                    restarted.extend(deps.iter().cloned());
-                    let what = if deps.is_empty() {
-                        format!("restart {job} ({file} changed)")
-                    } else {
-                        format!(
-                            "restart {job} ({file} changed; upstart restarts {} with it)",
-                            deps.join(", ")
-                        )
-                    };
-                    changes.push(Change::new(
-                        what,
-                        Action::RestartJob {
-                            job: job.into(),
-                            dependents: deps,
-                            probe: false,
-                        },
-                    ));
-                }
-                _ => changes.push(start),
-            }
-        }
-        Ok(StepPlan::changes(changes))
+        let (changes, not_checked) = plan_jobs(ctx, &observe(ctx)?, &pending, true, &[]);
+        let mut plan = StepPlan::changes(changes);
+        plan.not_checked = not_checked;
+        Ok(plan)
     }
 }

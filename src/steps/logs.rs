@@ -34,9 +34,10 @@ impl Step for Logs {
         };
         let mut changes = Vec::new();
         let logs = s.logs_dir();
+        ctx.sys.ensure_writable(&logs)?;
         match ctx.sys.meta(&logs)? {
             None => changes.push(Change::new(
-                format!("create {logs}/ (owner {})", s.user),
+                format!("create {logs}/ (mode 0755, owner {})", s.user),
                 Action::CreateDir {
                     path: logs.clone(),
                     perms: dir_perms,
@@ -61,12 +62,13 @@ impl Step for Logs {
             };
             match ctx.sys.meta(&file)? {
                 None => changes.push(Change::new(
-                    format!("create {file} (owner {})", s.user),
+                    format!("create {file} (mode 0644, owner {})", s.user),
                     Action::WriteFile {
                         path: file.clone(),
                         old: None,
                         new: Vec::new(),
                         perms: want,
+                        old_perms: None,
                     },
                 )),
                 // An existing log keeps its mode and contents; only the owner is ours.

@@ -22,6 +22,9 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     /// `provision --no-start`.
     pub no_start: bool,
+    /// `verify --offline`: look at files only. Job state, processes, kernel values and
+    /// network answers are reported as not checked, even where they could be observed.
+    pub offline: bool,
 }
 
 impl Ctx<'_> {
@@ -69,6 +72,52 @@ pub const ROOT_0644: Perms = Perms {
     gid: 0,
 };
 
+/// The files blotctl writes at fixed places, each with what it is (no setting may aim
+/// another file at one of them).
+pub fn fixed_paths() -> Vec<(String, &'static str)> {
+    let mut out = vec![
+        (sudoers::PATH.to_string(), "the sudoers file"),
+        (hosts::PATH.to_string(), "the hosts file"),
+        (logrotate::PATH.to_string(), "the app's logrotate file"),
+        (hostsettings::SYSCTL_CONF.to_string(), "sysctl.conf"),
+        (
+            crate::config::DEFAULT_CONFIG.to_string(),
+            "blotctl's own config file",
+        ),
+    ];
+    for job in templates::JOBS.iter().chain([&hostsettings::JOB]) {
+        out.push((templates::job_path(job), "an upstart job file"));
+    }
+    out
+}
+
+/// Every path a run may change with these settings: the fixed files, the monit control
+/// file, the app's logs directory and its log files, root's log directory, and the
+/// directory of the config copies (see [`manages`] for what is in it). A backup that names
+/// anything else is not restored.
+pub fn managed_paths(s: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = fixed_paths().into_iter().map(|(p, _)| p).collect();
+    out.push(s.monit_rc.clone());
+    out.push(s.logs_dir());
+    out.extend(s.log_files());
+    out.push(crate::config::ROOT_LOG_DIR.to_string());
+    out.push(configs::DIR.to_string());
+    out
+}
+
+/// Whether a run may change `path`: one of [`managed_paths`], or anything under the
+/// directory of the config copies (the copies of what the checkout's nginx config includes
+/// have the names the checkout gives them).
+pub fn manages(s: &Settings, path: &str) -> bool {
+    managed_paths(s).iter().any(|p| p == path)
+        || path
+            .strip_prefix(configs::DIR)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| {
+                !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != ".." && c != ".")
+            })
+}
+
 /// Paths that earlier steps are about to write.
 pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
     earlier.iter().filter_map(|c| match &c.action {
@@ -89,8 +138,5 @@ pub fn observe_file(ctx: &Ctx, path: &str) -> Result<Option<(Vec<u8>, crate::sys
              setting that names it)"
         );
     }
-    Ok(match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
-        (Some(bytes), Some(meta)) => Some((bytes, meta)),
-        _ => None,
-    })
+    ctx.sys.observe(path)
 }

@@ -362,6 +362,55 @@ fn job_warnings(ctx: &Ctx) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// What the blot job runs through sudo, from its rendered `exec` line: (the `-u` user, the
+/// command, its arguments). The sudoers step checks that root may run exactly that
+/// without a tty.
+pub fn blot_sudo_command(ctx: &Ctx) -> Result<(String, String, String)> {
+    let text = render(ctx, "blot.conf")?;
+    sudo_command_of(&text).ok_or_else(|| {
+        anyhow!("internal error: cannot find the `exec ... sudo -u USER COMMAND` line of blot.conf")
+    })
+}
+
+/// [`blot_sudo_command`] of a job's text: the `exec` line split as the shell would, up to
+/// its first redirection or operator (a word of its own: `>>`, `2>&1`, `|`; a quoted
+/// argument that contains one, like `sh -c '... >> log'`, is an argument), then sudo's
+/// options skipped.
+fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
+    let line = job
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("exec ") && l.contains("sudo"))?;
+    let words = shlex::split(line.strip_prefix("exec ")?)?;
+    let operator = |w: &str| {
+        w.trim_start_matches(|c: char| c.is_ascii_digit())
+            .starts_with(['>', '<', '|', ';', '&'])
+    };
+    let mut words = words.into_iter().take_while(|w| !operator(w));
+    words.find(|w| w.rsplit('/').next() == Some("sudo"))?;
+    let mut user = "root".to_string();
+    let mut rest = Vec::new();
+    let mut options = true;
+    while let Some(w) = words.next() {
+        if options && w == "--" {
+            options = false;
+        } else if options
+            && ["-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D"].contains(&w.as_str())
+        {
+            let v = words.next()?;
+            if w == "-u" {
+                user = v;
+            }
+        } else if options && w.starts_with('-') {
+        } else {
+            options = false;
+            rest.push(w);
+        }
+    }
+    let (command, args) = rest.split_first()?;
+    Some((user, command.clone(), args.join(" ")))
+}
+
 /// Every file `blotctl render` prints, by the name it takes.
 pub const RENDERED: [&str; 7] = [
     "redis",
@@ -389,6 +438,44 @@ pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
     }))
 }
 
+/// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
+/// config the nginx job runs (or a file it includes) proxies to this machine's loopback and
+/// none of those addresses is `blot_port`, the site would answer 502 after the run: a
+/// planning error naming both places (blotctl does not own that config, so it cannot change
+/// both).
+pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
+    let conf = configs::resolve(ctx, Program::Nginx)?;
+    let port = ctx.settings.blot_port;
+    let mut local = Vec::new();
+    let mut matches = false;
+    let mut at = Vec::new();
+    for (path, bytes) in &conf.files {
+        let path = conf.source_of(ctx, path);
+        for u in crate::nginx::upstreams(&String::from_utf8_lossy(bytes)) {
+            match u.loopback_port() {
+                Some((_, p)) if p == port => matches = true,
+                Some(_) => {
+                    local.push(format!("{} (line {})", u.addr, u.line));
+                    if !at.contains(&path) {
+                        at.push(path.clone());
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    if local.is_empty() || matches {
+        return Ok(());
+    }
+    let path = at.join(", ");
+    bail!(
+        "blot_port is {port}, but {path} sends requests to {} on this machine, not to port \
+         {port}: after the run nginx would answer 502. Set blot_port to the port in {path} \
+         (where the app listens), or change that upstream first",
+        local.join(", ")
+    )
+}
+
 /// The four upstart jobs.
 pub struct Jobs;
 
@@ -401,6 +488,7 @@ impl Step for Jobs {
         if ctx.sys.meta("/etc/init")?.is_none() {
             bail!("/etc/init does not exist: this box does not run upstart (check --root)");
         }
+        check_blot_upstream(ctx)?;
         let mut changes = Vec::new();
         for job in JOBS {
             let text = render_job(ctx, job)?;
@@ -481,5 +569,33 @@ mod tests {
         assert_eq!(parse_redis_config("").unwrap().port, 6379);
         assert!(parse_redis_config("port 0\n").is_err());
         assert!(parse_redis_config("port x\n").is_err());
+    }
+
+    #[test]
+    fn the_command_the_blot_job_runs_through_sudo() {
+        let mut data = serde_json::to_value(crate::config::Settings::default()).unwrap();
+        let extra = serde_json::json!({
+            "node": "/home/ec2-user/.nvm/v4.4.2/bin/node",
+            "home": "/home/ec2-user",
+            "sudo": SUDO,
+            "pidfile": "/var/run/blot.pid",
+            "app_log": "/var/www/blot/logs/app.log",
+            "sys_log": "/var/www/blot/logs/sys.log",
+        });
+        if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
+            d.extend(e);
+        }
+        let job = render_with("blot.conf", &data).unwrap();
+        let (user, command, args) = sudo_command_of(&job).unwrap();
+        assert_eq!((user.as_str(), command.as_str()), ("ec2-user", "/bin/sh"));
+        assert!(args.starts_with("-c echo"), "{args}");
+        assert!(
+            args.ends_with("exec /home/ec2-user/.nvm/v4.4.2/bin/node /var/www/blot/app/index.js"),
+            "{args}"
+        );
+        assert_eq!(
+            sudo_command_of("  exec /usr/bin/sudo -n -u ec2-user /bin/sh -c 'exec node x' >> l\n"),
+            Some(("ec2-user".into(), "/bin/sh".into(), "-c exec node x".into()))
+        );
     }
 }
