@@ -441,11 +441,11 @@ impl Step for Restart {
     }
 }
 
-/// deploy's steps: the checkout, the copies of its configs as the deployed commit has
-/// them, then what runs them: redis (which takes blot with it), blot, nginx.
-fn deploy_steps(restart_blot: bool) -> Vec<Box<dyn Step>> {
-    vec![
-        Box::new(Checkout),
+/// What follows the checkout: the copies of its configs as the deployed commit has them,
+/// then what runs them: redis (which takes blot with it), blot (`Some(always)`; `None`: not
+/// at all), nginx.
+fn refresh_steps(blot: Option<bool>) -> Vec<Box<dyn Step>> {
+    let mut steps: Vec<Box<dyn Step>> = vec![
         Box::new(configs::Configs {
             read: Some(deployed_file),
         }),
@@ -453,41 +453,38 @@ fn deploy_steps(restart_blot: bool) -> Vec<Box<dyn Step>> {
             job: "redis",
             always: false,
         }),
-        Box::new(Restart {
+    ];
+    if let Some(always) = blot {
+        steps.push(Box::new(Restart {
             job: "blot",
-            always: restart_blot,
-        }),
-        Box::new(Restart {
-            job: "nginx",
-            always: false,
-        }),
-    ]
+            always,
+        }));
+    }
+    steps.push(Box::new(Restart {
+        job: "nginx",
+        always: false,
+    }));
+    steps
+}
+
+/// deploy's steps: the checkout, then [`refresh_steps`].
+fn deploy_steps(restart_blot: bool) -> Vec<Box<dyn Step>> {
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(Checkout)];
+    steps.extend(refresh_steps(Some(restart_blot)));
+    steps
 }
 
 /// `blotctl deploy`.
 pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
     // When the deployed commit was not here to read its configs from, the second round
-    // (after the fast-forward fetched it) refreshes the copies and restarts what runs them.
+    // (after the fast-forward fetched it) refreshes the copies and restarts what runs them
+    // (blot restarted in the first round already, for the checkout's move).
     let second = |first: &[Planned]| -> Option<Vec<Box<dyn Step>>> {
         let unread = first
             .iter()
             .filter(|p| p.name == "app configs")
             .any(|p| p.plan.as_ref().is_ok_and(|pl| !pl.not_checked.is_empty()));
-        unread.then(|| -> Vec<Box<dyn Step>> {
-            vec![
-                Box::new(configs::Configs {
-                    read: Some(deployed_file),
-                }),
-                Box::new(Restart {
-                    job: "redis",
-                    always: false,
-                }),
-                Box::new(Restart {
-                    job: "nginx",
-                    always: false,
-                }),
-            ]
-        })
+        unread.then(|| refresh_steps(None))
     };
     // After applying, the checkout and the copies must be up to date (a forced restart is
     // not "left").

@@ -19,18 +19,12 @@
 use super::{Ctx, Step, ROOT_0644};
 use crate::config::AUTO;
 use crate::nginx;
-use crate::plan::{plan_perms, Action, Change, NotChecked, Perms, StepPlan};
-use crate::sys::Kind;
+use crate::plan::{Action, Change, NotChecked, StepPlan};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
 
 /// The root-owned directory of the copies.
 pub const DIR: &str = "/etc/blot";
-const DIR_PERMS: Perms = Perms {
-    mode: 0o755,
-    uid: 0,
-    gid: 0,
-};
 /// The most blotctl reads of a config file (Blot's are a few KiB).
 pub const MAX_CONFIG: u64 = 1 << 20;
 /// How deep `include`s may nest.
@@ -284,19 +278,33 @@ fn check_in_place(ctx: &Ctx, path: &str, text: &str, prefix: &str, depth: usize)
         let Some(abs) = absolute(prefix, &w.text) else {
             bail!("{path} line {line}: include {} leaves /", w.text);
         };
-        let files = if nginx::has_glob(&abs) {
-            must_be_roots(ctx, &parent(&abs), "nginx's master (root) lists")?;
-            glob_files(ctx, &abs)?
-        } else {
-            vec![abs]
-        };
-        for f in files {
-            let inc = ctx
-                .sys
-                .read_text(&f)?
-                .ok_or_else(|| anyhow!("{path} line {line} includes {f}, which does not exist"))?;
-            check_in_place(ctx, &f, &inc, prefix, depth + 1)?;
-        }
+        check_include(ctx, path, line, &abs, prefix, depth)?;
+    }
+    Ok(())
+}
+
+/// An include read where it is (outside the checkout): the files it names (a glob in the
+/// last component expanded, its directory root's) must exist and pass [`check_in_place`].
+fn check_include(
+    ctx: &Ctx,
+    from: &str,
+    line: usize,
+    abs: &str,
+    prefix: &str,
+    depth: usize,
+) -> Result<()> {
+    let files = if nginx::has_glob(abs) {
+        must_be_roots(ctx, &parent(abs), "nginx's master (root) lists")?;
+        glob_files(ctx, abs)?
+    } else {
+        vec![abs.to_string()]
+    };
+    for f in files {
+        let inc = ctx
+            .sys
+            .read_text(&f)?
+            .ok_or_else(|| anyhow!("{from} line {line} includes {f}, which does not exist"))?;
+        check_in_place(ctx, &f, &inc, prefix, depth + 1)?;
     }
     Ok(())
 }
@@ -358,18 +366,7 @@ fn nginx_copy(
                  copies only what the checkout's config/ holds"
             );
         } else {
-            let files = if nginx::has_glob(&abs) {
-                must_be_roots(ctx, &parent(&abs), "nginx's master (root) lists")?;
-                glob_files(ctx, &abs)?
-            } else {
-                vec![abs.clone()]
-            };
-            for f in files {
-                let inc = ctx.sys.read_text(&f)?.ok_or_else(|| {
-                    anyhow!("{src} line {line} includes {f}, which does not exist")
-                })?;
-                check_in_place(ctx, &f, &inc, DIR, depth + 1)?;
-            }
+            check_include(ctx, src, line, &abs, DIR, depth)?;
         }
     }
     Ok(nginx::replace_words(text, &edits))
@@ -585,7 +582,11 @@ impl Step for Configs {
             .iter()
             .flat_map(|r| r.files.iter().map(|(d, _)| d.as_str()));
         for dir in dirs_for(dests) {
-            changes.extend(plan_dir(ctx, &dir)?);
+            changes.extend(super::plan_root_dir(
+                ctx,
+                &dir,
+                "for the copies of Blot's configs",
+            )?);
         }
         for r in &resolved {
             let mut mine = Vec::new();
@@ -630,24 +631,6 @@ impl Step for Configs {
         plan.warnings = warnings;
         Ok(plan)
     }
-}
-
-/// A directory of copies: root's, 0755.
-fn plan_dir(ctx: &Ctx, dir: &str) -> Result<Vec<Change>> {
-    if let Some(why) = ctx.sys.nonroot_writer(&parent(dir))? {
-        bail!("refusing to manage {dir}: {why} (a user other than root could replace it)");
-    }
-    Ok(match ctx.sys.meta(dir)? {
-        None => vec![Change::new(
-            format!("create {dir}/ (root's, for the copies of Blot's configs)"),
-            Action::CreateDir {
-                path: dir.to_string(),
-                perms: DIR_PERMS,
-            },
-        )],
-        Some(m) if m.kind == Kind::Dir => plan_perms(dir, m, DIR_PERMS).into_iter().collect(),
-        Some(_) => bail!("{dir} exists but is not a directory"),
-    })
 }
 
 #[cfg(test)]

@@ -83,26 +83,11 @@ impl Step for Logs {
                 Some(_) => bail!("{file} exists but is not a regular file"),
             }
         }
-        let root_perms = Perms {
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-        };
-        let dir = crate::config::ROOT_LOG_DIR;
-        if let Some(why) = ctx.sys.nonroot_writer(dir)? {
-            bail!("refusing to manage {dir}: {why} (root's programs write their logs there)");
-        }
-        match ctx.sys.meta(dir)? {
-            None => changes.push(Change::new(
-                format!("create {dir}/ (root's, for nginx's and monit's logs)"),
-                Action::CreateDir {
-                    path: dir.into(),
-                    perms: root_perms,
-                },
-            )),
-            Some(m) if m.kind == Kind::Dir => changes.extend(plan_perms(dir, m, root_perms)),
-            Some(_) => bail!("{dir} exists but is not a directory"),
-        }
+        changes.extend(super::plan_root_dir(
+            ctx,
+            crate::config::ROOT_LOG_DIR,
+            "for nginx's and monit's logs",
+        )?);
         Ok(StepPlan::changes(changes))
     }
 }

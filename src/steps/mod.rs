@@ -118,6 +118,34 @@ pub fn manages(s: &Settings, path: &str) -> bool {
             })
 }
 
+/// A directory of root's, 0755 root:root, holding `holds` (for the plan's line): created
+/// when missing, its mode and owner set when they differ. Refused when it is not a
+/// directory, or when a user other than root could change it or a directory above it
+/// (whatever it already holds could have been planted).
+pub fn plan_root_dir(ctx: &Ctx, dir: &str, holds: &str) -> Result<Vec<Change>> {
+    const PERMS: Perms = Perms {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
+    if let Some(why) = ctx.sys.nonroot_writer(dir)? {
+        anyhow::bail!("refusing to manage {dir}: {why} (a user other than root could change what root keeps there)");
+    }
+    Ok(match ctx.sys.meta(dir)? {
+        None => vec![Change::new(
+            format!("create {dir}/ (root's, {holds})"),
+            Action::CreateDir {
+                path: dir.to_string(),
+                perms: PERMS,
+            },
+        )],
+        Some(m) if m.kind == crate::sys::Kind::Dir => {
+            crate::plan::plan_perms(dir, m, PERMS).into_iter().collect()
+        }
+        Some(_) => anyhow::bail!("{dir} exists but is not a directory"),
+    })
+}
+
 /// Paths that earlier steps are about to write.
 pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
     earlier.iter().filter_map(|c| match &c.action {

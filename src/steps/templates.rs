@@ -333,8 +333,10 @@ fn check_programs(ctx: &Ctx, job: &str) -> Result<()> {
     Ok(())
 }
 
-/// Warnings about what the jobs need from the box that is not a program.
-fn job_warnings(ctx: &Ctx) -> Result<Vec<String>> {
+/// What the jobs need from the box that is not a program: the app's environment file
+/// (an error when missing), redis's data directory (a warning when redis, as the app user,
+/// could not save there).
+fn job_needs(ctx: &Ctx) -> Result<Vec<String>> {
     let s = ctx.settings;
     let mut out = Vec::new();
     if !s.app_env_file.is_empty() && ctx.sys.meta(&s.app_env_file)?.is_none() {
@@ -497,7 +499,7 @@ impl Step for Jobs {
             changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
         }
         let mut plan = StepPlan::changes(changes);
-        plan.warnings = job_warnings(ctx)?;
+        plan.warnings = job_needs(ctx)?;
         Ok(plan)
     }
 }
