@@ -557,6 +557,27 @@ fn cases() -> Vec<Case> {
             expect: Error("/usr/bin/monit is not executable (mode 0644)"),
         },
         Case {
+            name: "programs: monit set to a path that is not there",
+            setup: |b| config(b, "monit = \"/usr/local/bin/monit\"\n"),
+            expect: Error("the monit job would run monit /usr/local/bin/monit, but /usr/local/bin/monit does not exist"),
+        },
+        Case {
+            name: "logs: root's log directory is a symlink",
+            setup: |b| {
+                std::fs::create_dir(b.path("/elsewhere")).unwrap();
+                std::os::unix::fs::symlink("/elsewhere", b.path("/var/log/blot")).unwrap()
+            },
+            expect: Error("refusing to manage /var/log/blot: /var/log/blot is a symlink"),
+        },
+        Case {
+            name: "logs: root's log directory belongs to the app user",
+            setup: |b| {
+                std::fs::create_dir(b.path("/var/log/blot")).unwrap();
+                std::os::unix::fs::chown(b.path("/var/log/blot"), Some(500), Some(500)).unwrap()
+            },
+            expect: Error("refusing to manage /var/log/blot: /var/log/blot belongs to uid 500"),
+        },
+        Case {
             name: "programs: node set to a path that is not there",
             setup: |b| config(b, "node = \"/usr/bin/node\"\n"),
             expect: Error("the blot job would run node /usr/bin/node, but /usr/bin/node does not exist"),
