@@ -396,8 +396,8 @@ impl BenchEnv {
 }
 
 /// A fresh copy of the fixture box at `boxdir` (killing what a previous run on it started),
-/// with the modes applied, no settle time for the fake jobs, and its probes pointed at the
-/// loopback listeners.
+/// with the modes applied, no settle time for the fake jobs, and its probes (and nginx's
+/// upstream) pointed at the loopback listeners.
 fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
     if boxdir.exists() {
         kill_box_processes(boxdir, &HashSet::new());
@@ -427,6 +427,17 @@ fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
     std::fs::write(
         &redis_conf,
         text.replace("\nport 6379\n", &format!("\nport {}\n", ports.redis)),
+    )?;
+    // nginx's upstream is the app: blotctl refuses a blot_port nginx does not send to.
+    let nginx_conf = boxdir.join("etc/nginx/nginx.conf");
+    let text = std::fs::read_to_string(&nginx_conf)?;
+    let upstream = "server 127.0.0.1:8080;";
+    if text.matches(upstream).count() != 1 {
+        bail!("the fixture's /etc/nginx/nginx.conf has no one `{upstream}` upstream any more");
+    }
+    std::fs::write(
+        &nginx_conf,
+        text.replace(upstream, &format!("server 127.0.0.1:{};", ports.blot)),
     )?;
     Ok(())
 }
