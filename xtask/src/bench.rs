@@ -21,8 +21,10 @@
 //! the Python fakes are in it), the external programs each row spawns (all `execve`s in
 //! the tree, by program; blotctl's direct spawns with their arguments, repeats flagged),
 //! and the size of the release binary (plus `target/dist/blotctl` when it exists).
+//!
 //! Everything goes to `target/bench/report.md`; the raw traces, floors and hyperfine
-//! exports stay beside it. Goals are reported, never asserted.
+//! exports stay beside it. Goals are reported, never asserted; every timed run must exit as
+//! expected, or the bench fails.
 //!
 //! Options: `--runs N` (timed runs per command, default 15), `--warmup N` (default 2).
 //! `--prepare-fresh BOX REDIS_PORT BLOT_PORT NGINX_PORT` is internal: hyperfine's
@@ -254,38 +256,21 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             &dir.join(format!("out-floor-{n}.txt")),
         )?;
 
-        let csv = dir.join(format!("hyperfine-{n}.csv"));
         let mut hf = env.command(Path::new("hyperfine"));
-        hf.args(["-N", "--style", "basic", "--warmup"])
-            .arg(warmup.to_string())
-            .arg("--runs")
-            .arg(runs.to_string())
-            .arg("--export-csv")
-            .arg(&csv)
-            .arg("--export-json")
-            .arg(dir.join(format!("hyperfine-{n}.json")));
-        if row.expect_exit != 0 {
-            hf.arg("--ignore-failure");
-        }
         if row.kind == BoxKind::Fresh {
             hf.arg("--prepare").arg(&prepare_cmd);
         }
-        hf.args(["-n", "blotctl"])
-            .arg(argv.join(" "))
-            .args(["-n", "floor"])
-            .arg(floor_argv.join(" "));
-        let st = hf.status().context("cannot run hyperfine")?;
-        if !st.success() {
-            bail!("row {n}: hyperfine failed ({st})");
-        }
-        let timings = read_csv(&csv)?;
-        let get = |name: &str| {
-            timings
-                .iter()
-                .find(|t| t.name == name)
-                .cloned()
-                .with_context(|| format!("{} has no row {name}", csv.display()))
-        };
+        let timings = hyperfine(
+            hf,
+            runs,
+            warmup,
+            &dir.join(format!("hyperfine-{n}")),
+            &[
+                ("blotctl", argv.clone(), row.expect_exit),
+                ("floor", floor_argv, 0),
+            ],
+        )
+        .with_context(|| format!("row {n}"))?;
 
         prepare()?;
         let tree_rss_kb = tree_peak_rss(&env, &argv, &dir.join(format!("time-{n}.txt")))?;
@@ -294,8 +279,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         measured.push(Measured {
             trace,
             floor_trace,
-            blotctl: get("blotctl")?,
-            floor: get("floor")?,
+            blotctl: timings[0].clone(),
+            floor: timings[1].clone(),
             own_rss_kb,
             tree_rss_kb,
         });
@@ -313,27 +298,30 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut query_cost: BTreeMap<Vec<String>, Timing> = BTreeMap::new();
     if !repeated.is_empty() {
         println!("\nxtask bench: one spawn of each repeated query, on the converged box");
-        let csv = dir.join("hyperfine-queries.csv");
         let mut hf = env.command(Path::new("hyperfine"));
-        hf.env("BLOTCTL_ROOT", &converged)
-            .args(["-N", "--style", "basic", "--warmup", "1", "--runs"])
-            .arg(runs.min(10).to_string())
-            .arg("--export-csv")
-            .arg(&csv);
+        hf.env("BLOTCTL_ROOT", &converged);
         let by_name: Vec<(String, Vec<String>)> = repeated
             .iter()
             .enumerate()
             .map(|(i, argv)| (format!("q{i}"), argv.clone()))
             .collect();
-        for (name, argv) in &by_name {
-            hf.args(["-n", name]).arg(argv.join(" "));
-        }
-        if hf.status()?.success() {
-            for t in read_csv(&csv)? {
-                if let Some((_, argv)) = by_name.iter().find(|(n, _)| *n == t.name) {
-                    query_cost.insert(argv.clone(), t);
+        let commands: Vec<(&str, Vec<String>, i32)> = by_name
+            .iter()
+            .map(|(name, argv)| (name.as_str(), argv.clone(), 0))
+            .collect();
+        match hyperfine(
+            hf,
+            runs.min(10),
+            1,
+            &dir.join("hyperfine-queries"),
+            &commands,
+        ) {
+            Ok(timings) => {
+                for ((_, argv), t) in by_name.into_iter().zip(timings) {
+                    query_cost.insert(argv, t);
                 }
             }
+            Err(e) => eprintln!("xtask bench: pricing the repeated queries failed: {e:#}"),
         }
     }
 
@@ -989,28 +977,99 @@ struct Timing {
     median: f64,
     min: f64,
     max: f64,
+    /// of every timed run (None: killed by a signal)
+    exit_codes: Vec<Option<i32>>,
 }
 
-/// hyperfine's `--export-csv` (seconds): command,mean,stddev,median,user,system,min,max.
-fn read_csv(path: &Path) -> Result<Vec<Timing>> {
+/// One hyperfine run (`-N`: no shell) of `commands` (name, argv, the exit code every timed
+/// run must have), `warmup` runs each first; `hf` is the hyperfine command with whatever
+/// else it needs (`--prepare`, environment). Exports `<stem>.csv` and `<stem>.json`; returns
+/// the timings in the order of `commands`.
+fn hyperfine(
+    mut hf: Command,
+    runs: u32,
+    warmup: u32,
+    stem: &Path,
+    commands: &[(&str, Vec<String>, i32)],
+) -> Result<Vec<Timing>> {
+    let json = stem.with_extension("json");
+    hf.args(["-N", "--style", "basic", "--warmup"])
+        .arg(warmup.to_string())
+        .arg("--runs")
+        .arg(runs.to_string())
+        .arg("--export-csv")
+        .arg(stem.with_extension("csv"))
+        .arg("--export-json")
+        .arg(&json);
+    if commands.iter().any(|(_, _, code)| *code != 0) {
+        hf.arg("--ignore-failure");
+    }
+    for (name, argv, _) in commands {
+        hf.args(["-n", name]).arg(command_line(argv));
+    }
+    let st = hf.status().context("cannot run hyperfine")?;
+    if !st.success() {
+        bail!("hyperfine failed ({st})");
+    }
+    let timings = read_hyperfine(&json)?;
+    commands
+        .iter()
+        .map(|(name, argv, code)| {
+            let t = timings
+                .iter()
+                .find(|t| t.name == *name)
+                .cloned()
+                .with_context(|| format!("{} has no result {name}", json.display()))?;
+            if let Some(bad) = t.exit_codes.iter().find(|c| **c != Some(*code)) {
+                bail!(
+                    "a timed run of `{}` exited {bad:?}, not {code}",
+                    command_line(argv)
+                );
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
+/// A command line for hyperfine, which splits it as a shell would.
+fn command_line(argv: &[String]) -> String {
+    let plain = |w: &String| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.=:,@+".contains(c))
+    };
+    argv.iter()
+        .map(|w| if plain(w) { w.clone() } else { sh_quote(w) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// hyperfine's `--export-json` (seconds).
+fn read_hyperfine(path: &Path) -> Result<Vec<Timing>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 8 {
-            continue;
-        }
-        let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
-        out.push(Timing {
-            name: f[0].trim_matches('"').to_string(),
-            stddev: num(2),
-            median: num(3),
-            min: num(6),
-            max: num(7),
-        });
-    }
-    Ok(out)
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not hyperfine's JSON", path.display()))?;
+    let results = doc["results"]
+        .as_array()
+        .with_context(|| format!("{} has no results", path.display()))?;
+    Ok(results
+        .iter()
+        .map(|r| {
+            let num = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            Timing {
+                name: r["command"].as_str().unwrap_or_default().to_string(),
+                stddev: num("stddev"),
+                median: num("median"),
+                min: num("min"),
+                max: num("max"),
+                exit_codes: r["exit_codes"]
+                    .as_array()
+                    .map(|a| a.iter().map(|c| c.as_i64().map(|c| c as i32)).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 /// `/usr/bin/time -v`'s "Maximum resident set size": the largest of blotctl and the
@@ -1196,27 +1255,26 @@ fn render_report(r: &ReportInput) -> Result<String> {
     );
 
     // Goals
-    let _ = writeln!(s, "\n## Goals (reported, not asserted)\n");
-    let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+    // Goals: each a line and whether it is met; later goals are more entries.
+    let mut goals: Vec<(String, bool)> = Vec::new();
     for i in [2usize, 3] {
         let m = &r.measured[i];
         let ratio = m.blotctl.median / m.floor.median;
-        let _ = writeln!(
-            s,
-            "- Row {} (`blotctl {}`) within {GOAL_RATIO}× the floor: {:.2}× — {}",
-            i + 1,
-            ROWS[i].args.join(" "),
-            ratio,
-            verdict(ratio <= GOAL_RATIO)
-        );
+        goals.push((
+            format!(
+                "Row {} (`blotctl {}`) within {GOAL_RATIO}× the floor: {:.2}×",
+                i + 1,
+                ROWS[i].args.join(" "),
+                ratio
+            ),
+            ratio <= GOAL_RATIO,
+        ));
     }
     let worst_rss = r.measured.iter().filter_map(|m| m.own_rss_kb).max();
-    let _ = writeln!(
-        s,
-        "- blotctl's peak RSS ≤ 10 MiB: largest {} — {}",
-        mib(worst_rss),
-        verdict(worst_rss.is_some_and(|k| k <= GOAL_RSS_KB))
-    );
+    goals.push((
+        format!("blotctl's peak RSS ≤ 10 MiB: largest {}", mib(worst_rss)),
+        worst_rss.is_some_and(|k| k <= GOAL_RSS_KB),
+    ));
     let noop = &r.measured[2].trace;
     let repeats: Vec<String> = noop
         .spawn_counts()
@@ -1224,16 +1282,22 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .filter(|(_, n)| *n > 1)
         .map(|(a, n)| format!("`{}` ×{n}", a.join(" ")))
         .collect();
-    let _ = writeln!(
-        s,
-        "- A no-op run spawns only what it must: {} spawns, {}",
-        noop.spawns().len(),
-        if repeats.is_empty() {
-            "no query repeated — met".to_string()
-        } else {
-            format!("repeated: {} — **not met**", repeats.join(", "))
-        }
-    );
+    goals.push((
+        format!(
+            "A no-op run spawns only what it must: {} spawns, {}",
+            noop.spawns().len(),
+            if repeats.is_empty() {
+                "no query repeated".to_string()
+            } else {
+                format!("repeated: {}", repeats.join(", "))
+            }
+        ),
+        repeats.is_empty(),
+    ));
+    let _ = writeln!(s, "\n## Goals (reported, not asserted)\n");
+    for (text, met) in &goals {
+        let _ = writeln!(s, "- {text} — {}", if *met { "met" } else { "**not met**" });
+    }
 
     // Spawns
     let _ = writeln!(s, "\n## External processes per row\n");
