@@ -22,13 +22,21 @@
 //! the tree, by program; blotctl's direct spawns with their arguments, repeats flagged),
 //! and the size of the release binary (plus `target/dist/blotctl` when it exists).
 //!
+//! In the same run, pyinfra applies the same desired state on copies of the same box with
+//! the same fakes, beside blotctl: its dry run and its converged re-run, with blotctl's
+//! ratio to each (bench/pyinfra.rs; the deploy and pinned requirements live in
+//! `xtask/bench/pyinfra/`, pyinfra in a venv in the xtask cache, made on first use).
+//!
 //! Everything goes to `target/bench/report.md`; the raw traces, floors and hyperfine
-//! exports stay beside it. Goals are reported, never asserted; every timed run must exit as
-//! expected, or the bench fails.
+//! exports stay beside it. Goals are reported, never asserted; what the comparison rests on
+//! (pyinfra really converges to blotctl's box, every timed run exits as expected) is checked,
+//! and the bench fails without it.
 //!
 //! Options: `--runs N` (timed runs per command, default 15), `--warmup N` (default 2).
 //! `--prepare-fresh BOX REDIS_PORT BLOT_PORT NGINX_PORT` is internal: hyperfine's
 //! `--prepare` for the fresh-box rows (kill what the last run started, copy the box anew).
+
+mod pyinfra;
 
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -153,6 +161,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         .context("cargo build --release -p blotctl failed")?;
     let build_secs = build_started.elapsed().as_secs_f64();
     let bin = root.join("target/release/blotctl");
+    let install_started = Instant::now();
+    let py = pyinfra::install(root)?;
+    let install_secs = install_started.elapsed().as_secs_f64();
 
     let dir = root.join("target/bench");
     let boxes = dir.join("boxes");
@@ -325,6 +336,22 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         }
     }
 
+    // The same work done by pyinfra, on copies of the same box, in this same run.
+    let compared = pyinfra::measure(
+        &py,
+        &pyinfra::Ctx {
+            root,
+            bin: &bin,
+            env: &env,
+            dir: &dir,
+            boxes: &boxes,
+            converged: &converged,
+            ports,
+            runs,
+            warmup,
+        },
+    )?;
+
     for e in std::fs::read_dir(&boxes)?.flatten() {
         kill_box_processes(&e.path(), &HashSet::new());
     }
@@ -333,9 +360,12 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         bin: &bin,
         measured: &measured,
         query_cost: &query_cost,
+        pyinfra: &py,
+        compared: &compared,
         runs,
         warmup,
         build_secs,
+        install_secs,
         total_secs: started.elapsed().as_secs_f64(),
         load_start,
         load_end: loadavg(),
@@ -970,7 +1000,7 @@ fn floor_script(row: &Row, n: usize, boxdir: &Path, trace: &Trace, ports: Ports)
 // ---------------------------------------------------------------------------------------
 // Timing and memory
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Timing {
     name: String,
     stddev: f64,
@@ -1154,9 +1184,13 @@ struct ReportInput<'a> {
     bin: &'a Path,
     measured: &'a [Measured],
     query_cost: &'a BTreeMap<Vec<String>, Timing>,
+    pyinfra: &'a pyinfra::Pyinfra,
+    compared: &'a [pyinfra::Compared],
     runs: u32,
     warmup: u32,
     build_secs: f64,
+    /// making pyinfra's venv (first use) or finding it
+    install_secs: f64,
     total_secs: f64,
     load_start: String,
     load_end: String,
@@ -1208,7 +1242,10 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .unwrap_or_default();
 
     let mut s = String::new();
-    let _ = writeln!(s, "# blotctl against the floor (`cargo xtask bench`)\n");
+    let _ = writeln!(
+        s,
+        "# blotctl against the floor and pyinfra (`cargo xtask bench`)\n"
+    );
     let _ = writeln!(
         s,
         "Commit {commit}{}, release build `target/release/blotctl` (this machine's target), \
@@ -1255,6 +1292,8 @@ fn render_report(r: &ReportInput) -> Result<String> {
     );
 
     // Goals
+    pyinfra::render_section(&mut s, r.pyinfra, r.compared);
+
     // Goals: each a line and whether it is met; later goals are more entries.
     let mut goals: Vec<(String, bool)> = Vec::new();
     for i in [2usize, 3] {
@@ -1294,6 +1333,7 @@ fn render_report(r: &ReportInput) -> Result<String> {
         ),
         repeats.is_empty(),
     ));
+    goals.push(pyinfra::goal(r.compared));
     let _ = writeln!(s, "\n## Goals (reported, not asserted)\n");
     for (text, met) in &goals {
         let _ = writeln!(s, "- {text} — {}", if *met { "met" } else { "**not met**" });
@@ -1444,6 +1484,7 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .measured
         .iter()
         .flat_map(|m| [&m.blotctl, &m.floor])
+        .chain(r.compared.iter().flat_map(|c| [&c.blotctl, &c.pyinfra]))
         .map(|t| t.stddev / t.median)
         .fold(0.0, f64::max);
     let load1: f64 = r
@@ -1469,11 +1510,13 @@ fn render_report(r: &ReportInput) -> Result<String> {
          \"Unknown job\" at once and its re-reads of job files find none: that floor is a little \
          cheaper than the real work, and its ratio overstates blotctl's overhead. Rows 1, 3 \
          and 4 see the same box state in both.\n\
-         - Whole bench: {:.0} s, of which the release build {:.0} s (not counting compiling \
-         xtask itself). Raw data: `target/bench/` (hyperfine CSV/JSON, straces, floors).\n\
+         - Whole bench: {:.0} s, of which the release build {:.0} s and pyinfra's venv {:.0} s \
+         (made on first use, then found in the cache; not counting compiling xtask itself). \
+         Raw data: `target/bench/` (hyperfine CSV/JSON, straces, floors, `pyinfra/`).\n\
          - Noise: largest σ/median {:.0}%; 1-minute load {} at the start on {cores} cores. {}",
         r.total_secs,
         r.build_secs,
+        r.install_secs,
         max_rel * 100.0,
         r.load_start.split_whitespace().next().unwrap_or("?"),
         if max_rel > 0.10 || load1 > 0.75 * cores as f64 {
