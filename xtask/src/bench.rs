@@ -1291,7 +1291,7 @@ fn render_report(r: &ReportInput) -> Result<String> {
          of blotctl and the children it waited for — the Python fakes, not blotctl, set it."
     );
 
-    // Goals
+    // The same work by pyinfra
     pyinfra::render_section(&mut s, r.pyinfra, r.compared);
 
     // Goals: each a line and whether it is met; later goals are more entries.

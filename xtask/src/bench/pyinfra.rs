@@ -444,11 +444,11 @@ pub(super) fn render_section(s: &mut String, py: &Pyinfra, rows: &[Compared]) {
     );
     let _ = writeln!(
         s,
-        "| # | what | blotctl | pyinfra | blotctl median | pyinfra median | pyinfra spread \
-         (min–max, σ) | blotctl / pyinfra | pyinfra's commands (`sh -c`) | programs in \
-         pyinfra's tree | peak RSS pyinfra | pyinfra reported |"
+        "| # | what | blotctl | pyinfra | blotctl median | blotctl spread (min–max, σ) | \
+         pyinfra median | pyinfra spread | blotctl / pyinfra | pyinfra's commands (`sh -c`) \
+         | programs in pyinfra's tree | peak RSS pyinfra | pyinfra reported |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, c) in rows.iter().enumerate() {
         let commands = c
             .trace
@@ -458,13 +458,14 @@ pub(super) fn render_section(s: &mut String, py: &Pyinfra, rows: &[Compared]) {
             .count();
         let _ = writeln!(
             s,
-            "| P{} | {} | `blotctl {}` | `pyinfra {} @local deploy.py` | {} | {} | {} | \
+            "| P{} | {} | `blotctl {}` | `pyinfra {} @local deploy.py` | {} | {} | {} | {} | \
              **{:.2}×** | {commands} | {} | {} | {} |",
             i + 1,
             c.title,
             c.blotctl_args,
             c.pyinfra_args,
             ms(c.blotctl.median),
+            spread(&c.blotctl),
             ms(c.pyinfra.median),
             spread(&c.pyinfra),
             c.blotctl.median / c.pyinfra.median,
