@@ -28,6 +28,22 @@ pub fn lookup_user(passwd: &str, user: &str) -> Result<Account> {
     ))
 }
 
+/// The groups (name, gid) of `user` in the text of a group file: its primary group
+/// `gid`, and every group that lists it as a member.
+pub fn groups_of(group: &str, user: &str, gid: Option<u32>) -> Vec<(String, u32)> {
+    group
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            let g: u32 = f.get(2)?.parse().ok()?;
+            let member = f
+                .get(3)
+                .is_some_and(|m| m.split(',').any(|u| u.trim() == user));
+            (gid == Some(g) || member).then(|| (f[0].to_string(), g))
+        })
+        .collect()
+}
+
 /// The name of group `gid` in the text of a group file, if any.
 pub fn group_name(group: &str, gid: u32) -> Option<String> {
     group.lines().find_map(|line| {

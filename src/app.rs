@@ -5,7 +5,7 @@ use crate::cli::{Cli, Command, Format, ProvisionArgs, RollbackArgs};
 use crate::config::{Effective, Layer, Settings, DEFAULT_CONFIG};
 use crate::engine::{self, Planned};
 use crate::journal::{self, Journal};
-use crate::outcome::{kinded, Counts, ErrorKind, Outcome, State, StepOutcome};
+use crate::outcome::{kinded, Applied, ErrorKind, Outcome, State, StepOutcome};
 use crate::printer::Printer;
 use crate::report;
 use crate::steps::{self, Ctx};
@@ -137,19 +137,23 @@ fn load_settings(sys: &Sys, flag: Option<&std::path::Path>, sets: &[String]) -> 
         layers.push(Layer::parse(&text, DEFAULT_CONFIG)?);
     }
     layers.extend(local_layers(sys, flag, sets)?);
-    resolve_layers(layers)
+    let passwd = sys.read_text("/etc/passwd")?;
+    resolve_layers(layers, passwd.as_deref())
 }
 
-/// Merge and check the layers. A value that is wrong only with the `--set` layer on top
-/// (`blot_port=abc`) is a usage error, fixed on the command line like an unknown key.
-pub fn resolve_layers(layers: Vec<Layer>) -> Result<Effective> {
+/// Merge and check the layers (`passwd`: the box's /etc/passwd, when there is one). A
+/// value that is wrong only with the `--set` layer on top (`blot_port=abc`) is a usage
+/// error, fixed on the command line like an unknown key.
+pub fn resolve_layers(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
     let below = match layers.split_last() {
         Some((top, below)) if top.origin == "--set" => below.to_vec(),
-        _ => return crate::config::resolve(layers),
+        _ => return crate::config::resolve(layers, passwd),
     };
-    crate::config::resolve(layers).map_err(|e| match crate::config::resolve(below) {
-        Ok(_) => UsageError(format!("{e:#}")).into(),
-        Err(_) => e,
+    crate::config::resolve(layers, passwd).map_err(|e| {
+        match crate::config::resolve(below, passwd) {
+            Ok(_) => UsageError(format!("{e:#}")).into(),
+            Err(_) => e,
+        }
     })
 }
 
@@ -174,7 +178,7 @@ pub fn local_layers(
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         layers.push(Layer::parse(&text, &origin)?);
     }
-    if let Some(env) = Layer::from_env(std::env::vars())? {
+    if let Some(env) = Layer::from_env(std::env::vars_os())? {
         layers.push(env);
     }
     if let Some(flags) = Layer::from_flags(sets).map_err(|e| UsageError(format!("{e:#}")))? {
@@ -258,6 +262,9 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
             .interact_text()?;
     }
     settings.validate()?;
+    if let Some(passwd) = sys.read_text("/etc/passwd")? {
+        settings.check_user(&passwd)?;
+    }
     let text = crate::config::commented_toml(&settings)?;
     let ctx = Ctx {
         sys,
@@ -266,7 +273,7 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
         offline: false,
     };
     let _lock = take_lock(sys)?;
-    let old = sys.read(DEFAULT_CONFIG)?;
+    let old = sys.observe(DEFAULT_CONFIG)?.map(|(bytes, _)| bytes);
     let change = crate::plan::Change::new(
         format!("write {DEFAULT_CONFIG}"),
         crate::plan::Action::WriteFile {
@@ -277,6 +284,8 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
             old_perms: None,
         },
     );
+    not_interrupted(sys, "init", 1)?;
+    engine::preflight(&ctx, [&change])?;
     engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
     let mut o = Outcome::new("init", false);
     o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
@@ -310,7 +319,7 @@ pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
         return Some(kinded(
             ErrorKind::Refused,
             anyhow!(
-                "nothing was changed: {} could not be planned:\n  {}",
+                "no managed file was changed: {} could not be planned:\n  {}",
                 report::plural(failed.len(), "step"),
                 failed.join("\n  ")
             ),
@@ -333,7 +342,7 @@ pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
         kinded(
             ErrorKind::Refused,
             anyhow!(
-                "nothing was changed: {} cannot be done safely here:\n  {}",
+                "no managed file was changed: {} cannot be done safely here:\n  {}",
                 report::plural(blocked.len(), "thing"),
                 blocked.join("\n  ")
             ),
@@ -407,20 +416,22 @@ pub(crate) fn end_look(
     }
 }
 
-/// The end of a real run that applied `planned`: the backup's run id and the summary
-/// (`done: ...`), or the outcome's document; `result` decides the exit code.
+/// The end of a real run that applied (some of) `planned`: the backup's run id and the
+/// summary (`done: ...`, the changes counted as they were made), or the outcome's
+/// document; `result` decides the exit code.
 pub(crate) fn end_run(
     command: &str,
     planned: &[Planned],
+    applied: &Applied,
     result: Result<()>,
     backup: Option<String>,
     done: &str,
     printer: Printer,
 ) -> Result<u8> {
-    let mut o = Outcome::new(command, false).with_planned(planned, true);
+    let mut o = Outcome::new(command, false).with_applied(planned, applied);
     o.backup = backup;
     if let Err(e) = &result {
-        o = o.with_error(e, EXIT_FAILED);
+        o = o.with_error(e, exit_code(e));
     }
     if !report::print_document(&o, printer.format) {
         if let Some(id) = &o.backup {
@@ -493,17 +504,25 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    not_interrupted(sys, "provision", counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer)
-        .and_then(|()| converged(&ctx, |ctx| Ok(engine::plan_all(ctx, &all)), counts));
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result.and_then(|()| {
+        converged(
+            &ctx,
+            |ctx| Ok(engine::plan_all(ctx, &all)),
+            applied.changes(),
+        )
+    });
     let backup = journal.run_id().map(String::from);
     end_run(
         "provision",
         &planned,
+        &applied,
         result,
         backup,
         "provisioned",
@@ -565,32 +584,57 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
 }
 
 /// Apply every planned change in order, journaling each first; with text output, each
-/// step's line as soon as it is done.
+/// step's line as soon as it is done. What was applied is counted as it is made. A signal
+/// (SIGINT, SIGTERM) stops the run between two changes, each whole.
 pub(crate) fn apply_all(
     ctx: &Ctx,
     planned: &[Planned],
     total: usize,
     journal: &mut Journal,
     printer: Printer,
-) -> Result<()> {
-    let mut done = 0;
+) -> (Applied, Result<()>) {
+    let mut applied = Applied::default();
     let show = printer.text();
     let spinner = printer.spinner("applying");
-    for p in planned {
+    let stopped = |applied: &Applied, journal: &Journal, sig| -> anyhow::Error {
+        Interrupted::new(
+            sig,
+            journal.command(),
+            applied.changes(),
+            total,
+            journal.run_id(),
+        )
+        .into()
+    };
+    for (i, p) in planned.iter().enumerate() {
         spinner.step(format!("applying: {}", p.name));
+        applied.per_step.push(0);
         for c in p.changes() {
+            // The safe point: between two changes, each whole.
+            if let Some(sig) = ctx.sys.interrupted() {
+                let err = stopped(&applied, journal, sig);
+                return (applied, Err(err));
+            }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(ctx, c, journal) {
+                applied.failed = Some((i, format!("{e:#}")));
+                if let Some(sig) = ctx.sys.interrupted() {
+                    // A wait given up (a job started, not yet seen running).
+                    let err = stopped(&applied, journal, sig);
+                    return (applied, Err(err));
+                }
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
-                return Err(anyhow!(
-                    "stopped at `{}` after {done} of {total} changes: {e:#}; fix the cause and \
-                     run again",
-                    c.summary
-                ));
+                let err = anyhow!(
+                    "stopped at `{}` after {} of {total} changes: {e:#}; fix the cause and run \
+                     again",
+                    c.summary,
+                    applied.changes()
+                );
+                return (applied, Err(err));
             }
-            done += 1;
+            applied.per_step[i] += 1;
         }
         // Each step's line as soon as it is done, above the spinner of the next.
         if show {
@@ -600,14 +644,18 @@ pub(crate) fn apply_all(
             ));
         }
     }
-    Ok(())
+    if let Some(sig) = ctx.sys.interrupted() {
+        let err = stopped(&applied, journal, sig);
+        return (applied, Err(err));
+    }
+    (applied, Ok(()))
 }
 
 /// Plan again after applying: anything left "did not converge".
 pub(crate) fn converged(
     ctx: &Ctx,
     replan: impl Fn(&Ctx) -> Result<Vec<Planned>>,
-    counts: Counts,
+    made: usize,
 ) -> Result<()> {
     let mut left = Vec::new();
     for p in replan(ctx)? {
@@ -623,7 +671,7 @@ pub(crate) fn converged(
     if !left.is_empty() {
         return Err(anyhow!(
             "did not converge: after applying {}, this is still not as planned:\n  {}",
-            report::plural(counts.changes, "change"),
+            report::plural(made, "change"),
             left.join("\n  ")
         ));
     }
@@ -632,18 +680,31 @@ pub(crate) fn converged(
 
 fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer) -> Result<u8> {
     if args.list {
-        let runs = journal::list(sys)?;
+        let runs = journal::list(sys, settings)?;
         if !printer.text() {
+            let runs: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|r| match &r.manifest {
+                    Ok(m) => serde_json::to_value(m).expect("JSON"),
+                    Err(why) => serde_json::json!({"run_id": r.id, "damaged": why}),
+                })
+                .collect();
             let mut o = Outcome::new("rollback", false);
-            o.extra
-                .insert("runs".into(), serde_json::to_value(&runs).expect("JSON"));
+            o.extra.insert("runs".into(), runs.into());
             report::print_document(&o, printer.format);
             return Ok(EXIT_OK);
         }
         if runs.is_empty() {
             println!("no recorded runs in {}", journal::BACKUPS);
         }
-        for m in runs {
+        for run in runs {
+            let m = match run.manifest {
+                Ok(m) => m,
+                Err(why) => {
+                    println!("{}  damaged: {why}", run.id);
+                    continue;
+                }
+            };
             let state = match (&m.undoes, &m.undone_by) {
                 (_, Some(by)) => format!("undone by {by}"),
                 (Some(of), None) => format!("undid {of}"),
@@ -673,7 +734,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
     if _lock.is_some() {
         clean_stale_temps(&ctx, printer)?;
     }
-    let runs = journal::list(sys)?;
+    let runs = journal::list(sys, settings)?;
     let nothing = |why: String| {
         let mut o = Outcome::new("rollback", args.dry_run);
         o.steps
@@ -684,16 +745,65 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         Ok(EXIT_OK)
     };
     let target = match &args.run {
-        Some(id) => runs.iter().find(|m| &m.run_id == id).ok_or_else(|| {
-            UsageError(format!(
-                "no run {id} in {} (see `blotctl rollback --list`)",
-                journal::BACKUPS
-            ))
-        })?,
-        None => match runs.iter().rev().find(|m| m.command == "provision") {
-            Some(m) => m,
-            None => return nothing("nothing to undo: no provision run is recorded".into()),
+        Some(id) => match runs.iter().find(|r| &r.id == id) {
+            None => {
+                return Err(UsageError(format!(
+                    "no run {id} in {} (see `blotctl rollback --list`)",
+                    journal::BACKUPS
+                ))
+                .into())
+            }
+            Some(journal::Run {
+                manifest: Err(why), ..
+            }) => {
+                return Err(kinded(
+                    ErrorKind::Refused,
+                    anyhow!(
+                        "run {id} cannot be rolled back, its manifest is damaged: {why}; no \
+                         managed file was changed"
+                    ),
+                ))
+            }
+            Some(journal::Run {
+                manifest: Ok(m), ..
+            }) => m,
         },
+        None => {
+            // The newest intact provision run; damaged runs after it are passed over (a
+            // path they changed is not what this run left, so it is kept, with a note).
+            let newest = runs
+                .iter()
+                .rev()
+                .find(|r| r.manifest.as_ref().is_ok_and(|m| m.command == "provision"));
+            let mut passed = Vec::new();
+            for r in runs.iter().rev() {
+                if newest.is_some_and(|n| n.id >= r.id) {
+                    break;
+                }
+                if let Err(why) = &r.manifest {
+                    passed.push(format!("run {}, its manifest is damaged: {why}", r.id));
+                }
+            }
+            match newest.map(|r| &r.manifest) {
+                Some(Ok(m)) => {
+                    for p in passed {
+                        eprintln!("warning: passed over {p}");
+                    }
+                    m
+                }
+                _ if !passed.is_empty() => {
+                    return Err(kinded(
+                        ErrorKind::Refused,
+                        anyhow!(
+                            "no provision run can be rolled back: {}; no managed file was \
+                             changed",
+                            passed.join("; ")
+                        ),
+                    ))
+                }
+                _ => return nothing("nothing to undo: no provision run is recorded".into()),
+            }
+        }
     };
     if let Some(by) = &target.undone_by {
         return nothing(format!(
@@ -722,12 +832,14 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         print!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
-        println!("cancelled: nothing was changed");
+        println!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
-    engine::preflight(&ctx, &planned)?;
+    not_interrupted(sys, "rollback", counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let result = apply_all(&ctx, &planned, counts.changes, &mut journal, printer)
+    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result
         .and_then(|()| {
             let mut marked = target.clone();
             marked.undone_by = Some(
@@ -738,10 +850,12 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
             );
             journal::save(sys, &marked)
         })
-        .and_then(|()| converged(&ctx, plan_of, counts));
+        .and_then(|()| converged(&ctx, plan_of, applied.changes()));
     let backup = journal.run_id().map(String::from);
     let done = format!("rolled back {}", target.run_id);
-    end_run("rollback", &planned, result, backup, &done, printer)
+    end_run(
+        "rollback", &planned, &applied, result, backup, &done, printer,
+    )
 }
 
 fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) -> Result<u8> {
@@ -783,6 +897,55 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) 
     Ok(EXIT_OK)
 }
 
+/// A real run stopped by SIGINT or SIGTERM at a safe point: exit 128 + the signal, as a
+/// shell reports a process the signal ended.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: i32,
+    msg: String,
+}
+
+impl Interrupted {
+    /// What was done, and what to do now: run again to finish, or roll back.
+    pub fn new(
+        signal: i32,
+        command: &str,
+        done: usize,
+        total: usize,
+        run_id: Option<&str>,
+    ) -> Interrupted {
+        let name = match signal {
+            libc::SIGINT => "SIGINT".to_string(),
+            libc::SIGTERM => "SIGTERM".to_string(),
+            n => format!("signal {n}"),
+        };
+        let msg = match run_id {
+            None => format!("interrupted by {name} before any change: no managed file was changed"),
+            Some(id) => format!(
+                "interrupted by {name} after {done} of {total} changes, each one whole (the \
+                 one under way was finished first): run `blotctl {command}` again to finish, \
+                 or undo them with `blotctl rollback {id}`"
+            ),
+        };
+        Interrupted { signal, msg }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Stop before the first change when a signal came while planning.
+pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
+    match sys.interrupted() {
+        Some(sig) => Err(Interrupted::new(sig, command, 0, total, None).into()),
+        None => Ok(()),
+    }
+}
+
 /// "Must be root", with what needed it: a type, so the hint can say what to do.
 #[derive(Debug)]
 pub struct NotRoot(pub String);
@@ -811,8 +974,12 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     }
 }
 
-/// The exit code of a command that failed with `err`: 64 for usage errors, else 1.
+/// The exit code of a command that failed with `err`: 64 for usage errors, 128 + N for a
+/// run stopped by signal N, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(i) = err.downcast_ref::<Interrupted>() {
+        return (128 + i.signal) as u8;
+    }
     match crate::outcome::kind_of(err) {
         ErrorKind::Usage => EXIT_USAGE,
         _ => EXIT_FAILED,

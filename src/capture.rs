@@ -311,7 +311,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         },
     };
     let (uid, gid) = c.owners(root_meta);
-    c.to.set_meta("/", root_meta.mode, uid, gid)?;
+    c.to.set_meta("/", None, root_meta.mode, uid, gid)?;
     for (path, how) in &seen {
         c.copy(path, *how)
             .with_context(|| format!("cannot copy {path}"))?;

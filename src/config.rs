@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Where the default config file lives on the box (resolved under `--root`).
 pub const DEFAULT_CONFIG: &str = "/etc/blotctl.toml";
@@ -99,14 +100,96 @@ impl Default for Settings {
     }
 }
 
+/// A setting that cannot be used: which keys, and why. [`resolve`] adds where each key's
+/// value came from.
+#[derive(Debug)]
+pub struct Invalid {
+    pub keys: Vec<&'static str>,
+    pub msg: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+impl std::error::Error for Invalid {}
+
+/// Tag a check's error with the key it is about.
+fn at(key: &'static str, r: Result<()>) -> Result<(), Invalid> {
+    r.map_err(|e| Invalid {
+        keys: vec![key],
+        msg: format!("{e:#}"),
+    })
+}
+
+fn invalid(keys: &[&'static str], msg: String) -> Result<(), Invalid> {
+    Err(Invalid {
+        keys: keys.to_vec(),
+        msg,
+    })
+}
+
+/// The most `start_timeout` may be: an hour is already far longer than any job needs.
+pub const MAX_START_TIMEOUT: u64 = 3600;
+/// The most `start_settle_ms` may be (ten minutes).
+pub const MAX_SETTLE_MS: u64 = 600_000;
+/// The most monit's cycle and start delay may be (a day).
+pub const MAX_MONIT_SECONDS: u32 = 86_400;
+
+/// Files blotctl must never write, whatever a setting says: a wrong sudoers locks the
+/// operator out, and the account files belong to the system.
+const NEVER_WRITE: &[&str] = &[
+    "/etc/sudoers",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+];
+/// Directories nothing of a setting may land in: sudo, upstart and logrotate read every
+/// file there (blotctl's own files in them are fixed names, never settings).
+const NEVER_WRITE_DIRS: &[&str] = &["/etc/sudoers.d", "/etc/init", "/etc/logrotate.d"];
+/// System directories the app (and its logs, owned by the app user) must not live in.
+const SYSTEM_DIRS: &[&str] = &[
+    "/etc",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/usr",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/root",
+    "/var/lock",
+    "/var/run",
+    "/var/lib/blotctl",
+];
+/// Where a monit control file may be (the places monit's packages keep it): the runbook's
+/// `/etc/monit.rc`, EL6's `/etc/monit.conf`, monit's own `/etc/monitrc`, Debian's
+/// `/etc/monit/monitrc`.
+const MONIT_RC_DIRS: &[&str] = &["/etc", "/etc/monit"];
+
+fn inside(path: &str, dir: &str) -> bool {
+    path == dir || path.starts_with(&format!("{dir}/"))
+}
+
 impl Settings {
     /// Parse one TOML document over the defaults and validate it (no layering).
     pub fn from_toml(text: &str, origin: &str) -> Result<Settings> {
-        Ok(resolve(vec![Layer::parse(text, origin)?])?.settings)
+        Ok(resolve(vec![Layer::parse(text, origin)?], None)?.settings)
     }
 
-    /// Refuse any value that could break out of where it is rendered.
+    /// Refuse any value that could break out of where it is rendered, or that aims a
+    /// write at a file blotctl must not write.
     pub fn validate(&self) -> Result<()> {
+        self.check().map_err(anyhow::Error::from)
+    }
+
+    /// [`Settings::validate`], naming the keys at fault.
+    pub fn check(&self) -> Result<(), Invalid> {
         for (key, val) in [
             ("app_dir", &self.app_dir),
             ("node", &self.node),
@@ -119,65 +202,207 @@ impl Settings {
             ("start_program", &self.start_program),
             ("stop_program", &self.stop_program),
         ] {
-            absolute_path(key, val)?;
+            at(key, absolute_path(key, val))?;
         }
-        safe_word("app_main", &self.app_main)?;
+        at("app_main", safe_word("app_main", &self.app_main))?;
         if self.app_main.starts_with('/') || self.app_main.split('/').any(|c| c == "..") {
-            bail!(
-                "app_main = {:?}: must be a path inside app_dir",
-                self.app_main
-            );
+            invalid(
+                &["app_main"],
+                format!(
+                    "app_main = {:?}: must be a path inside app_dir",
+                    self.app_main
+                ),
+            )?;
         }
         if !(self.health_path.starts_with('/')) {
-            bail!("health_path = {:?}: must start with /", self.health_path);
+            invalid(
+                &["health_path"],
+                format!("health_path = {:?}: must start with /", self.health_path),
+            )?;
         }
-        safe_word("health_path", &self.health_path)?;
-        user_name("user", &self.user)?;
+        at("health_path", safe_word("health_path", &self.health_path))?;
+        at("user", user_name("user", &self.user))?;
+        if self.user == "root" {
+            invalid(&["user"], root_user_message(&self.user))?;
+        }
         for (key, port) in [
             ("blot_port", self.blot_port),
             ("nginx_port", self.nginx_port),
         ] {
             if port == 0 {
-                bail!("{key} = 0: a port must be 1..=65535");
+                invalid(&[key], format!("{key} = 0: a port must be 1..=65535"))?;
             }
         }
         if self.blot_port == self.nginx_port {
-            bail!("blot_port and nginx_port are both {}", self.blot_port);
+            invalid(
+                &["blot_port", "nginx_port"],
+                format!("blot_port and nginx_port are both {}", self.blot_port),
+            )?;
         }
         if self.hosts_address.parse::<std::net::IpAddr>().is_err() {
-            bail!(
-                "hosts_address = {:?}: not an IP address",
-                self.hosts_address
-            );
+            invalid(
+                &["hosts_address"],
+                format!(
+                    "hosts_address = {:?}: not an IP address",
+                    self.hosts_address
+                ),
+            )?;
         }
         if self.sites.is_empty() {
-            bail!("sites: at least one site name is needed");
+            invalid(&["sites"], "sites: at least one site name is needed".into())?;
         }
         for s in &self.sites {
-            host_name("sites", s)?;
+            at("sites", host_name("sites", s))?;
         }
         if self.redis_services.is_empty() {
-            bail!("redis_services: at least one init script name is needed");
+            invalid(
+                &["redis_services"],
+                "redis_services: at least one init script name is needed".into(),
+            )?;
         }
         for s in &self.redis_services {
-            service_name("redis_services", s)?;
+            at("redis_services", service_name("redis_services", s))?;
+        }
+        for (key, v) in [
+            ("monit_interval", self.monit_interval),
+            ("monit_start_delay", self.monit_start_delay),
+        ] {
+            if v > MAX_MONIT_SECONDS {
+                invalid(
+                    &[key],
+                    format!("{key} = {v}: at most {MAX_MONIT_SECONDS} seconds (a day)"),
+                )?;
+            }
         }
         if self.monit_interval == 0 {
-            bail!("monit_interval must be at least 1 second");
+            invalid(
+                &["monit_interval"],
+                "monit_interval must be at least 1 second".into(),
+            )?;
         }
-        if self.start_timeout == 0 {
-            bail!("start_timeout must be at least 1 second");
+        if !(1..=MAX_START_TIMEOUT).contains(&self.start_timeout) {
+            invalid(
+                &["start_timeout"],
+                format!(
+                    "start_timeout = {}: must be 1..={MAX_START_TIMEOUT} seconds",
+                    self.start_timeout
+                ),
+            )?;
         }
-        git_name("app_repo_remote", &self.app_repo_remote)?;
-        git_name("app_repo_branch", &self.app_repo_branch)?;
+        if self.start_settle_ms > MAX_SETTLE_MS {
+            invalid(
+                &["start_settle_ms"],
+                format!(
+                    "start_settle_ms = {}: at most {MAX_SETTLE_MS} (ten minutes)",
+                    self.start_settle_ms
+                ),
+            )?;
+        }
+        at(
+            "app_repo_remote",
+            git_name("app_repo_remote", &self.app_repo_remote),
+        )?;
+        at(
+            "app_repo_branch",
+            git_name("app_repo_branch", &self.app_repo_branch),
+        )?;
         if !["daily", "weekly", "monthly"].contains(&self.log_rotate.as_str()) {
-            bail!(
-                "log_rotate = {:?}: must be daily, weekly or monthly",
-                self.log_rotate
-            );
+            invalid(
+                &["log_rotate"],
+                format!(
+                    "log_rotate = {:?}: must be daily, weekly or monthly",
+                    self.log_rotate
+                ),
+            )?;
         }
         if !(1..=1000).contains(&self.log_keep) {
-            bail!("log_keep = {}: must be 1..=1000", self.log_keep);
+            invalid(
+                &["log_keep"],
+                format!("log_keep = {}: must be 1..=1000", self.log_keep),
+            )?;
+        }
+        self.check_paths()
+    }
+
+    /// Paths a setting decides that blotctl writes (`monit_rc`, the logs under `app_dir`)
+    /// must stay inside what the runbook manages: never a file blotctl must not write,
+    /// never another managed path, never a file blotctl only reads.
+    fn check_paths(&self) -> Result<(), Invalid> {
+        let rc = self.monit_rc.as_str();
+        let never =
+            |p: &str| NEVER_WRITE.contains(&p) || NEVER_WRITE_DIRS.iter().any(|d| inside(p, d));
+        if never(rc) {
+            invalid(
+                &["monit_rc"],
+                format!(
+                    "monit_rc = {rc:?}: blotctl never writes {rc} (sudoers, the account files, \
+                    and the directories sudo, upstart and logrotate read are not for a \
+                    setting to aim at)"
+                ),
+            )?;
+        }
+        for (other, what) in crate::steps::fixed_paths() {
+            if rc == other {
+                invalid(
+                    &["monit_rc"],
+                    format!("monit_rc = {rc:?}: that is {what}, which blotctl manages as such"),
+                )?;
+            }
+        }
+        for (key, read) in [
+            ("redis_config", &self.redis_config),
+            ("nginx_config", &self.nginx_config),
+        ] {
+            if rc == read.as_str() {
+                invalid(
+                    &["monit_rc", key],
+                    format!(
+                        "monit_rc and {key} are both {rc:?}: blotctl reads {key} and never \
+                        writes it"
+                    ),
+                )?;
+            }
+        }
+        let (dir, name) = rc.rsplit_once('/').unwrap_or(("", rc));
+        let dir = if dir.is_empty() { "/" } else { dir };
+        if !MONIT_RC_DIRS.contains(&dir) || !name.starts_with("monit") {
+            invalid(
+                &["monit_rc"],
+                format!(
+                    "monit_rc = {rc:?}: the monit control file must be one of the places \
+                    monit keeps it: /etc/monit.rc, /etc/monit.conf, /etc/monitrc, \
+                    /etc/monit/monitrc (a file named monit* in /etc or /etc/monit)"
+                ),
+            )?;
+        }
+        let app = self.app_dir.as_str();
+        if app == "/" || SYSTEM_DIRS.iter().any(|d| inside(app, d)) {
+            invalid(
+                &["app_dir"],
+                format!(
+                    "app_dir = {app:?}: a system directory; blotctl creates the app's logs \
+                    there owned by the app user, so it must be the Blot checkout (e.g. \
+                    /var/www/blot)"
+                ),
+            )?;
+        }
+        if self.log_files().iter().any(|l| l == rc) || inside(rc, &self.logs_dir()) {
+            invalid(
+                &["monit_rc", "app_dir"],
+                format!("monit_rc = {rc:?} is inside the app's logs directory"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Refuse an app user that is root by its uid on the box (`passwd`: the box's
+    /// /etc/passwd, when there is one): the whole sudo arrangement exists so that the app
+    /// never runs as root.
+    pub fn check_user(&self, passwd: &str) -> Result<(), Invalid> {
+        if let Ok(acct) = crate::accounts::lookup_user(passwd, &self.user) {
+            if acct.uid == 0 {
+                invalid(&["user"], root_user_message(&self.user))?;
+            }
         }
         Ok(())
     }
@@ -200,6 +425,9 @@ pub struct Layer {
     /// Where the values came from, as `blotctl config` shows it.
     pub origin: String,
     pub table: toml::Table,
+    /// key -> where exactly its value came from, for errors ("config file
+    /// /etc/blotctl.toml", "environment variable BLOTCTL_BLOT_PORT", "--set blot_port=1").
+    pub sources: BTreeMap<String, String>,
 }
 
 /// Environment variables that are not settings.
@@ -208,48 +436,76 @@ const RESERVED_ENV: &[&str] = &[
     "BLOTCTL_CONFIG",
     "BLOTCTL_CRASH_AT",
     "BLOTCTL_CRASH_RUNS",
+    "BLOTCTL_SIGNAL_RUNS",
     "BLOTCTL_SSH_OPTS",
+    "BLOTCTL_XTASK_CACHE",
 ];
 
 impl Layer {
-    /// A TOML document; unknown keys are errors with a did-you-mean.
+    /// A TOML document; unknown keys are errors with a did-you-mean. `origin` is how
+    /// `blotctl config` shows it (the path, or `--config PATH`).
     pub fn parse(text: &str, origin: &str) -> Result<Layer> {
+        let source = if origin.starts_with('/') {
+            format!("config file {origin}")
+        } else {
+            format!("config file {origin}").replacen("config file --config ", "--config ", 1)
+        };
         let table: toml::Table =
             toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
         for key in table.keys() {
             check_key(key).with_context(|| format!("invalid config file {origin}"))?;
         }
+        let sources = table.keys().map(|k| (k.clone(), source.clone())).collect();
         Ok(Layer {
             origin: origin.into(),
             table,
+            sources,
         })
     }
 
     /// `BLOTCTL_<KEY>` variables (e.g. `BLOTCTL_BLOT_PORT=9000`); a value that is not a
     /// TOML value (a number, `true`, `["a", "b"]`, a quoted string) is taken as a string.
-    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Option<Layer>> {
+    /// Any variable may hold bytes that are not UTF-8 (those outside blotctl's names are
+    /// none of its business); a `BLOTCTL_*` one that does is an error naming it.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Option<Layer>> {
+        use std::os::unix::ffi::OsStrExt;
         let mut table = toml::Table::new();
+        let mut sources = BTreeMap::new();
         for (name, value) in vars {
-            let Some(key) = name.strip_prefix("BLOTCTL_") else {
+            if !name.as_bytes().starts_with(b"BLOTCTL_") {
                 continue;
+            }
+            let Some(name) = name.to_str() else {
+                bail!(
+                    "the environment variable {} has a name that is not valid UTF-8; unset it",
+                    name.to_string_lossy()
+                );
             };
-            if RESERVED_ENV.contains(&name.as_str()) {
-                continue;
+            let key = &name["BLOTCTL_".len()..];
+            if RESERVED_ENV.contains(&name) || name.starts_with("BLOTCTL_BUILD_") {
+                continue; // not settings (BUILD_*: set by the build, `cargo test` passes them on)
             }
-            if name.starts_with("BLOTCTL_BUILD_") {
-                continue; // set by the build (`cargo test` passes them on)
-            }
+            let Some(value) = value.to_str() else {
+                bail!(
+                    "invalid environment variable {name}: its value is not valid UTF-8 (unset \
+                    it, or set it to text)"
+                );
+            };
             let key = key.to_ascii_lowercase();
             if let Err(e) = check_key(&key) {
                 // Other programs' variables may share the prefix: warn, do not fail.
                 eprintln!("warning: ignoring environment variable {name}: {e}");
                 continue;
             }
-            table.insert(key, loose_value(value));
+            sources.insert(key.clone(), format!("environment variable {name}"));
+            table.insert(key, loose_value(value.to_string()));
         }
         Ok((!table.is_empty()).then(|| Layer {
             origin: "environment".into(),
             table,
+            sources,
         }))
     }
 
@@ -257,6 +513,7 @@ impl Layer {
     /// here is an error: the operator typed it for blotctl.
     pub fn from_flags(sets: &[String]) -> Result<Option<Layer>> {
         let mut table = toml::Table::new();
+        let mut sources = BTreeMap::new();
         for kv in sets {
             let Some((key, value)) = kv.split_once('=') else {
                 bail!("--set {kv:?}: expected KEY=VALUE (`blotctl config` lists the keys)");
@@ -266,11 +523,13 @@ impl Layer {
             check_key(key)
                 .and_then(|()| check_type(key, &value))
                 .with_context(|| format!("--set {kv:?}"))?;
+            sources.insert(key.to_string(), format!("--set {kv}"));
             table.insert(key.to_string(), value);
         }
         Ok((!table.is_empty()).then(|| Layer {
             origin: "--set".into(),
             table,
+            sources,
         }))
     }
 }
@@ -329,31 +588,63 @@ pub struct Effective {
 }
 
 /// Merge layers over the defaults (later layers win, key by key) and validate the result.
-pub fn resolve(layers: Vec<Layer>) -> Result<Effective> {
+/// `passwd` is the box's /etc/passwd, when there is one (the app user must not be uid 0).
+/// Every error names the key and where its value came from.
+pub fn resolve(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
     let mut merged = toml::Table::try_from(Settings::default()).expect("settings serialize");
-    let mut sources: std::collections::BTreeMap<String, String> = merged
+    let mut sources: BTreeMap<String, String> = merged
         .keys()
         .map(|k| (k.clone(), "default".to_string()))
         .collect();
+    let mut blame: BTreeMap<String, String> = BTreeMap::new();
     for layer in &layers {
         for (k, v) in &layer.table {
+            let source = layer
+                .sources
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| layer.origin.clone());
+            // Each value on its own over the defaults: a wrong type names its key.
+            if let Err(e) = check_type(k, v) {
+                bail!("invalid {source}: {k} = {v}: {e}");
+            }
             merged.insert(k.clone(), v.clone());
             sources.insert(k.clone(), layer.origin.clone());
+            blame.insert(k.clone(), source);
         }
     }
-    let settings: Settings = merged.try_into().map_err(|e: toml::de::Error| {
-        let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
-        anyhow::anyhow!("invalid config ({}): {}", origins.join(", "), e.message())
-    })?;
-    settings.validate().with_context(|| {
-        let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
-        match origins[..] {
-            [file] if file != "environment" && file != "--set" => {
-                format!("invalid config file {file}")
-            }
-            _ => format!("invalid config (from {})", origins.join(", ")),
+    let settings: Settings = Settings::deserialize(merged)
+        .map_err(|e| anyhow::anyhow!("invalid settings: {}", e.message()))?;
+    let checked = settings
+        .check()
+        .and_then(|()| passwd.map_or(Ok(()), |p| settings.check_user(p)));
+    if let Err(bad) = checked {
+        let from = |k: &str| {
+            blame
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| "the default".into())
+        };
+        let first = bad
+            .keys
+            .iter()
+            .find(|k| blame.contains_key(**k))
+            .or(bad.keys.first())
+            .copied()
+            .unwrap_or("settings");
+        let mut msg = format!("invalid {}: {}", from(first), bad.msg);
+        if bad.keys.len() > 1 {
+            let each: Vec<String> = bad
+                .keys
+                .iter()
+                .map(|k| format!("{k} from {}", from(k)))
+                .collect();
+            msg.push_str(&format!(" ({})", each.join(", ")));
+        } else if !bad.msg.contains(first) {
+            msg.push_str(&format!(" (setting `{first}`)"));
         }
-    })?;
+        bail!(msg);
+    }
     Ok(Effective { settings, sources })
 }
 
@@ -465,6 +756,14 @@ const SPECIAL: &[char] = &[
     '[', ']', '*', '?', '!', '#', '~', '%', ',', '=',
 ];
 
+fn root_user_message(user: &str) -> String {
+    format!(
+        "user = {user:?} is root (uid 0): the app must never run as root, which is why upstart \
+         runs it with `sudo -u USER`; set `user` to the unprivileged account that owns the \
+         checkout (e.g. ec2-user)"
+    )
+}
+
 fn safe_word(key: &str, val: &str) -> Result<()> {
     if val.is_empty() {
         bail!("{key} is empty");
@@ -550,6 +849,128 @@ fn service_name(key: &str, val: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        v.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    fn err(layers: Vec<Layer>, passwd: Option<&str>) -> String {
+        format!("{:#}", resolve(layers, passwd).unwrap_err())
+    }
+
+    #[test]
+    fn every_error_names_the_key_and_its_source() {
+        let file = Layer::parse("blot_port = 65536\n", "/etc/blotctl.toml").unwrap();
+        let e = err(vec![file], None);
+        assert!(
+            e.contains("config file /etc/blotctl.toml") && e.contains("blot_port = 65536"),
+            "{e}"
+        );
+        let env = Layer::from_env(vars(&[("BLOTCTL_NGINX_PORT", "70000")]))
+            .unwrap()
+            .unwrap();
+        let e = err(vec![env], None);
+        assert!(
+            e.contains("environment variable BLOTCTL_NGINX_PORT") && e.contains("nginx_port"),
+            "{e}"
+        );
+        // --set: a type error already when the flag is read, a refused value when merged.
+        let e = Layer::from_flags(&["start_timeout=18446744073709551615".into()]).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("--set \"start_timeout=18446744073709551615\""),
+            "{e}"
+        );
+        let flags = Layer::from_flags(&["start_timeout=9223372036854775807".into()])
+            .unwrap()
+            .unwrap();
+        let e = err(vec![flags], None);
+        assert!(
+            e.contains("--set start_timeout=9223372036854775807") && e.contains("must be 1..="),
+            "{e}"
+        );
+        // Two keys at fault: each with its own source.
+        let file = Layer::parse("blot_port = 80\n", "/etc/blotctl.toml").unwrap();
+        let e = err(vec![file], None);
+        assert!(
+            e.contains("blot_port from config file /etc/blotctl.toml")
+                && e.contains("nginx_port from the default"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_environment() {
+        let bad = OsString::from_vec(vec![0xff, 0xfe]);
+        // Not blotctl's: ignored.
+        let l = Layer::from_env(vec![(OsString::from("LANG"), bad.clone())]).unwrap();
+        assert!(l.is_none());
+        let e = Layer::from_env(vec![(OsString::from("BLOTCTL_USER"), bad)]).unwrap_err();
+        assert!(e.to_string().contains("BLOTCTL_USER"), "{e}");
+        // Not a setting, and not unknown either.
+        assert!(Layer::from_env(vars(&[("BLOTCTL_SSH_OPTS", "-v")]))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn settings_aimed_at_system_files_are_refused() {
+        for (toml, want) in [
+            ("monit_rc = \"/etc/sudoers\"", "never writes /etc/sudoers"),
+            ("monit_rc = \"/etc/shadow\"", "never writes /etc/shadow"),
+            ("monit_rc = \"/etc/sudoers.d/monit\"", "never writes"),
+            ("monit_rc = \"/etc/hosts\"", "the hosts file"),
+            (
+                "monit_rc = \"/etc/blotctl.toml\"",
+                "blotctl's own config file",
+            ),
+            ("monit_rc = \"/etc/init/monit.rc\"", "never writes"),
+            ("monit_rc = \"/var/tmp/monit.rc\"", "places monit keeps it"),
+            (
+                "monit_rc = \"/etc/monitrc\"\nredis_config = \"/etc/monitrc\"",
+                "reads redis_config",
+            ),
+            ("app_dir = \"/etc\"", "a system directory"),
+            ("app_dir = \"/\"", "a system directory"),
+            ("app_dir = \"/usr/lib/blot\"", "a system directory"),
+        ] {
+            let l = Layer::parse(toml, "/etc/blotctl.toml").unwrap();
+            let e = err(vec![l], None);
+            assert!(
+                e.contains(want) && e.contains("config file /etc/blotctl.toml"),
+                "{toml}: {e}"
+            );
+        }
+        for ok in [
+            "/etc/monit.rc",
+            "/etc/monit.conf",
+            "/etc/monitrc",
+            "/etc/monit/monitrc",
+        ] {
+            let l = Layer::parse(&format!("monit_rc = {ok:?}"), "c").unwrap();
+            resolve(vec![l], None).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_root_app_user_is_refused() {
+        let l = Layer::parse("user = \"root\"", "/etc/blotctl.toml").unwrap();
+        assert!(err(vec![l], None).contains("uid 0"));
+        let passwd =
+            "root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\nblot:x:500:500::/h:/bin/sh\n";
+        let l = Layer::parse("user = \"toor\"", "/etc/blotctl.toml").unwrap();
+        let e = err(vec![l], Some(passwd));
+        assert!(
+            e.contains("uid 0") && e.contains("/etc/blotctl.toml"),
+            "{e}"
+        );
+        let l = Layer::parse("user = \"blot\"", "c").unwrap();
+        resolve(vec![l], Some(passwd)).unwrap();
+    }
 
     #[test]
     fn defaults_are_valid() {
@@ -590,14 +1011,14 @@ mod tests {
     fn layers_merge_key_by_key_and_remember_sources() {
         let file =
             Layer::parse("blot_port = 9000\nuser = \"blot\"\n", "/etc/blotctl.toml").unwrap();
-        let env = Layer::from_env([
-            ("BLOTCTL_USER".to_string(), "deploy".to_string()),
-            ("BLOTCTL_ROOT".to_string(), "/x".to_string()),
-            ("PATH".to_string(), "/bin".to_string()),
-        ])
+        let env = Layer::from_env(vars(&[
+            ("BLOTCTL_USER", "deploy"),
+            ("BLOTCTL_ROOT", "/x"),
+            ("PATH", "/bin"),
+        ]))
         .unwrap()
         .unwrap();
-        let e = resolve(vec![file, env]).unwrap();
+        let e = resolve(vec![file, env], None).unwrap();
         assert_eq!(e.settings.blot_port, 9000);
         assert_eq!(e.settings.user, "deploy");
         assert_eq!(e.sources["blot_port"], "/etc/blotctl.toml");
@@ -607,13 +1028,13 @@ mod tests {
 
     #[test]
     fn set_flags_are_the_top_layer_and_strict() {
-        let env = Layer::from_env([("BLOTCTL_BLOT_PORT".to_string(), "9100".to_string())])
+        let env = Layer::from_env(vars(&[("BLOTCTL_BLOT_PORT", "9100")]))
             .unwrap()
             .unwrap();
         let flags = Layer::from_flags(&["blot_port=9200".into(), "user = deploy".into()])
             .unwrap()
             .unwrap();
-        let e = resolve(vec![env, flags]).unwrap();
+        let e = resolve(vec![env, flags], None).unwrap();
         assert_eq!(e.settings.blot_port, 9200);
         assert_eq!(e.settings.user, "deploy");
         assert_eq!(e.sources["blot_port"], "--set");
@@ -633,16 +1054,16 @@ mod tests {
 
     #[test]
     fn env_values_are_typed() {
-        let l = Layer::from_env([
-            ("BLOTCTL_SITES".into(), "[\"a.b\"]".into()),
-            ("BLOTCTL_BLOT_PORT".into(), "81".into()),
-        ])
+        let l = Layer::from_env(vars(&[
+            ("BLOTCTL_SITES", "[\"a.b\"]"),
+            ("BLOTCTL_BLOT_PORT", "81"),
+        ]))
         .unwrap()
         .unwrap();
-        let e = resolve(vec![l]).unwrap();
+        let e = resolve(vec![l], None).unwrap();
         assert_eq!(e.settings.sites, vec!["a.b"]);
         assert_eq!(e.settings.blot_port, 81);
-        assert!(Layer::from_env([("BLOTCTL_BLOT_PROT".into(), "81".into())])
+        assert!(Layer::from_env(vars(&[("BLOTCTL_BLOT_PROT", "81")]))
             .unwrap()
             .is_none());
     }

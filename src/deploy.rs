@@ -1,10 +1,12 @@
 //! `blotctl deploy` and `blotctl restart`: the runbook's deploy, through the same plan/apply
 //! model as `provision`.
 //!
-//! deploy plans two steps. `app checkout` observes the checkout as the app user: the branch,
-//! local changes, then `git fetch` (observation: it moves only the remote-tracking ref, never
-//! the working tree) and whether the new commit is a fast-forward; the change is the
-//! fast-forward itself (`git merge --ff-only COMMIT`). `restart blot` plans the restart when
+//! deploy plans two steps. `app checkout` observes the checkout as the app user, without
+//! changing a byte of it (a dry run leaves refs, FETCH_HEAD, objects and the index as they
+//! are): the branch, local changes (`git --no-optional-locks status`), the remote's head
+//! (`git ls-remote`), and, when that commit is here already, whether it is a fast-forward.
+//! The change is the fast-forward: fetch the branch when its commits are not here yet,
+//! check again that it is a fast-forward of what was observed, `git merge --ff-only`. `restart blot` plans the restart when
 //! the checkout moves (or with `--restart`). Refusals (local changes, a diverged or ahead
 //! branch, another branch checked out) are planning errors: nothing is changed.
 //!
@@ -28,11 +30,16 @@ use crate::sys::{command_failure, Kind, Output, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 
 /// git in the checkout, as the app user.
-struct Git {
+pub struct Git {
     prefix: Vec<String>,
 }
 
 impl Git {
+    /// git with this argv in front (`sudo -n -H -u USER git -C DIR`, or `git -C DIR`).
+    pub fn with_prefix(prefix: Vec<String>) -> Git {
+        Git { prefix }
+    }
+
     fn new(ctx: &Ctx) -> Result<Git> {
         let s = ctx.settings;
         let dir = ctx.sys.host_path(&s.app_dir)?.display().to_string();
@@ -129,7 +136,16 @@ impl Step for Checkout {
         }
         // Tracked files only: the logs (and anything else untracked) never block a deploy;
         // git itself refuses a fast-forward that would overwrite an untracked file.
-        let status = git.ok(ctx, &["status", "--porcelain", "--untracked-files=no"])?;
+        // --no-optional-locks: a look must not refresh (write) the index.
+        let status = git.ok(
+            ctx,
+            &[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
+        )?;
         if !status.is_empty() {
             bail!(
                 "{dir} has local changes, so deploy changed nothing:\n{}\ncommit or discard \
@@ -142,6 +158,95 @@ impl Step for Checkout {
             );
         }
 
+        // The remote's head, asked without fetching: a dry run leaves the checkout (refs,
+        // FETCH_HEAD, objects) exactly as it is; fetching is part of the change.
+        let head_ref = format!("refs/heads/{branch}");
+        let listed = git
+            .ok(ctx, &["ls-remote", "--exit-code", remote, &head_ref])
+            .with_context(|| format!("cannot reach {remote} to ask for {branch}"))?;
+        let new = listed
+            .lines()
+            .find_map(|l| l.split_once('\t').filter(|(_, r)| *r == head_ref))
+            .map(|(sha, _)| sha.to_string())
+            .ok_or_else(|| anyhow!("`git ls-remote {remote} {head_ref}` printed {listed:?}"))?;
+        let old = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
+        let upstream = format!("{remote}/{branch}");
+        if old == new {
+            return Ok(StepPlan::changes(Vec::new()).note(format!(
+                "already up to date at {} ({upstream})",
+                short(&old)
+            )));
+        }
+        let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{new}^{{commit}}")])?;
+        let summary = if here.success() {
+            let behind = judge(ctx, &git, dir, &old, &new, &upstream)?;
+            format!(
+                "fast-forward {dir}: {} -> {} ({} from {upstream})",
+                short(&old),
+                short(&new),
+                commits(behind)
+            )
+        } else {
+            format!(
+                "fetch {upstream}, then fast-forward {dir}: {} -> {} (its commits are not here \
+                 yet; a dry run does not fetch them)",
+                short(&old),
+                short(&new)
+            )
+        };
+        Ok(StepPlan::changes(vec![Change::new(
+            summary,
+            Action::FastForward {
+                git: git.prefix.clone(),
+                dir: dir.clone(),
+                remote: remote.clone(),
+                branch: branch.clone(),
+                from: old,
+                to: new,
+            },
+        )]))
+    }
+}
+
+/// Whether `new` is a fast-forward of `old` (both commits must be here): how many commits
+/// behind, or the refusal (ahead, diverged) naming both sides.
+pub fn judge(ctx: &Ctx, git: &Git, dir: &str, old: &str, new: &str, upstream: &str) -> Result<u64> {
+    let ahead = git.count(ctx, &format!("{new}..{old}"))?;
+    let behind = git.count(ctx, &format!("{old}..{new}"))?;
+    if ahead > 0 && behind == 0 {
+        bail!(
+            "{dir} is {} ahead of {upstream} ({} there): nothing to deploy, and deploy never \
+             pushes or resets; push those commits, or reset the checkout by hand",
+            commits(ahead),
+            short(new)
+        );
+    }
+    if ahead > 0 {
+        bail!(
+            "{dir} and {upstream} have diverged ({} only here, {} only there): not a \
+             fast-forward, so deploy changed nothing; reconcile the branch by hand",
+            commits(ahead),
+            commits(behind)
+        );
+    }
+    Ok(behind)
+}
+
+/// The change of a deploy (applied by the engine only): fetch the branch unless its head
+/// is here already, make sure the checkout is still at `from` and `to` a fast-forward of
+/// it, then `git merge --ff-only`.
+pub fn fast_forward(
+    ctx: &Ctx,
+    git: &Git,
+    dir: &str,
+    remote: &str,
+    branch: &str,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let upstream = format!("{remote}/{branch}");
+    let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{to}^{{commit}}")])?;
+    if !here.success() {
         let tracking = format!("refs/remotes/{remote}/{branch}");
         git.ok(
             ctx,
@@ -153,48 +258,17 @@ impl Step for Checkout {
             ],
         )
         .with_context(|| format!("cannot fetch {branch} from {remote}"))?;
-        let old = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
-        let new = git.ok(
-            ctx,
-            &["rev-parse", "--verify", &format!("{tracking}^{{commit}}")],
-        )?;
-        let upstream = format!("{remote}/{branch}");
-        if old == new {
-            return Ok(StepPlan::changes(Vec::new()).note(format!(
-                "already up to date at {} ({upstream})",
-                short(&old)
-            )));
-        }
-        let ahead = git.count(ctx, &format!("{new}..{old}"))?;
-        let behind = git.count(ctx, &format!("{old}..{new}"))?;
-        if ahead > 0 && behind == 0 {
-            bail!(
-                "{dir} is {} ahead of {upstream} ({} there): nothing to deploy, and deploy never \
-                 pushes or resets; push those commits, or reset the checkout by hand",
-                commits(ahead),
-                short(&new)
-            );
-        }
-        if ahead > 0 {
-            bail!(
-                "{dir} and {upstream} have diverged ({} only here, {} only there): not a \
-                 fast-forward, so deploy changed nothing; reconcile the branch by hand",
-                commits(ahead),
-                commits(behind)
-            );
-        }
-        Ok(StepPlan::changes(vec![Change::new(
-            format!(
-                "fast-forward {dir}: {} -> {} ({} from {upstream})",
-                short(&old),
-                short(&new),
-                commits(behind)
-            ),
-            Action::Run {
-                argv: git.argv(&["merge", "--ff-only", "--quiet", &new]),
-            },
-        )]))
     }
+    let now = git.ok(ctx, &["rev-parse", "--verify", "HEAD^{commit}"])?;
+    if now != from {
+        bail!(
+            "{dir} moved to {} while blotctl was running; left as it is (run again)",
+            short(&now)
+        );
+    }
+    judge(ctx, git, dir, from, to, &upstream)?;
+    git.ok(ctx, &["merge", "--ff-only", "--quiet", to])
+        .map(drop)
 }
 
 /// The jobs a job needs running first, in start order: the chain of its `start on started
@@ -370,20 +444,22 @@ fn run(
         };
         return app::end_nothing_to_do(plan, what, printer);
     }
+    app::not_interrupted(sys, command, counts.changes)?;
+    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
-    let result =
-        app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer).and_then(|()| {
-            app::converged(
-                &ctx,
-                |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
-                counts,
-            )
-        });
+    let (applied, result) = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let result = result.and_then(|()| {
+        app::converged(
+            &ctx,
+            |ctx| Ok::<Vec<Planned>, anyhow::Error>(engine::plan_all(ctx, &replan())),
+            applied.changes(),
+        )
+    });
     let done = if command == "deploy" {
         "deployed"
     } else {
         "restarted"
     };
     let backup = journal.run_id().map(String::from);
-    app::end_run(command, &planned, result, backup, done, printer)
+    app::end_run(command, &planned, &applied, result, backup, done, printer)
 }

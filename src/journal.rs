@@ -6,6 +6,7 @@
 //! A run id exists only for runs that changed something: the directory is created at the
 //! first change.
 
+use crate::config::Settings;
 use crate::plan::{Action, Change, RcLink};
 use crate::sys::{Kind, Sys};
 use anyhow::{anyhow, bail, Context, Result};
@@ -19,11 +20,15 @@ pub const LOCK: &str = "/var/lock/blotctl.lock";
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Original {
     Missing,
+    /// A file; its contents are the blob, whose sha256 and size are recorded to check it
+    /// before anything is restored from it.
     File {
         mode: u32,
         uid: u32,
         gid: u32,
         blob: String,
+        sha256: String,
+        size: u64,
     },
     Dir {
         mode: u32,
@@ -35,15 +40,35 @@ pub enum Original {
     },
 }
 
+/// What the run left at a path (after its last change there): a rollback restores only a
+/// path that is still so, and keeps (with a note) one that was changed since.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum After {
+    Missing,
+    /// `sha256` is `None` when the run changed only mode and owner (the contents are not
+    /// the run's, e.g. a log the app keeps writing).
+    File {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        sha256: Option<String>,
+    },
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum Entry {
-    /// A path as it was; `created` is the blob of what the run wrote to a path that did not
-    /// exist (so a rollback can tell whether it was changed since).
+    /// A path as it was, and as the run left it.
     Path {
         path: String,
         original: Original,
-        created: Option<String>,
+        after: After,
     },
     /// A service's rc links before chkconfig changed them.
     Links { service: String, links: Vec<RcLink> },
@@ -56,7 +81,7 @@ pub enum Entry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub run_id: String,
-    /// `provision` or `rollback`.
+    /// `provision`, `rollback`, `init`, `deploy` or `restart`.
     pub command: String,
     /// For a rollback: the run it undid.
     pub undoes: Option<String>,
@@ -69,6 +94,13 @@ impl Manifest {
     pub fn dir(&self) -> String {
         format!("{BACKUPS}/{}", self.run_id)
     }
+}
+
+/// The sha256 of some bytes, in hex (as the manifest records blobs, and as `--host` names
+/// and checks the binary it uploads).
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// Records originals for one run.
@@ -93,36 +125,50 @@ impl Journal {
         self.manifest.as_ref().map(|m| m.run_id.as_str())
     }
 
+    /// The command whose run this journals (`provision`, `rollback`, ...).
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
     /// Save what `change` is about to alter. Must succeed before the change is applied.
     pub fn record(&mut self, sys: &Sys, change: &Change) -> Result<()> {
         let entry = match &change.action {
-            Action::WriteFile { path, old, new, .. } => {
-                if self.has_path(path) {
-                    return Ok(());
-                }
-                let original = self.capture(sys, path)?;
-                let created = match (old, &original) {
-                    (None, Original::Missing) => Some(self.blob(sys, new)?),
-                    _ => None,
+            Action::WriteFile {
+                path, new, perms, ..
+            } => {
+                let after = After::File {
+                    mode: perms.mode,
+                    uid: perms.uid,
+                    gid: perms.gid,
+                    sha256: Some(sha256(new)),
                 };
-                Entry::Path {
-                    path: path.clone(),
-                    original,
-                    created,
-                }
+                return self.record_path(sys, path, after);
             }
-            Action::SetPerms { path, .. }
-            | Action::CreateDir { path, .. }
-            | Action::RemovePath { path } => {
-                if self.has_path(path) {
-                    return Ok(());
-                }
-                Entry::Path {
-                    path: path.clone(),
-                    original: self.capture(sys, path)?,
-                    created: None,
-                }
+            Action::SetPerms { path, to, .. } => {
+                let after = match sys.meta(path)?.map(|m| m.kind) {
+                    Some(Kind::Dir) => After::Dir {
+                        mode: to.mode,
+                        uid: to.uid,
+                        gid: to.gid,
+                    },
+                    _ => After::File {
+                        mode: to.mode,
+                        uid: to.uid,
+                        gid: to.gid,
+                        sha256: None,
+                    },
+                };
+                return self.record_path(sys, path, after);
             }
+            Action::CreateDir { path, perms } => {
+                let after = After::Dir {
+                    mode: perms.mode,
+                    uid: perms.uid,
+                    gid: perms.gid,
+                };
+                return self.record_path(sys, path, after);
+            }
+            Action::RemovePath { path, .. } => return self.record_path(sys, path, After::Missing),
             Action::ChkconfigOff { service } | Action::RestoreLinks { service, .. } => {
                 Entry::Links {
                     service: service.clone(),
@@ -137,20 +183,41 @@ impl Journal {
             // A restart leaves the job as it found it (running): nothing to undo.
             Action::StopJob { .. }
             | Action::Run { .. }
+            | Action::FastForward { .. }
             | Action::ReloadJobs { .. }
             | Action::RestartJob { .. } => return Ok(()),
         };
+        self.push(sys, entry)
+    }
+
+    /// A path's original, saved once per run (before its first change), and what the run
+    /// leaves there, updated with every change to it.
+    fn record_path(&mut self, sys: &Sys, path: &str, after: After) -> Result<()> {
+        if let Some(m) = self.manifest.as_mut() {
+            let known = m.entries.iter_mut().find_map(|e| match e {
+                Entry::Path { path: p, after, .. } if p == path => Some(after),
+                _ => None,
+            });
+            if let Some(slot) = known {
+                *slot = after;
+                return self.save(sys);
+            }
+        }
+        let original = self.capture(sys, path)?;
+        self.push(
+            sys,
+            Entry::Path {
+                path: path.to_string(),
+                original,
+                after,
+            },
+        )
+    }
+
+    fn push(&mut self, sys: &Sys, entry: Entry) -> Result<()> {
         self.open(sys)?;
         self.manifest.as_mut().expect("opened").entries.push(entry);
         self.save(sys)
-    }
-
-    fn has_path(&self, p: &str) -> bool {
-        self.manifest.as_ref().is_some_and(|m| {
-            m.entries
-                .iter()
-                .any(|e| matches!(e, Entry::Path { path, .. } if path == p))
-        })
     }
 
     /// Create the run's directory at the first change.
@@ -188,14 +255,16 @@ impl Journal {
             None => Original::Missing,
             Some(m) => match m.kind {
                 Kind::File => {
-                    let bytes = sys
-                        .read(path)?
+                    let (bytes, m) = sys
+                        .observe(path)?
                         .ok_or_else(|| anyhow!("{path} disappeared while being backed up"))?;
                     Original::File {
                         mode: m.mode,
                         uid: m.uid,
                         gid: m.gid,
                         blob: self.blob(sys, &bytes)?,
+                        sha256: sha256(&bytes),
+                        size: bytes.len() as u64,
                     }
                 }
                 Kind::Dir => Original::Dir {
@@ -233,27 +302,175 @@ pub fn save(sys: &Sys, m: &Manifest) -> Result<()> {
     sys.write_atomic(&format!("{}/manifest.json", m.dir()), &text, 0o600, 0, 0)
 }
 
-/// Every recorded run, oldest first.
-pub fn list(sys: &Sys) -> Result<Vec<Manifest>> {
+/// A recorded run: its manifest, or why it cannot be used (a damaged manifest affects
+/// only its own run).
+pub struct Run {
+    pub id: String,
+    pub manifest: std::result::Result<Manifest, String>,
+}
+
+/// Every recorded run, oldest first. A run whose manifest cannot be read, does not parse,
+/// or names what no run of blotctl could have recorded is listed as damaged.
+pub fn list(sys: &Sys, settings: &Settings) -> Result<Vec<Run>> {
     let Some(ids) = sys.list_dir(BACKUPS)? else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for id in ids {
-        if let Some(text) = sys.read(&format!("{BACKUPS}/{id}/manifest.json"))? {
-            let m: Manifest = serde_json::from_slice(&text)
-                .with_context(|| format!("{BACKUPS}/{id}/manifest.json is damaged"))?;
-            out.push(m);
-        }
+    for id in ids.into_iter().filter(|n| !n.starts_with('.')) {
+        let path = format!("{BACKUPS}/{id}/manifest.json");
+        let manifest = match sys.observe(&path) {
+            Ok(None) => continue, // killed before its first entry was saved
+            Err(e) => Err(format!("{e:#}")),
+            Ok(Some((text, _))) => serde_json::from_slice::<Manifest>(&text)
+                .map_err(|e| format!("{path} is not a manifest blotctl wrote: {e}"))
+                .and_then(|m| check_manifest(&m, &id, settings).map(|()| m)),
+        };
+        out.push(Run { id, manifest });
     }
-    out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
 
-/// Read a blob saved for a run.
-pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str) -> Result<Vec<u8>> {
-    sys.read(&format!("{}/{blob}", m.dir()))?
-        .ok_or_else(|| anyhow!("backup {}/{blob} is missing", m.dir()))
+/// What a manifest may say: only what a run of blotctl with these settings could have
+/// recorded. Anything else (a path it does not manage, a blob name that is a path, a
+/// setuid bit, sudoers owned by someone else, a kernel file it never sets) means the
+/// manifest was tampered with, and nothing is restored from it.
+fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::Result<(), String> {
+    if m.run_id != id {
+        return Err(format!(
+            "it names run {:?}, but lives in {BACKUPS}/{id}",
+            m.run_id
+        ));
+    }
+    if !["provision", "rollback", "init", "deploy", "restart"].contains(&m.command.as_str()) {
+        return Err(format!("unknown command {:?}", m.command));
+    }
+    let managed = crate::steps::managed_paths(settings);
+    let services: Vec<String> = crate::steps::chkconfig::services_of(settings);
+    let perms_ok = |path: &str, kind: &str, mode: u32, uid: u32, gid: u32| {
+        if mode & !0o7777 != 0 || (kind == "file" && mode & 0o7000 != 0) {
+            return Err(format!(
+                "{path}: mode {mode:04o} (setuid, setgid or sticky on a file blotctl manages)"
+            ));
+        }
+        if path.starts_with("/etc/") && uid != 0 {
+            return Err(format!(
+                "{path}: owner uid {uid} (files blotctl manages in /etc are root's)"
+            ));
+        }
+        if path == crate::steps::sudoers::PATH && (uid != 0 || gid != 0 || mode & 0o022 != 0) {
+            return Err(format!(
+                "{path}: mode {mode:04o}, owner {uid}:{gid} (sudo accepts only root's, not writable by others)"
+            ));
+        }
+        Ok(())
+    };
+    for e in &m.entries {
+        match e {
+            Entry::Path {
+                path,
+                original,
+                after,
+            } => {
+                if !managed.contains(path) {
+                    return Err(format!(
+                        "it names {path}, which is not a path blotctl manages"
+                    ));
+                }
+                match original {
+                    Original::File {
+                        mode,
+                        uid,
+                        gid,
+                        blob,
+                        sha256,
+                        size,
+                    } => {
+                        let n = blob.strip_prefix("blob-").unwrap_or("");
+                        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                            return Err(format!("{path}: blob name {blob:?}"));
+                        }
+                        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            return Err(format!("{path}: sha256 {sha256:?}"));
+                        }
+                        if *size > crate::sys::MAX_READ {
+                            return Err(format!("{path}: size {size}"));
+                        }
+                        perms_ok(path, "file", *mode, *uid, *gid)?;
+                    }
+                    Original::Dir { mode, uid, gid } => perms_ok(path, "dir", *mode, *uid, *gid)?,
+                    Original::Missing | Original::Symlink { .. } => {}
+                }
+                match after {
+                    After::File { mode, uid, gid, .. } => {
+                        perms_ok(path, "file", *mode, *uid, *gid)?
+                    }
+                    After::Dir { mode, uid, gid } => perms_ok(path, "dir", *mode, *uid, *gid)?,
+                    After::Missing => {}
+                }
+            }
+            Entry::Links { service, links } => {
+                if !services.contains(service) {
+                    return Err(format!(
+                        "rc links of {service:?}, not a service blotctl turns off"
+                    ));
+                }
+                for l in links {
+                    let b = l.name.as_bytes();
+                    let named = b.len() == 3 + service.len()
+                        && (b[0] == b'S' || b[0] == b'K')
+                        && b[1].is_ascii_digit()
+                        && b[2].is_ascii_digit()
+                        && l.name[3..] == **service;
+                    if l.level > 6 || !named || l.target != format!("../init.d/{service}") {
+                        return Err(format!(
+                            "an rc link {:?} -> {:?} of {service}",
+                            l.name, l.target
+                        ));
+                    }
+                }
+            }
+            Entry::JobStarted { job } => {
+                if !crate::steps::templates::JOBS.contains(&job.as_str()) {
+                    return Err(format!("a started job {job:?} that is not blotctl's"));
+                }
+            }
+            Entry::KernelValue { path, value } => {
+                let known = [
+                    crate::steps::hostsettings::THP,
+                    crate::steps::hostsettings::OVERCOMMIT,
+                ];
+                let word = !value.is_empty()
+                    && value.len() <= 16
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric());
+                if !known.contains(&path.as_str()) || !word {
+                    return Err(format!("a kernel value {path} = {value:?}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read a blob saved for a run, checked against what the manifest recorded: a regular
+/// file (no link on the way) of the recorded size and sha256.
+pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str, sha: &str, size: u64) -> Result<Vec<u8>> {
+    let path = format!("{}/{blob}", m.dir());
+    let bytes = sys
+        .observe(&path)
+        .with_context(|| format!("cannot use the backup {path}"))?
+        .map(|(bytes, _)| bytes)
+        .ok_or_else(|| anyhow!("the backup {path} is missing"))?;
+    if bytes.len() as u64 != size || sha256(&bytes) != sha {
+        bail!(
+            "the backup {path} is not what run {} saved ({} bytes, sha256 {}; the manifest \
+             says {size} bytes, sha256 {sha}): refusing to restore from it",
+            m.run_id,
+            bytes.len(),
+            sha256(&bytes)
+        );
+    }
+    Ok(bytes)
 }
 
 /// The rc links of a service in /etc/rc.d/rc0.d … rc6.d (`SnnNAME`/`KnnNAME`).

@@ -27,8 +27,10 @@ pub enum State {
     Absent,
     /// Deliberately not run (e.g. `--no-start`, a setting turned off).
     Skipped,
-    /// Could not be planned, or the check failed.
+    /// Could not be planned, or the check failed (in a run: a change of it failed).
     Failed,
+    /// A real run stopped at an earlier step: none of this one's changes were made.
+    NotReached,
 }
 
 /// One step of a plan or of a run, or one check of `verify`.
@@ -99,6 +101,21 @@ impl StepOutcome {
             Ok(detail) => StepOutcome::check(name, State::Ok, detail),
             Err(e) => StepOutcome::check(name, State::Failed, format!("{e:#}")),
         }
+    }
+}
+
+/// What a real run applied: how many changes of each step (in plan order, up to where it
+/// stopped), and which step failed and why.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub per_step: Vec<usize>,
+    pub failed: Option<(usize, String)>,
+}
+
+impl Applied {
+    /// Changes applied in all, counted as they were made (not taken from the plan).
+    pub fn changes(&self) -> usize {
+        self.per_step.iter().sum()
     }
 }
 
@@ -220,6 +237,42 @@ impl Outcome {
         self
     }
 
+    /// The steps of a real run as far as it got: a step whose changes were all made is
+    /// `changed`; the step where a change failed is `failed`, with the reason and only the
+    /// changes made before it; a step a signal stopped part-way keeps the changes made; the
+    /// steps after are `not_reached`.
+    pub fn with_applied(mut self, planned: &[Planned], applied: &Applied) -> Outcome {
+        self.steps = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut s = StepOutcome::planned(p, true);
+                let made = applied.per_step.get(i).copied().unwrap_or(0);
+                match &applied.failed {
+                    Some((f, why)) if *f == i => {
+                        s.state = State::Failed;
+                        s.reason = Some(why.clone());
+                        s.changes.truncate(made);
+                    }
+                    _ if s.state == State::Changed && made == 0 => {
+                        s.state = State::NotReached;
+                        s.reason = Some("not applied: the run stopped at an earlier step".into());
+                    }
+                    _ if made < s.changes.len() => {
+                        s.reason = Some(format!(
+                            "stopped part-way: {made} of {} changes made",
+                            s.changes.len()
+                        ));
+                        s.changes.truncate(made);
+                    }
+                    _ => {}
+                }
+                s
+            })
+            .collect();
+        self
+    }
+
     /// The outcome of a command that stopped with `err` (exit `code`).
     pub fn with_error(mut self, err: &anyhow::Error, code: u8) -> Outcome {
         self.exit_code = code;
@@ -239,14 +292,16 @@ impl Outcome {
 pub fn count(steps: &[StepOutcome]) -> Counts {
     let mut n = Counts::default();
     for s in steps {
-        n.changes += s.changes.len();
+        if s.state != State::NotReached {
+            n.changes += s.changes.len();
+        }
         n.not_checked += s.not_checked.len();
         match s.state {
             State::Ok => n.ok += 1,
             State::Absent => n.absent += 1,
             State::Skipped => n.skipped += 1,
             State::Failed => n.failed += 1,
-            State::WouldChange | State::Changed | State::NotChecked => {}
+            State::WouldChange | State::Changed | State::NotChecked | State::NotReached => {}
         }
     }
     n

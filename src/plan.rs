@@ -69,14 +69,37 @@ pub enum Action {
     /// `chkconfig SERVICE off`. The journal saves the service's rc links first.
     ChkconfigOff { service: String },
     /// Make a service's rc links exactly these (rollback of chkconfig).
-    RestoreLinks { service: String, links: Vec<RcLink> },
+    /// `from` is what was observed: the engine refuses if the links changed since.
+    RestoreLinks {
+        service: String,
+        from: Vec<RcLink>,
+        links: Vec<RcLink>,
+    },
     /// Remove a file or an (empty) directory that a run created.
-    RemovePath { path: String },
+    /// `old` is the file's contents as observed (`None` for a directory, which must be
+    /// empty): the engine refuses if it changed since.
+    RemovePath {
+        path: String,
+        #[serde(skip)]
+        old: Option<Vec<u8>>,
+    },
     /// Set a live kernel value (a file under /proc/sys or /sys, written in place: such
     /// files cannot be replaced by rename), then read it back. `from` is the value that was
     /// observed (for a `[selected]` list such as THP's, the selected word).
     SetKernel {
         path: String,
+        from: String,
+        to: String,
+    },
+    /// Fast-forward the app checkout (`deploy`): with `git` (the argv in front of git's
+    /// own arguments, `sudo -n -H -u USER git -C DIR` on the box), fetch `remote`'s
+    /// `branch` unless commit `to` is here already, refuse unless HEAD is still `from` and
+    /// `to` is a fast-forward of it, then `git merge --ff-only to`.
+    FastForward {
+        git: Vec<String>,
+        dir: String,
+        remote: String,
+        branch: String,
         from: String,
         to: String,
     },
@@ -384,6 +407,7 @@ mod tests {
             mode,
             uid: 0,
             gid: 0,
+            nlink: 1,
         }
     }
 

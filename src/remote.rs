@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 /// The remote directory (under the login's `$HOME`) the binaries are uploaded to.
 const CACHE: &str = ".cache/blotctl";
 /// The build of blotctl that runs on the box (glibc 2.17), as `cargo xtask dist` names it.
+/// The most blotctl reads of a binary to upload (a debug build is ~60 MB).
+const BINARY_CAP: u64 = 512 << 20;
+
 const PORTABLE_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
 /// Where `cargo xtask dist` puts it, relative to a checkout.
 const DIST_BINARY: &str = "target/dist/blotctl";
@@ -165,10 +168,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Ok(s) => shlex::split(&s).ok_or_else(|| {
             UsageError("BLOTCTL_SSH_OPTS has unbalanced quotes or a trailing backslash".into())
         })?,
-        Err(_) => Vec::new(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(UsageError("BLOTCTL_SSH_OPTS is not valid UTF-8".into()).into())
+        }
+        Err(std::env::VarError::NotPresent) => Vec::new(),
     };
     let (binary, bytes) = pick_binary(&sys, cli.remote.binary.as_deref())?;
-    let sha = sha256_hex(&bytes);
+    let sha = crate::journal::sha256(&bytes);
     let size = bytes.len() as u64;
     drop(bytes);
     let job = Job {
@@ -223,7 +229,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
 /// reach the box otherwise: sudo clears the environment, and the file is on this machine.
 fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
     let layers = crate::app::local_layers(sys, cli.config.as_deref(), &cli.set)?;
-    crate::app::resolve_layers(layers.clone()).map_err(|e| {
+    crate::app::resolve_layers(layers.clone(), None).map_err(|e| {
         if e.is::<UsageError>() {
             e
         } else {
@@ -340,14 +346,14 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
                 .ok()
                 .and_then(|exe| Some(exe.parent()?.parent()?.join("dist/blotctl")));
             if let Some(p) = beside {
-                if let Some(bytes) = sys.read_host_bytes(&p)? {
+                if let Some(bytes) = sys.read_host_bytes(&p, BINARY_CAP)? {
                     return Ok((p, bytes));
                 }
             }
             PathBuf::from(DIST_BINARY)
         }
     };
-    match sys.read_host_bytes(&path)? {
+    match sys.read_host_bytes(&path, BINARY_CAP)? {
         Some(bytes) => Ok((path, bytes)),
         None if flag.is_some() => {
             Err(UsageError(format!("--binary {}: no such file", path.display())).into())
@@ -360,14 +366,6 @@ fn pick_binary(sys: &Sys, flag: Option<&Path>) -> Result<(PathBuf, Vec<u8>)> {
         ))
         .into()),
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// This command line minus the options that only make sense here. With `drop_root`, minus
@@ -415,13 +413,13 @@ fn remote_binary(sha: &str) -> String {
     format!("\"$HOME\"/{CACHE}/blotctl-{sha}")
 }
 
-/// Prints who the login is (`uid=N`) and, when the binary is there, its size (`size=N`).
-/// The name is the sha256 of the contents, checked on arrival before the rename that gives
-/// the file that name, so the size is checked, not the hash (re-reading it every run).
+/// Prints who the login is (`uid=N`) and, when the binary is there, its sha256
+/// (`sha256=HEX`): a file of the right name is used only when its contents are right (the
+/// cache is the login user's; its name proves nothing).
 fn probe_script(sha: &str) -> String {
     format!(
         "printf 'uid=%s\\n' \"$(id -u)\"; f={bin}; \
-         if [ -f \"$f\" ]; then printf 'size=%s\\n' \"$(wc -c < \"$f\")\"; fi",
+         if [ -f \"$f\" ]; then h=$(sha256sum < \"$f\"); printf 'sha256=%s\\n' \"${{h%% *}}\"; fi",
         bin = remote_binary(sha)
     )
 }
@@ -437,9 +435,16 @@ fn upload_script(sha: &str) -> String {
     )
 }
 
-/// The remote command line that runs the uploaded blotctl as root, every word quoted.
+/// The remote command line that runs the uploaded blotctl as root, every word quoted. The
+/// cached binary's sha256 is checked again right before it runs (the probe's check is
+/// older, and the file is the login user's).
 pub fn run_script(sha: &str, args: &[String], env: &[String], sudo: bool) -> Result<String> {
-    let mut cmd = String::from("exec ");
+    let mut cmd = format!(
+        "h=$(sha256sum < {bin}) || exit 1; if [ \"${{h%% *}}\" != {sha} ]; then echo \
+         \"blotctl: the cached {bin} is not the binary that was uploaded (sha256 ${{h%% *}}); \
+         remove it and run again\" >&2; exit 1; fi; exec ",
+        bin = remote_binary(sha)
+    );
     if sudo {
         cmd.push_str("sudo -n -- ");
     }
@@ -550,8 +555,8 @@ fn one_host(job: &Job, host: &str) -> Outcome {
     };
     let present = out
         .iter()
-        .filter_map(|l| l.strip_prefix("size="))
-        .any(|n| n.trim().parse::<u64>().ok() == Some(job.size));
+        .filter_map(|l| l.strip_prefix("sha256="))
+        .any(|h| h.trim() == job.sha);
 
     // 2. upload
     let binary = if present {
@@ -775,7 +780,9 @@ mod tests {
             "/tmp/it's $(rm -rf /) `x` \"y\" *.toml",
             "render",
         ]);
-        let cmd = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let full = run_script("abc", &nasty, &s(&["PATH=/a b:/c"]), true).unwrap();
+        let (check, cmd) = full.split_once("fi; ").unwrap();
+        assert!(check.starts_with("h=$(sha256sum < "), "{full}");
         assert!(cmd.starts_with("exec sudo -n -- env TERM=dumb "), "{cmd}");
         assert!(cmd.ends_with(" </dev/null"), "{cmd}");
         // What sh makes of it: print each word of the command after `exec`.
@@ -797,6 +804,35 @@ mod tests {
         want.extend(nasty);
         assert_eq!(words, want);
         assert!(!run_script("abc", &[], &[], false).unwrap().contains("sudo"));
+    }
+
+    #[test]
+    fn the_cached_binary_is_checked_before_it_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(CACHE);
+        std::fs::create_dir_all(&cache).unwrap();
+        let good = b"#!/bin/sh\necho ran \"$@\"\n";
+        let sha = crate::journal::sha256(good);
+        let bin = cache.join(format!("blotctl-{sha}"));
+        use std::os::unix::fs::PermissionsExt;
+        let run = |contents: &[u8]| {
+            std::fs::write(&bin, contents).unwrap();
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let script = run_script(&sha, &s(&["verify"]), &[], false).unwrap();
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("HOME", home.path())
+                .output()
+                .unwrap()
+        };
+        let ok = run(good);
+        assert_eq!(String::from_utf8_lossy(&ok.stdout), "ran verify\n");
+        let swapped = run(b"#!/bin/sh\necho evil\n");
+        assert_eq!(swapped.status.code(), Some(1));
+        assert!(swapped.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&swapped.stderr)
+            .contains("is not the binary that was uploaded"));
     }
 
     #[test]

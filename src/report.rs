@@ -88,6 +88,7 @@ pub fn steps_text(steps: &[StepOutcome], quiet: bool) -> String {
             State::NotChecked => line(&mut out, "not checked", &s.name, &what),
             State::WouldChange => line(&mut out, "would change", &s.name, &what),
             State::Changed => line(&mut out, "changed", &s.name, &what),
+            State::NotReached => line(&mut out, "not reached", &s.name, reason),
         }
         for c in &s.changes {
             let _ = writeln!(out, "  - {}", c.summary);
@@ -298,7 +299,7 @@ pub fn junit(o: &Outcome) -> String {
                     esc(&text)
                 );
             }
-            State::NotChecked | State::Skipped => {
+            State::NotChecked | State::Skipped | State::NotReached => {
                 skipped += 1;
                 let _ = writeln!(cases, "      <skipped message=\"{}\"/>", esc(&message));
                 let _ = writeln!(cases, "      <system-out>{}</system-out>", esc(&text));

@@ -1,12 +1,19 @@
 //! `blotctl rollback`: plan the changes that put back what a run's journal saved. The plan
 //! is compared with the box as it is now, so a rollback is idempotent; the same engine
-//! applies it (and journals it: a rollback is itself a run).
+//! applies it (and journals it: a rollback is itself a run, which can be rolled back too).
+//!
+//! One rule for every path: a path is put back only while it is still exactly what the
+//! run left there (contents, mode, owner); a path changed since (a hand edit, a later run)
+//! is kept as it is, with a note naming it and where its original is. Every blob is
+//! checked against the sha256 and size the manifest recorded before anything is restored,
+//! and a manifest that names what no run of blotctl could have recorded is refused
+//! (`journal::list` marks it damaged; other runs are unaffected).
 
-use crate::journal::{self, Entry, Manifest, Original};
+use crate::journal::{self, After, Entry, Manifest, Original};
 use crate::plan::{plan_file, plan_perms, Action, Change, NotChecked, Perms, StepPlan};
 use crate::steps::init::{observe, plan_jobs, unknown_reason, InitState};
 use crate::steps::Ctx;
-use crate::sys::Kind;
+use crate::sys::{Kind, Meta};
 use anyhow::Result;
 
 /// The changes that undo `m` (with notes about what is deliberately kept): jobs the run
@@ -53,89 +60,114 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<StepPlan> {
         }
     }
 
-    // Paths, newest first (files inside a directory the run created go before it).
+    // Paths, newest first (files inside a directory the run created go before it). One
+    // rule for every path: it is restored only while it is still what the run left there;
+    // one changed since (contents, mode or owner) is kept as it is, with a note.
     let mut removing: Vec<String> = Vec::new();
     for e in m.entries.iter().rev() {
         let Entry::Path {
             path,
             original,
-            created,
+            after,
         } = e
         else {
             continue;
         };
-        let now = sys.meta(path)?;
-        match original {
-            Original::Missing => {
-                let Some(meta) = now else { continue };
-                if meta.kind == Kind::File {
-                    if let Some(blob) = created {
-                        let wrote = journal::read_blob(sys, m, blob)?;
-                        if sys.read(path)?.as_deref() != Some(wrote.as_slice()) {
-                            notes.push(format!(
-                                "kept {path}: it changed after run {} created it",
-                                m.run_id
-                            ));
-                            continue;
-                        }
-                    }
-                }
-                if meta.kind == Kind::Dir {
-                    let inside = sys.list_dir(path)?.unwrap_or_default();
-                    let all_going = inside
-                        .iter()
-                        .all(|n| removing.contains(&format!("{path}/{n}")));
-                    if !all_going {
-                        notes.push(format!(
-                            "kept {path}/: it holds files the run did not create"
-                        ));
-                        continue;
-                    }
+        let now = Now::observe(sys, path)?;
+        if now.is_original(original) {
+            continue;
+        }
+        if !now.is_after(after) {
+            let from = match original {
+                Original::File { blob, .. } => format!("; its original is {}/{blob}", m.dir()),
+                _ => String::new(),
+            };
+            notes.push(format!(
+                "kept {path}: it changed after run {} (it is not what the run left there){from}",
+                m.run_id
+            ));
+            continue;
+        }
+        let why = format!("as before run {}", m.run_id);
+        match (original, &now) {
+            (Original::Missing, Now::Missing) => {}
+            (Original::Missing, Now::Dir(_)) => {
+                let inside = sys.list_dir(path)?.unwrap_or_default();
+                let all_going = inside
+                    .iter()
+                    .all(|n| removing.contains(&format!("{path}/{n}")));
+                if !all_going {
+                    notes.push(format!(
+                        "kept {path}/: it holds files the run did not create"
+                    ));
+                    continue;
                 }
                 removing.push(path.clone());
                 changes.push(Change::new(
-                    format!("remove {path} (run {} created it)", m.run_id),
-                    Action::RemovePath { path: path.clone() },
+                    format!("remove {path}/ (run {} created it)", m.run_id),
+                    Action::RemovePath {
+                        path: path.clone(),
+                        old: None,
+                    },
                 ));
             }
-            Original::File {
-                mode,
-                uid,
-                gid,
-                blob,
-            } => {
+            (Original::Missing, current) => {
+                removing.push(path.clone());
+                changes.push(Change::new(
+                    format!("remove {path} (run {} created it)", m.run_id),
+                    Action::RemovePath {
+                        path: path.clone(),
+                        old: current.bytes().map(<[u8]>::to_vec),
+                    },
+                ));
+            }
+            (
+                Original::File {
+                    mode,
+                    uid,
+                    gid,
+                    blob,
+                    sha256,
+                    size,
+                },
+                current,
+            ) => {
+                let bytes = journal::read_blob(sys, m, blob, sha256, *size)?;
                 let perms = Perms {
                     mode: *mode,
                     uid: *uid,
                     gid: *gid,
                 };
-                let bytes = journal::read_blob(sys, m, blob)?;
-                let current = match (sys.read(path)?, now) {
-                    (Some(b), Some(meta)) if meta.kind == Kind::File => Some((b, meta)),
-                    _ => None,
-                };
                 changes.extend(plan_file(
                     path,
-                    current.as_ref().map(|(b, meta)| (b.as_slice(), *meta)),
+                    current.file(),
                     &bytes,
                     perms,
-                    &format!("restore (as before run {})", m.run_id),
+                    &format!("restore ({why})"),
                 ));
             }
-            Original::Dir { mode, uid, gid } => {
-                if let Some(meta) = now {
-                    changes.extend(plan_perms(
-                        path,
-                        meta,
-                        Perms {
-                            mode: *mode,
-                            uid: *uid,
-                            gid: *gid,
+            (Original::Dir { mode, uid, gid }, current) => {
+                let perms = Perms {
+                    mode: *mode,
+                    uid: *uid,
+                    gid: *gid,
+                };
+                match current {
+                    Now::Dir(meta) => changes.extend(plan_perms(path, *meta, perms)),
+                    _ => changes.push(Change::new(
+                        format!("recreate {path}/ ({why})"),
+                        Action::CreateDir {
+                            path: path.clone(),
+                            perms,
                         },
-                    ));
+                    )),
                 }
             }
-            Original::Symlink { .. } => {} // blotctl never replaces symlinks
+            (Original::Symlink { .. }, _) => notes.push(format!(
+                "kept {path}: it was a symlink before run {}, and blotctl never makes links \
+                 where files were",
+                m.run_id
+            )),
         }
     }
 
@@ -156,6 +188,7 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<StepPlan> {
                 ),
                 Action::RestoreLinks {
                     service: service.clone(),
+                    from: now,
                     links: want,
                 },
             ));
@@ -186,7 +219,7 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<StepPlan> {
 
     // Job files changed: tell upstart; then restart what runs with a file put back.
     let jobs_touched = changes.iter().any(|c| match &c.action {
-        Action::WriteFile { path, .. } | Action::RemovePath { path } => {
+        Action::WriteFile { path, .. } | Action::RemovePath { path, .. } => {
             path.starts_with("/etc/init/") && path.ends_with(".conf")
         }
         _ => false,
@@ -218,4 +251,92 @@ pub fn plan(ctx: &Ctx, m: &Manifest) -> Result<StepPlan> {
     plan.not_checked = not_checked;
     plan.notes = notes;
     Ok(plan)
+}
+
+/// What is at a managed path now, to compare with what a manifest recorded.
+enum Now {
+    Missing,
+    File(Vec<u8>, Meta),
+    Dir(Meta),
+    Link(String),
+}
+
+impl Now {
+    fn observe(sys: &crate::sys::Sys, path: &str) -> Result<Now> {
+        Ok(match sys.meta(path)? {
+            None => Now::Missing,
+            Some(m) => match m.kind {
+                Kind::Dir => Now::Dir(m),
+                Kind::Symlink => Now::Link(sys.read_link(path)?.unwrap_or_default()),
+                // A file: read through the managed door (a FIFO, a device or a hard link is
+                // refused, naming it).
+                Kind::File | Kind::Other => match sys.observe(path)? {
+                    Some((bytes, meta)) => Now::File(bytes, meta),
+                    None => Now::Missing,
+                },
+            },
+        })
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Now::File(b, _) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn file(&self) -> Option<(&[u8], Meta)> {
+        match self {
+            Now::File(b, m) => Some((b, *m)),
+            _ => None,
+        }
+    }
+
+    fn perms_are(m: &Meta, mode: u32, uid: u32, gid: u32) -> bool {
+        (m.mode, m.uid, m.gid) == (mode, uid, gid)
+    }
+
+    fn is_original(&self, o: &Original) -> bool {
+        match (o, self) {
+            (Original::Missing, Now::Missing) => true,
+            (
+                Original::File {
+                    mode,
+                    uid,
+                    gid,
+                    sha256,
+                    size,
+                    ..
+                },
+                Now::File(b, m),
+            ) => {
+                Now::perms_are(m, *mode, *uid, *gid)
+                    && b.len() as u64 == *size
+                    && journal::sha256(b) == *sha256
+            }
+            (Original::Dir { mode, uid, gid }, Now::Dir(m)) => Now::perms_are(m, *mode, *uid, *gid),
+            (Original::Symlink { target }, Now::Link(t)) => t == target,
+            _ => false,
+        }
+    }
+
+    fn is_after(&self, a: &After) -> bool {
+        match (a, self) {
+            (After::Missing, Now::Missing) => true,
+            (
+                After::File {
+                    mode,
+                    uid,
+                    gid,
+                    sha256,
+                },
+                Now::File(b, m),
+            ) => {
+                Now::perms_are(m, *mode, *uid, *gid)
+                    && sha256.as_ref().is_none_or(|s| journal::sha256(b) == *s)
+            }
+            (After::Dir { mode, uid, gid }, Now::Dir(m)) => Now::perms_are(m, *mode, *uid, *gid),
+            _ => false,
+        }
+    }
 }

@@ -5,25 +5,50 @@
 //! here and nowhere else, so the rest of the program speaks only in box paths.
 //!
 //! Rules this module keeps:
-//! - a managed path whose components include a symlink is refused (resolved component by
-//!   component with `lstat`, which works on the box's 4.14 kernel, no `openat2`);
-//! - writes are atomic: temp file in the same directory (created exclusively, named so
-//!   upstart and logrotate ignore it), fsync, final mode and owner, rename, fsync directory;
+//! - every box path is opened by walking from the root directory's handle, one component at
+//!   a time, with `openat(..., O_NOFOLLOW)`: the kernel never follows a link for blotctl,
+//!   and what was checked is what is used (no check-by-path, use-by-path race). Paths that
+//!   blotctl changes (and its own backups) never pass a symlink: one is refused, naming it.
+//!   Reads of the box's own configuration resolve links the way the box would, but inside
+//!   `--root` only (an absolute link target starts again at the root, `..` stops there);
+//! - a file is read only after `fstat` says it is a regular file (a FIFO, a device, a
+//!   socket is refused, naming the path, before anything is read), and never more than
+//!   [`MAX_READ`] bytes; opening uses `O_NONBLOCK | O_NOCTTY`, so even a file swapped for a
+//!   FIFO at the last moment cannot hang it;
+//! - owner and mode are changed through the open handle (`fchown`/`fchmod`), never by path,
+//!   and never on a file with more than one hard link (the other name could be
+//!   /etc/shadow);
+//! - writes are atomic: temp file created exclusively in the held directory (named so
+//!   upstart and logrotate ignore it), write, owner and mode, fsync, `renameat` within that
+//!   directory, fsync of the directory;
 //! - commands run as argv (never through a shell) with `BLOTCTL_ROOT` in their environment,
 //!   and a failure names the command, its exit status and its stderr;
 //! - a command that only reports state ([`Sys::query`]: `initctl list`, `chkconfig --list`)
 //!   runs once per observation: its answer is remembered until anything is changed (any
 //!   write, any other command) or [`Sys::forget`] starts a new observation.
+//!
+//! The walk is written on rustix rather than cap-std: cap-std confines paths to a directory
+//! but follows symlinks inside it (and on the box's 4.14 kernel, without `openat2`, resolves
+//! them by hand), while blotctl must *refuse* a link on any component of a path it changes
+//! and resolve an absolute link as the box would (from the box's root, where cap-std's
+//! `RESOLVE_BENEATH` semantics fail). Both need the per-component walk anyway; rustix (already
+//! a dependency) gives the raw `openat`/`fstat`/`renameat` calls without new glibc symbols.
 
 use anyhow::{anyhow, bail, Context, Result};
-use std::collections::HashMap;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The most blotctl reads of any one file: far above any config it manages, far below what
+/// would hurt (a sparse or endless file is refused, not read into memory).
+pub const MAX_READ: u64 = 16 << 20;
 
 /// What kind of thing sits at a path (from `lstat`, links are not followed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +56,7 @@ pub enum Kind {
     File,
     Dir,
     Symlink,
+    /// A FIFO, a device or a socket: blotctl reads and writes none of these.
     Other,
 }
 
@@ -42,6 +68,41 @@ pub struct Meta {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Hard links (a managed file must have exactly one).
+    pub nlink: u64,
+}
+
+impl Meta {
+    fn of(st: &Stat) -> Meta {
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink,
+        }
+    }
+}
+
+/// Free room and writability of the filesystem that holds a directory ([`Sys::space`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    /// Bytes an unprivileged writer may still use (`f_bavail * f_frsize`).
+    pub bytes: u64,
+    /// Inodes (new files, directories) still available (`f_favail`).
+    pub inodes: u64,
+    /// Mounted read-only (`ST_RDONLY`).
+    pub read_only: bool,
+    /// The directory itself is immutable or append-only (`chattr +i`/`+a`).
+    pub locked: bool,
+    /// Which filesystem (the directory's `st_dev`): directories on one share its room.
+    pub fs_id: u64,
 }
 
 /// The captured result of a command that ran.
@@ -77,10 +138,38 @@ pub enum Seen {
     Read,
 }
 
+/// How a walk treats a symlink on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// A path blotctl changes (or its own backups): any symlink is refused.
+    Refuse,
+    /// The box's own configuration: links resolve as on the box, inside `--root` only.
+    InRoot,
+}
+
+/// Where a walk ended.
+enum Walked {
+    /// The directory holding the last component (held open), and that component's name.
+    Leaf { dir: OwnedFd, name: String },
+    /// The path is a directory with no last name of its own (`/`, or a link to `.`).
+    Dir(OwnedFd),
+}
+
+/// A termination signal received while a real run held the lock ([`Sys::lock`]): the
+/// signal number, 0 for none.
+static SIGNAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Set with [`SIGNAL`]; a second signal then ends blotctl at once.
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Symlinks followed in one walk before it gives up (as the kernel's `ELOOP`).
+const MAX_HOPS: usize = 40;
+
 /// Access to the box, rooted at `--root`.
 #[derive(Debug)]
 pub struct Sys {
     root: PathBuf,
+    /// The root directory, held open: every walk starts here.
+    root_fd: Arc<OwnedFd>,
     /// Answers of [`Sys::query`] since the last change or [`Sys::forget`].
     queries: Mutex<HashMap<Vec<String>, Output>>,
     /// Every box path looked at since [`Sys::record`], when recording.
@@ -92,8 +181,146 @@ impl Clone for Sys {
     fn clone(&self) -> Sys {
         Sys {
             root: self.root.clone(),
+            root_fd: self.root_fd.clone(),
             queries: Mutex::default(),
             seen: Mutex::default(),
+        }
+    }
+}
+
+fn io(e: Errno) -> std::io::Error {
+    std::io::Error::from(e)
+}
+
+/// "a FIFO (named pipe)", "a character device", ...: for messages.
+fn describe(st: &Stat) -> &'static str {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => "a regular file",
+        FileType::Directory => "a directory",
+        FileType::Symlink => "a symlink",
+        FileType::Fifo => "a FIFO (named pipe)",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Socket => "a socket",
+        FileType::Unknown => "of an unknown type",
+    }
+}
+
+fn is_type(st: &Stat, t: FileType) -> bool {
+    FileType::from_raw_mode(st.st_mode) == t
+}
+
+/// Refuse anything but a regular file, naming what it is instead.
+fn want_regular(st: &Stat, shown: &str) -> Result<()> {
+    if is_type(st, FileType::RegularFile) {
+        return Ok(());
+    }
+    bail!(
+        "{shown} is {}, not a regular file: blotctl reads and replaces only regular files \
+         (remove it, or put the real file there)",
+        describe(st)
+    )
+}
+
+/// Refuse a file that has other names too (a hard link to it elsewhere, e.g. /etc/shadow).
+fn want_one_link(st: &Stat, shown: &str) -> Result<()> {
+    if is_type(st, FileType::Directory) || st.st_nlink <= 1 {
+        return Ok(());
+    }
+    bail!(
+        "{shown} has {} hard links: blotctl never changes a file that is also reachable under \
+         another name (it could be /etc/shadow); remove the other links, or the file",
+        st.st_nlink
+    )
+}
+
+fn symlink_refused(box_path: &str, shown: &str) -> anyhow::Error {
+    anyhow!(
+        "refusing to manage {box_path}: {shown} is a symlink (blotctl never follows links for \
+         files it writes; replace the link with the real file)"
+    )
+}
+
+/// Read at most [`MAX_READ`] bytes of an open regular file of the size `fstat` said.
+fn read_capped(file: fs::File, st: &Stat, shown: &str, cap: u64) -> Result<Vec<u8>> {
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    let too_big = || {
+        anyhow!(
+            "{shown} is larger than {cap} bytes, more than blotctl reads of one file: that is \
+             not the file it expects"
+        )
+    };
+    if size > cap {
+        return Err(too_big());
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {shown}"))?;
+    if buf.len() as u64 > cap {
+        return Err(too_big());
+    }
+    Ok(buf)
+}
+
+/// A temp file beside the one it will replace, removed unless it was renamed into place.
+struct Temp<'a> {
+    dir: &'a OwnedFd,
+    name: String,
+    file: fs::File,
+    placed: bool,
+}
+
+impl<'a> Temp<'a> {
+    /// `.blotctl-XXXXXX~`, created exclusively (never through a link): not `*.conf`
+    /// (upstart loads those by inotify), and ending in `~` (logrotate and sudo's includedir
+    /// skip those).
+    fn create(dir: &'a OwnedFd) -> std::io::Result<Temp<'a>> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut seed = nanos ^ (u64::from(std::process::id()) << 32);
+        loop {
+            seed = seed
+                .wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut x = seed;
+            let suffix: String = (0..6)
+                .map(|_| {
+                    let c = ALPHABET[(x % ALPHABET.len() as u64) as usize] as char;
+                    x /= ALPHABET.len() as u64;
+                    c
+                })
+                .collect();
+            let name = format!(".blotctl-{suffix}~");
+            match rustix::fs::openat(
+                dir,
+                name.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            ) {
+                Ok(fd) => {
+                    return Ok(Temp {
+                        dir,
+                        name,
+                        file: fs::File::from(fd),
+                        placed: false,
+                    })
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(io(e)),
+            }
+        }
+    }
+}
+
+impl Drop for Temp<'_> {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = rustix::fs::unlinkat(self.dir, self.name.as_str(), AtFlags::empty());
         }
     }
 }
@@ -102,11 +329,17 @@ impl Sys {
     pub fn new(root: &Path) -> Result<Sys> {
         let root = fs::canonicalize(root)
             .with_context(|| format!("cannot use --root {}", root.display()))?;
-        if !root.is_dir() {
-            bail!("--root {} is not a directory", root.display());
-        }
+        let root_fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            &root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("--root {} is not a directory", root.display()))?;
         Ok(Sys {
             root,
+            root_fd: Arc::new(root_fd),
             queries: Mutex::default(),
             seen: Mutex::default(),
         })
@@ -142,109 +375,220 @@ impl Sys {
         self.root == Path::new("/")
     }
 
-    /// The host path of a box path. Refuses relative paths and `..`.
+    /// The host path of a box path, for programs blotctl runs (`git -C DIR`). Refuses
+    /// relative paths and `..`. blotctl itself never opens a box path by this name.
     pub fn host_path(&self, box_path: &str) -> Result<PathBuf> {
-        let p = Path::new(box_path);
-        if !p.is_absolute() {
-            bail!("internal error: box path {box_path} is not absolute");
-        }
         let mut out = self.root.clone();
-        for c in p.components() {
-            match c {
-                Component::RootDir => {}
-                Component::Normal(n) => out.push(n),
-                _ => bail!("refusing path {box_path}: it contains `..` or `.`"),
-            }
+        for c in components(box_path)? {
+            out.push(c);
         }
         Ok(out)
     }
 
-    /// Resolve a managed box path component by component, refusing any symlink on the way
-    /// (the path itself included), so a write can never land outside `--root`.
-    fn managed_path(&self, box_path: &str) -> Result<PathBuf> {
-        let host = self.host_path(box_path)?;
-        let mut cur = self.root.clone();
-        let rel = host
-            .strip_prefix(&self.root)
-            .expect("host path is under root");
-        let mut shown = String::new();
-        for c in rel.components() {
-            cur.push(c);
-            shown.push('/');
-            shown.push_str(&c.as_os_str().to_string_lossy());
-            match fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => bail!(
-                    "refusing to manage {box_path}: {shown} is a symlink (blotctl never \
-                     follows links for files it writes; replace the link with the real file)"
-                ),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) => return Err(e).with_context(|| format!("cannot inspect {shown}")),
-            }
-        }
-        Ok(host)
+    fn root_dup(&self) -> Result<OwnedFd> {
+        rustix::io::fcntl_dupfd_cloexec(&*self.root_fd, 0)
+            .map_err(io)
+            .context("cannot use the root directory")
     }
 
-    /// Fail unless blotctl may replace `box_path`: no symlink on the way, and neither the
-    /// file nor its directory is immutable or append-only (`chattr +i`/`+a`), so that such
-    /// a file stops the run while planning, before anything was changed.
-    pub fn ensure_writable(&self, box_path: &str) -> Result<()> {
-        self.saw(box_path, Seen::Meta);
-        let p = self.managed_path(box_path)?;
-        let parent = p.parent().unwrap_or(&self.root).to_path_buf();
-        for (shown, path) in [
-            (box_path.to_string(), p),
-            (format!("the directory of {box_path}"), parent),
-        ] {
-            let file = match fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(
-                    rustix::fs::OFlags::NOFOLLOW.bits() as i32
-                        | rustix::fs::OFlags::NONBLOCK.bits() as i32,
-                )
-                .open(&path)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot open {shown}")),
+    /// Walk `box_path` from the root, one `openat(O_PATH | O_NOFOLLOW)` per directory.
+    /// `None` when a component does not exist. With `follow_leaf`, a last component that is
+    /// a symlink is resolved too (only with [`Links::InRoot`]).
+    fn walk(&self, box_path: &str, links: Links, follow_leaf: bool) -> Result<Option<Walked>> {
+        let mut queue: VecDeque<String> = components(box_path)?
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut stack: Vec<OwnedFd> = vec![self.root_dup()?];
+        let mut shown = String::new();
+        let mut hops = 0;
+        while let Some(c) = queue.pop_front() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                    shown.truncate(shown.rfind('/').unwrap_or(0));
+                    continue;
+                }
+                _ => {}
+            }
+            let top = stack.last().expect("the root is never popped");
+            let here = format!("{shown}/{c}");
+            let last = queue.is_empty();
+            let link = |top: &OwnedFd| -> Result<bool> {
+                match rustix::fs::statat(top, c.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => Ok(is_type(&st, FileType::Symlink)),
+                    Err(Errno::NOENT) => Ok(false),
+                    Err(e) => Err(io(e)).with_context(|| format!("cannot inspect {here}")),
+                }
             };
-            // Filesystems without attribute support answer ENOTTY: nothing to refuse.
-            if let Ok(flags) = rustix::fs::ioctl_getflags(&file) {
-                use rustix::fs::IFlags;
-                if flags.intersects(IFlags::IMMUTABLE | IFlags::APPEND) {
-                    bail!(
-                        "{shown} is immutable or append-only (chattr +i/+a), so blotctl cannot \
-                         replace it; if that is not deliberate, run `chattr -i -a` on it"
-                    );
+            if last && !(follow_leaf && links == Links::InRoot && link(top)?) {
+                let dir = stack.pop().expect("the root is never popped");
+                return Ok(Some(Walked::Leaf { dir, name: c }));
+            }
+            if !last {
+                match rustix::fs::openat(
+                    top,
+                    c.as_str(),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => {
+                        stack.push(fd);
+                        shown = here;
+                        continue;
+                    }
+                    Err(Errno::NOENT) => return Ok(None),
+                    Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
+                        if !link(top)? {
+                            bail!("{here} is not a directory (on the way to {box_path})");
+                        }
+                    }
+                    Err(e) => return Err(io(e)).with_context(|| format!("cannot open {here}")),
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// Bytes available in the filesystem that holds `box_path` (or its nearest existing
-    /// ancestor).
-    pub fn free_bytes(&self, box_path: &str) -> Result<u64> {
-        let mut p = self.host_path(box_path)?;
-        while !p.exists() {
-            if !p.pop() {
-                break;
+            // A symlink on the way.
+            if links == Links::Refuse {
+                return Err(symlink_refused(box_path, &here));
+            }
+            hops += 1;
+            if hops > MAX_HOPS {
+                bail!("{box_path}: too many levels of symbolic links");
+            }
+            let target = rustix::fs::readlinkat(top, c.as_str(), Vec::new())
+                .map_err(io)
+                .with_context(|| format!("cannot read the link {here}"))?;
+            let target = target
+                .to_str()
+                .map_err(|_| anyhow!("the link {here} points to a name that is not UTF-8"))?
+                .to_string();
+            if target.starts_with('/') {
+                stack.truncate(1);
+                shown.clear();
+            }
+            for part in target.split('/').rev().filter(|p| !p.is_empty()) {
+                queue.push_front(part.to_string());
             }
         }
-        let st = rustix::fs::statvfs(&p)
-            .map_err(std::io::Error::from)
-            .with_context(|| format!("cannot tell the free space for {box_path}"))?;
-        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+        Ok(Some(Walked::Dir(
+            stack.pop().expect("the root is never popped"),
+        )))
     }
 
-    /// Read a file; `None` when it does not exist.
+    /// The directory holding `box_path`'s last component, held open (readable, so it can
+    /// be fsynced), and that name; `None` when the directory does not exist.
+    fn parent(&self, box_path: &str, links: Links) -> Result<Option<(OwnedFd, String)>> {
+        match self.walk(box_path, links, false)? {
+            None => Ok(None),
+            Some(Walked::Dir(_)) => bail!("internal error: {box_path} names no file"),
+            Some(Walked::Leaf { dir, name }) => {
+                let dir = rustix::fs::openat(
+                    &dir,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(io)
+                .with_context(|| format!("cannot open the directory of {box_path}"))?;
+                Ok(Some((dir, name)))
+            }
+        }
+    }
+
+    /// The directory of a path blotctl changes: it must exist, and no symlink on the way.
+    fn parent_for_change(&self, box_path: &str) -> Result<(OwnedFd, String)> {
+        self.parent(box_path, Links::Refuse)?.ok_or_else(|| {
+            anyhow!(
+                "cannot change {box_path}: its directory {} does not exist",
+                Path::new(box_path)
+                    .parent()
+                    .unwrap_or(Path::new("/"))
+                    .display()
+            )
+        })
+    }
+
+    /// Open a box directory for listing; `None` when it does not exist.
+    fn open_dir(&self, box_path: &str, links: Links) -> Result<Option<OwnedFd>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let (dir, name) = match self.walk(box_path, links, true)? {
+            None => return Ok(None),
+            Some(Walked::Dir(fd)) => (fd, ".".to_string()),
+            Some(Walked::Leaf { dir, name }) => (dir, name),
+        };
+        match rustix::fs::openat(&dir, name.as_str(), flags | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
+                match rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if is_type(&st, FileType::Symlink) => {
+                        Err(symlink_refused(box_path, box_path))
+                    }
+                    Ok(st) => bail!("{box_path} is {}, not a directory", describe(&st)),
+                    Err(e) => Err(io(e)).with_context(|| format!("cannot open {box_path}")),
+                }
+            }
+            Err(e) => Err(io(e)).with_context(|| format!("cannot open {box_path}")),
+        }
+    }
+
+    /// Open a regular file for reading: `lstat` first (anything else is refused before it
+    /// is opened), then `openat(O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)`, then `fstat` to make
+    /// sure the handle is the file that was checked. `None` when it does not exist.
+    fn open_regular(
+        dir: rustix::fd::BorrowedFd<'_>,
+        name: &str,
+        shown: &str,
+        follow: bool,
+    ) -> Result<Option<(fs::File, Stat)>> {
+        let at = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::SYMLINK_NOFOLLOW
+        };
+        let before = match rustix::fs::statat(dir, name, at) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot inspect {shown}")),
+        };
+        if is_type(&before, FileType::Symlink) {
+            bail!("{shown} is a symlink; blotctl does not follow it here (replace the link with the real file)");
+        }
+        want_regular(&before, shown)?;
+        let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        if !follow {
+            flags |= OFlags::NOFOLLOW;
+        }
+        let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => bail!("{shown} became a symlink while blotctl was reading it"),
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot read {shown}")),
+        };
+        let st = rustix::fs::fstat(&fd)
+            .map_err(io)
+            .with_context(|| format!("cannot inspect {shown}"))?;
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino) {
+            bail!("{shown} was replaced while blotctl was reading it; run again");
+        }
+        want_regular(&st, shown)?;
+        Ok(Some((fs::File::from(fd), st)))
+    }
+
+    /// Read a file of the box's own configuration (links resolved inside the root);
+    /// `None` when it does not exist. Anything but a regular file is an error.
     pub fn read(&self, box_path: &str) -> Result<Option<Vec<u8>>> {
         self.saw(box_path, Seen::Read);
-        let p = self.host_path(box_path)?;
-        match fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read {box_path}")),
+        let (dir, name) = match self.walk(box_path, Links::InRoot, true)? {
+            None => return Ok(None),
+            Some(Walked::Dir(_)) => bail!("{box_path} is a directory, not a regular file"),
+            Some(Walked::Leaf { dir, name }) => (dir, name),
+        };
+        match Self::open_regular(dir.as_fd(), &name, box_path, false)? {
+            None => Ok(None),
+            Some((file, st)) => read_capped(file, &st, box_path, MAX_READ).map(Some),
         }
     }
 
@@ -258,9 +602,81 @@ impl Sys {
         }
     }
 
-    /// Read a text file named on the command line (a host path, not under `--root`).
-    pub fn read_host_text(&self, path: &Path) -> Result<String> {
-        Ok(fs::read_to_string(path)?)
+    /// Read a file blotctl manages or keeps (its backups): no symlink anywhere on the way,
+    /// a regular file with one link; its contents and metadata from the one handle.
+    /// `None` when it does not exist.
+    pub fn observe(&self, box_path: &str) -> Result<Option<(Vec<u8>, Meta)>> {
+        self.saw(box_path, Seen::Read);
+        let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
+            return Ok(None);
+        };
+        let Some((file, st)) = Self::open_regular(dir.as_fd(), &name, box_path, false)? else {
+            return Ok(None);
+        };
+        want_one_link(&st, box_path)?;
+        let bytes = read_capped(file, &st, box_path, MAX_READ)?;
+        Ok(Some((bytes, Meta::of(&st))))
+    }
+
+    /// Fail unless blotctl may replace or re-own `box_path`: no symlink on the way; if it
+    /// exists, a regular file with one link (a directory is fine too); and neither it nor
+    /// its directory is immutable or append-only (`chattr +i`/`+a`), so that such a file
+    /// stops the run while planning, before anything was changed.
+    pub fn ensure_writable(&self, box_path: &str) -> Result<()> {
+        self.saw(box_path, Seen::Meta);
+        let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
+            return Ok(()); // the directory does not exist yet: planned by its step
+        };
+        check_flags(&dir, &format!("the directory of {box_path}"))?;
+        let st = match rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot inspect {box_path}")),
+        };
+        if is_type(&st, FileType::Symlink) {
+            return Err(symlink_refused(box_path, box_path));
+        }
+        if !is_type(&st, FileType::Directory) {
+            want_regular(&st, box_path)?;
+        }
+        want_one_link(&st, box_path)?;
+        let fd = rustix::fs::openat(
+            &dir,
+            name.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open {box_path}"))?;
+        check_flags(&fd, box_path)
+    }
+
+    /// Free bytes and inodes, and whether it is writable at all, of the filesystem that
+    /// holds the box directory `box_path` (or its nearest existing ancestor, for a
+    /// directory a run will create).
+    pub fn space(&self, box_path: &str) -> Result<Space> {
+        let mut p = box_path.trim_end_matches('/').to_string();
+        let fd = loop {
+            if p.is_empty() {
+                break self.root_dup()?;
+            }
+            if let Some(fd) = self.open_dir(&p, Links::Refuse)? {
+                break fd;
+            }
+            p.truncate(p.rfind('/').unwrap_or(0));
+        };
+        let shown = if p.is_empty() { "/" } else { p.as_str() };
+        let st = rustix::fs::fstatvfs(&fd)
+            .map_err(io)
+            .with_context(|| format!("cannot tell the free space for {shown}"))?;
+        let locked = check_flags(&fd, shown).is_err();
+        Ok(Space {
+            bytes: st.f_bavail.saturating_mul(st.f_frsize),
+            inodes: st.f_favail,
+            read_only: st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
+            locked,
+            fs_id: rustix::fs::fstat(&fd).map_err(io)?.st_dev,
+        })
     }
 
     /// Whether blotctl runs as root.
@@ -280,64 +696,77 @@ impl Sys {
         if !(box_path.starts_with("/proc/sys/") || box_path.starts_with("/sys/")) {
             bail!("internal error: {box_path} is not a kernel setting");
         }
-        let p = self.host_path(box_path)?;
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&p)
-            .with_context(|| format!("cannot open {box_path} for writing"))?;
-        f.write_all(format!("{value}\n").as_bytes())
+        let (dir, name) = self
+            .parent(box_path, Links::Refuse)?
+            .ok_or_else(|| anyhow!("{box_path} does not exist"))?;
+        let fd = rustix::fs::openat(
+            &dir,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open {box_path} for writing"))?;
+        fs::File::from(fd)
+            .write_all(format!("{value}\n").as_bytes())
             .with_context(|| format!("cannot write {value:?} to {box_path}"))
     }
 
-    /// `lstat` a box path; `None` when it does not exist.
+    /// `lstat` a box path (the last component is not followed); `None` when it does not
+    /// exist.
     pub fn meta(&self, box_path: &str) -> Result<Option<Meta>> {
         self.saw(box_path, Seen::Meta);
-        let p = self.host_path(box_path)?;
-        match fs::symlink_metadata(&p) {
-            Ok(m) => {
-                let ft = m.file_type();
-                let kind = if ft.is_symlink() {
-                    Kind::Symlink
-                } else if ft.is_dir() {
-                    Kind::Dir
-                } else if ft.is_file() {
-                    Kind::File
-                } else {
-                    Kind::Other
-                };
-                Ok(Some(Meta {
-                    kind,
-                    mode: m.mode() & 0o7777,
-                    uid: m.uid(),
-                    gid: m.gid(),
-                }))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot inspect {box_path}")),
+        let (dir, name) = match self.walk(box_path, Links::InRoot, false)? {
+            None => return Ok(None),
+            Some(Walked::Dir(fd)) => (fd, ".".to_string()),
+            Some(Walked::Leaf { dir, name }) => (dir, name),
+        };
+        match rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io(e)).with_context(|| format!("cannot inspect {box_path}")),
         }
     }
 
-    /// Names in a directory (following links to reach it, as programs on the box do);
-    /// `None` when it does not exist.
+    /// Names in a directory (links resolved inside the root to reach it, as programs on
+    /// the box do); `None` when it does not exist.
     pub fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>> {
         self.saw(box_path, Seen::Listed);
-        let p = self.host_path(box_path)?;
-        let rd = match fs::read_dir(&p) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot list {box_path}")),
+        let Some(fd) = self.open_dir(box_path, Links::InRoot)? else {
+            return Ok(None);
         };
+        let mut dir = rustix::fs::Dir::new(fd)
+            .map_err(io)
+            .with_context(|| format!("cannot list {box_path}"))?;
         let mut names = Vec::new();
-        for ent in rd {
-            let ent = ent.with_context(|| format!("cannot list {box_path}"))?;
-            names.push(ent.file_name().to_string_lossy().into_owned());
+        while let Some(ent) = dir.read() {
+            let ent = ent
+                .map_err(io)
+                .with_context(|| format!("cannot list {box_path}"))?;
+            let name = ent.file_name().to_string_lossy();
+            if name != "." && name != ".." {
+                names.push(name.into_owned());
+            }
         }
         names.sort();
         Ok(Some(names))
     }
 
-    /// Replace (or create) a file atomically with the given contents, mode and owner.
+    /// The target of a symlink; `None` when the path does not exist.
+    pub fn read_link(&self, box_path: &str) -> Result<Option<String>> {
+        self.saw(box_path, Seen::Meta);
+        let Some(Walked::Leaf { dir, name }) = self.walk(box_path, Links::InRoot, false)? else {
+            return Ok(None);
+        };
+        match rustix::fs::readlinkat(&dir, name.as_str(), Vec::new()) {
+            Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io(e)).with_context(|| format!("cannot read the link {box_path}")),
+        }
+    }
+
+    /// Replace (or create) a file atomically with the given contents, mode and owner. What
+    /// is there now must be a regular file with one link (or nothing).
     pub fn write_atomic(
         &self,
         box_path: &str,
@@ -347,169 +776,252 @@ impl Sys {
         gid: u32,
     ) -> Result<()> {
         self.forget();
-        let target = self.managed_path(box_path)?;
-        let dir = target
-            .parent()
-            .ok_or_else(|| anyhow!("cannot write {box_path}: no parent directory"))?;
-        if !dir.is_dir() {
-            bail!(
-                "cannot write {box_path}: directory {} does not exist",
-                Path::new(box_path)
-                    .parent()
-                    .unwrap_or(Path::new("/"))
-                    .display()
-            );
+        let (dir, name) = self.parent_for_change(box_path)?;
+        match rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if is_type(&st, FileType::Symlink) => {
+                return Err(symlink_refused(box_path, box_path))
+            }
+            Ok(st) => {
+                want_regular(&st, box_path)?;
+                want_one_link(&st, box_path)?;
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot inspect {box_path}")),
         }
-        // `.blotctl-XXXXXX~`: not `*.conf` (upstart loads those by inotify), ends in `~`
-        // (logrotate and sudo's includedir skip those).
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".blotctl-")
-            .suffix("~")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temp file beside {box_path}"))?;
         let ctx = || format!("cannot write {box_path}");
+        let mut tmp = Temp::create(&dir)
+            .with_context(|| format!("cannot create a temp file beside {box_path}"))?;
         crate::fault::point("write: temp created");
-        tmp.write_all(contents).with_context(ctx)?;
+        tmp.file.write_all(contents).with_context(ctx)?;
         crate::fault::point("write: temp written");
         // Owner and mode before the fsync, so the one fsync makes data and metadata durable.
         rustix::fs::fchown(
-            tmp.as_file(),
+            &tmp.file,
             Some(rustix::fs::Uid::from_raw(uid)),
             Some(rustix::fs::Gid::from_raw(gid)),
         )
-        .map_err(std::io::Error::from)
+        .map_err(io)
         .with_context(|| format!("cannot set owner {uid}:{gid} on {box_path}"))?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))
+        rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(mode))
+            .map_err(io)
             .with_context(ctx)?;
-        tmp.as_file().sync_all().with_context(ctx)?;
+        tmp.file.sync_all().with_context(ctx)?;
         crate::fault::point("write: before rename");
-        tmp.persist(&target)
-            .map_err(|e| e.error)
+        rustix::fs::renameat(&dir, tmp.name.as_str(), &dir, name.as_str())
+            .map_err(io)
             .with_context(|| format!("cannot replace {box_path}"))?;
+        tmp.placed = true;
         crate::fault::point("write: renamed");
-        fsync_dir(dir).with_context(ctx)?;
+        rustix::fs::fsync(&dir).map_err(io).with_context(ctx)?;
         Ok(())
     }
 
-    /// Set mode and owner of an existing managed path (never through a symlink).
-    pub fn set_meta(&self, box_path: &str, mode: u32, uid: u32, gid: u32) -> Result<()> {
+    /// Set mode and owner of an existing file or directory, through a handle opened
+    /// without following links. With `expect` (mode, uid, gid as observed), a path that
+    /// changed since is left alone. A file with more than one link is refused.
+    pub fn set_meta(
+        &self,
+        box_path: &str,
+        expect: Option<(u32, u32, u32)>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<()> {
         self.forget();
-        let p = self.managed_path(box_path)?;
-        rustix::fs::chown(
-            &p,
+        let fd = if components(box_path)?.is_empty() {
+            // The root itself (`blotctl capture` gives its copy the box's root's owner).
+            rustix::fs::openat(
+                &*self.root_fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io)
+            .context("cannot open the root directory")?
+        } else {
+            let (dir, name) = self.parent_for_change(box_path)?;
+            self.open_for_meta(&dir, &name, box_path)?
+        };
+        let st = rustix::fs::fstat(&fd)
+            .map_err(io)
+            .with_context(|| format!("cannot inspect {box_path}"))?;
+        want_one_link(&st, box_path)?;
+        if let Some(was) = expect {
+            if (st.st_mode & 0o7777, st.st_uid, st.st_gid) != was {
+                bail!("{box_path} changed while blotctl was running; left as it is (run again)");
+            }
+        }
+        rustix::fs::fchown(
+            &fd,
             Some(rustix::fs::Uid::from_raw(uid)),
             Some(rustix::fs::Gid::from_raw(gid)),
         )
-        .map_err(std::io::Error::from)
+        .map_err(io)
         .with_context(|| format!("cannot set owner {uid}:{gid} on {box_path}"))?;
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set mode {mode:04o} on {box_path}"))?;
-        Ok(())
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
+            .map_err(io)
+            .with_context(|| format!("cannot set mode {mode:04o} on {box_path}"))
     }
 
-    /// Create a directory (its parent must exist) with mode and owner.
+    /// Open a regular file or a directory to change its metadata (never a link, a FIFO, a
+    /// device: checked before opening, and the handle checked to be what was checked).
+    fn open_for_meta(&self, dir: &OwnedFd, name: &str, box_path: &str) -> Result<OwnedFd> {
+        let before = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => bail!("{box_path} disappeared while blotctl was running"),
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot inspect {box_path}")),
+        };
+        if is_type(&before, FileType::Symlink) {
+            return Err(symlink_refused(box_path, box_path));
+        }
+        if !is_type(&before, FileType::Directory) {
+            want_regular(&before, box_path)?;
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open {box_path}"))?;
+        let st = rustix::fs::fstat(&fd).map_err(io)?;
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino) {
+            bail!(
+                "{box_path} was replaced while blotctl was changing it; left as it is (run again)"
+            );
+        }
+        Ok(fd)
+    }
+
+    /// Create a directory (its parent must exist) with mode and owner. One that exists
+    /// already is an error: it appeared after blotctl looked, and is left as it is.
     pub fn create_dir(&self, box_path: &str, mode: u32, uid: u32, gid: u32) -> Result<()> {
         self.forget();
-        let p = self.managed_path(box_path)?;
-        fs::create_dir(&p).with_context(|| format!("cannot create directory {box_path}"))?;
-        self.set_meta(box_path, mode, uid, gid)?;
-        if let Some(parent) = p.parent() {
-            fsync_dir(parent).with_context(|| format!("cannot create directory {box_path}"))?;
+        let (dir, name) = self.parent_for_change(box_path)?;
+        match rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => bail!(
+                "{box_path} exists already (it appeared after blotctl looked); left as it is \
+                 (run again)"
+            ),
+            Err(e) => {
+                return Err(io(e)).with_context(|| format!("cannot create directory {box_path}"))
+            }
         }
-        Ok(())
-    }
-
-    /// The target of a symlink; `None` when the path does not exist.
-    pub fn read_link(&self, box_path: &str) -> Result<Option<String>> {
-        self.saw(box_path, Seen::Meta);
-        let p = self.host_path(box_path)?;
-        match fs::read_link(&p) {
-            Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read the link {box_path}")),
-        }
+        let fd = self.open_for_meta(&dir, &name, box_path)?;
+        rustix::fs::fchown(
+            &fd,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)))
+        .and_then(|()| rustix::fs::fsync(&dir))
+        .map_err(io)
+        .with_context(|| format!("cannot create directory {box_path}"))
     }
 
     /// Create a symlink (its directory must be a managed path).
     pub fn symlink(&self, box_path: &str, target: &str) -> Result<()> {
         self.forget();
-        let p = self.managed_path(box_path)?;
-        std::os::unix::fs::symlink(target, &p)
-            .with_context(|| format!("cannot create the link {box_path} -> {target}"))?;
-        fsync_parent(&p).with_context(|| format!("cannot create the link {box_path}"))
+        let (dir, name) = self.parent_for_change(box_path)?;
+        rustix::fs::symlinkat(target, &dir, name.as_str())
+            .and_then(|()| rustix::fs::fsync(&dir))
+            .map_err(io)
+            .with_context(|| format!("cannot create the link {box_path} -> {target}"))
     }
 
-    /// Remove a file, a symlink or an empty directory (never following links).
+    /// Remove a file, a symlink (not what it points to) or an empty directory.
     pub fn remove(&self, box_path: &str) -> Result<()> {
         self.forget();
-        let p = self.managed_path_allow_leaf_link(box_path)?;
-        let is_dir = fs::symlink_metadata(&p)
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
-        if is_dir {
-            fs::remove_dir(&p)
-                .with_context(|| format!("cannot remove the directory {box_path}"))?;
+        let (dir, name) = self.parent_for_change(box_path)?;
+        let st = match rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => bail!("{box_path} disappeared while blotctl was running"),
+            Err(e) => return Err(io(e)).with_context(|| format!("cannot inspect {box_path}")),
+        };
+        let flags = if is_type(&st, FileType::Directory) {
+            AtFlags::REMOVEDIR
         } else {
-            fs::remove_file(&p).with_context(|| format!("cannot remove {box_path}"))?;
-        }
-        fsync_parent(&p).with_context(|| format!("cannot remove {box_path}"))
+            AtFlags::empty()
+        };
+        rustix::fs::unlinkat(&dir, name.as_str(), flags)
+            .and_then(|()| rustix::fs::fsync(&dir))
+            .map_err(io)
+            .with_context(|| format!("cannot remove {box_path}"))
     }
 
-    /// Like `managed_path`, but the last component may itself be a symlink (to remove it).
-    fn managed_path_allow_leaf_link(&self, box_path: &str) -> Result<PathBuf> {
-        let p = Path::new(box_path);
-        let parent = p.parent().and_then(|d| d.to_str()).unwrap_or("/");
-        let dir = self.managed_path(parent)?;
-        Ok(dir.join(
-            p.file_name()
-                .ok_or_else(|| anyhow!("bad path {box_path}"))?,
-        ))
-    }
-
-    /// Take the run lock (`flock` on a file under the root): waits up to `wait`, then fails
-    /// naming the holder's pid. Released when the returned guard drops.
+    /// Take the run lock (`flock` on a file in an existing directory under the root; the
+    /// file is the one trace a run that changes nothing leaves, as apt's lock is): waits up
+    /// to `wait`, then fails naming the holder's pid. Released when the guard drops.
     pub fn lock(&self, box_path: &str, wait: Duration) -> Result<RunLock> {
         use rustix::fs::{flock, FlockOperation};
-        let p = self.host_path(box_path)?;
-        if let Some(dir) = p.parent() {
-            fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the lock directory for {box_path}"))?;
+        let dir_path = Path::new(box_path)
+            .parent()
+            .map_or("/".into(), |d| d.display().to_string());
+        let name = Path::new(box_path)
+            .file_name()
+            .ok_or_else(|| anyhow!("internal error: bad lock path {box_path}"))?
+            .to_string_lossy()
+            .into_owned();
+        let dir = self.open_dir(&dir_path, Links::InRoot)?.ok_or_else(|| {
+            anyhow!(
+                "cannot take the run lock: {dir_path} does not exist (blotctl creates its lock \
+                 file only in an existing directory); no managed file was changed"
+            )
+        })?;
+        if let Ok(st) = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            if is_type(&st, FileType::Symlink) {
+                return Err(symlink_refused(box_path, box_path));
+            }
+            want_regular(&st, box_path)?;
         }
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .mode(0o644)
-            .open(&p)
-            .with_context(|| format!("cannot open the lock file {box_path}"))?;
+        let fd = rustix::fs::openat(
+            &dir,
+            name.as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open the lock file {box_path}"))?;
+        let st = rustix::fs::fstat(&fd).map_err(io)?;
+        want_regular(&st, box_path)?;
+        want_one_link(&st, box_path)?;
+        let file = fs::File::from(fd);
         let deadline = std::time::Instant::now() + wait;
         loop {
             match flock(&file, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                Err(Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let holder = fs::read_to_string(&p).unwrap_or_default();
+                Err(Errno::WOULDBLOCK) => {
+                    let mut holder = String::new();
+                    let _ = (&file).take(64).read_to_string(&mut holder);
                     let pid = holder.trim();
                     bail!(
                         "another blotctl run holds the lock (pid {}); wait for it to finish",
                         if pid.is_empty() { "unknown" } else { pid }
                     );
                 }
-                Err(e) => {
-                    return Err(std::io::Error::from(e))
-                        .with_context(|| format!("cannot lock {box_path}"))
-                }
+                Err(e) => return Err(io(e)).with_context(|| format!("cannot lock {box_path}")),
             }
         }
         file.set_len(0)?;
-        (&file).write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        rustix::io::pwrite(&file, format!("{}\n", std::process::id()).as_bytes(), 0)
+            .map_err(io)
+            .with_context(|| format!("cannot write the lock file {box_path}"))?;
+        defer_signals()?;
         Ok(RunLock { _file: file })
+    }
+
+    /// The termination signal (SIGINT, SIGTERM) received since this run took the lock, if
+    /// any: the run stops at its next safe point.
+    pub fn interrupted(&self) -> Option<i32> {
+        match SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            n => Some(n as i32),
+        }
     }
 
     /// Remove temp files an earlier run left behind when it was killed mid-write
@@ -522,11 +1034,112 @@ impl Sys {
         for name in self.list_dir(dir)?.unwrap_or_default() {
             if name.starts_with(".blotctl-") && name.ends_with('~') {
                 let p = format!("{}/{name}", dir.trim_end_matches('/'));
-                self.remove(&p)?;
-                removed.push(p);
+                if self.meta(&p)?.is_some_and(|m| m.kind == Kind::File) {
+                    self.remove(&p)?;
+                    removed.push(p);
+                }
             }
         }
         Ok(removed)
+    }
+
+    /// The bytes of a host file named on the command line (not under `--root`; links
+    /// followed, as the operator named it): a regular file of at most `cap` bytes; `None`
+    /// when it does not exist.
+    pub fn read_host_bytes(&self, path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
+        let shown = path.display().to_string();
+        match Self::open_regular(rustix::fs::CWD, &shown, &shown, true)? {
+            None => Ok(None),
+            Some((file, st)) => read_capped(file, &st, &shown, cap).map(Some),
+        }
+    }
+
+    /// A text file named on the command line (a host path, not under `--root`).
+    pub fn read_host_text(&self, path: &Path) -> Result<String> {
+        let bytes = self
+            .read_host_bytes(path, MAX_READ)?
+            .ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8 text", path.display()))
+    }
+
+    /// Validate files that only make sense together (e.g. a control file and a wrapper
+    /// that includes it): each of `files` is written with its mode into a private scratch
+    /// directory outside the tree, then `wrap(dir)` gives one more file (name, text, mode
+    /// 0700) and the argv to run. The directory is removed afterwards.
+    pub fn check_in_scratch(
+        &self,
+        files: &[(&str, &[u8], u32)],
+        wrap: impl FnOnce(&Path) -> (&'static str, String, Vec<String>),
+    ) -> Result<Output> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .tempdir()
+            .context("cannot create a scratch directory for validation")?;
+        let write = |name: &str, bytes: &[u8], mode: u32| -> Result<()> {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(dir.path().join(name))
+                .with_context(|| format!("cannot write {name} for validation"))?;
+            f.write_all(bytes)
+                .with_context(|| format!("cannot write {name} for validation"))
+        };
+        for (name, bytes, mode) in files {
+            write(name, bytes, *mode)?;
+        }
+        let (name, text, argv) = wrap(dir.path());
+        write(name, text.as_bytes(), 0o700)?;
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run(&argv)
+    }
+
+    /// Validate candidate files the way a program on the box would read them together:
+    /// `files` (box path, contents) are written, mode 0440, into a private temp directory
+    /// that mirrors the box's layout, and `argv` runs with the copy of `main` appended
+    /// (e.g. `visudo -c -f`). The temp directory's prefix is taken out of the output, so
+    /// it names box paths. Includes between the files must be relative for the copy to
+    /// find them.
+    pub fn check_tree(
+        &self,
+        argv: &[&str],
+        files: &[(String, Vec<u8>)],
+        main: &str,
+    ) -> Result<Output> {
+        let tmp = tempfile::Builder::new()
+            .prefix("blotctl-check-")
+            .tempdir()
+            .context("cannot create a temp directory for validation")?;
+        let place = |box_path: &str| -> Result<PathBuf> {
+            let mut p = tmp.path().to_path_buf();
+            for c in components(box_path)? {
+                p.push(c);
+            }
+            Ok(p)
+        };
+        for (path, bytes) in files {
+            let host = place(path)?;
+            if let Some(d) = host.parent() {
+                fs::create_dir_all(d).context("cannot create a temp directory for validation")?;
+            }
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o440)
+                .open(&host)
+                .and_then(|mut f| f.write_all(bytes))
+                .context("cannot write a temp file for validation")?;
+        }
+        let main = place(main)?.display().to_string();
+        let mut full: Vec<&str> = argv.to_vec();
+        full.push(&main);
+        let mut out = self.run(&full)?;
+        let prefix = tmp.path().display().to_string();
+        out.stdout = out.stdout.replace(&prefix, "");
+        out.stderr = out.stderr.replace(&prefix, "");
+        Ok(out)
     }
 
     /// Find a program on PATH.
@@ -595,56 +1208,6 @@ impl Sys {
         })
     }
 
-    /// Write `contents` to a private temp file outside the tree and run `argv` with the
-    /// temp file's path appended: how candidate files are validated before they replace
-    /// anything (e.g. `visudo -c -f`).
-    pub fn check_candidate(&self, argv: &[&str], contents: &[u8], mode: u32) -> Result<Output> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix("blotctl-check-")
-            .permissions(fs::Permissions::from_mode(mode))
-            .tempfile()
-            .context("cannot create a temp file for validation")?;
-        tmp.write_all(contents)
-            .and_then(|_| tmp.flush())
-            .context("cannot write a temp file for validation")?;
-        let path = tmp.path().to_string_lossy().into_owned();
-        let mut full: Vec<&str> = argv.to_vec();
-        full.push(&path);
-        self.run(&full)
-    }
-
-    /// Validate files that only make sense together (e.g. a control file and a wrapper
-    /// that includes it): each of `files` is written with its mode into a private scratch
-    /// directory outside the tree, then `wrap(dir)` gives one more file (name, text, mode
-    /// 0700) and the argv to run. The directory is removed afterwards.
-    pub fn check_in_scratch(
-        &self,
-        files: &[(&str, &[u8], u32)],
-        wrap: impl FnOnce(&Path) -> (&'static str, String, Vec<String>),
-    ) -> Result<Output> {
-        let dir = tempfile::Builder::new()
-            .prefix("blotctl-check-")
-            .tempdir()
-            .context("cannot create a scratch directory for validation")?;
-        let write = |name: &str, bytes: &[u8], mode: u32| -> Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(dir.path().join(name))
-                .with_context(|| format!("cannot write {name} for validation"))?;
-            f.write_all(bytes)
-                .with_context(|| format!("cannot write {name} for validation"))
-        };
-        for (name, bytes, mode) in files {
-            write(name, bytes, *mode)?;
-        }
-        let (name, text, argv) = wrap(dir.path());
-        write(name, text.as_bytes(), 0o700)?;
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        self.run(&argv)
-    }
-
     /// Run `argv` (found on PATH) and hand each line of its stdout and stderr to `on_line`
     /// as it arrives, in arrival order, without the line ending (nor the `\r` a remote
     /// terminal adds). Stdin is the host file `stdin`, or /dev/null. Returns the exit
@@ -710,16 +1273,6 @@ impl Sys {
             .wait()
             .with_context(|| format!("cannot wait for `{prog}`"))?;
         Ok(status.code().unwrap_or(-1))
-    }
-
-    /// The bytes of a host file named on the command line (not under `--root`); `None`
-    /// when it does not exist.
-    pub fn read_host_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-        }
     }
 
     /// The path of the running blotctl binary.
@@ -802,15 +1355,57 @@ pub fn command_failure(argv: &[&str], out: &Output) -> String {
     msg
 }
 
-fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
+/// The components of an absolute box path; refuses relative paths, `.` and `..`.
+fn components(box_path: &str) -> Result<Vec<&str>> {
+    let p = Path::new(box_path);
+    if !p.is_absolute() {
+        bail!("internal error: box path {box_path} is not absolute");
+    }
+    let mut out = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => out.push(
+                n.to_str()
+                    .ok_or_else(|| anyhow!("{box_path} is not valid UTF-8"))?,
+            ),
+            _ => bail!("refusing path {box_path}: it contains `..` or `.`"),
+        }
+    }
+    Ok(out)
 }
 
-fn fsync_parent(p: &Path) -> std::io::Result<()> {
-    match p.parent() {
-        Some(d) => fsync_dir(d),
-        None => Ok(()),
+/// From the moment a real run holds the lock, SIGINT and SIGTERM no longer kill blotctl at
+/// once: a signal-safe handler notes them ([`Sys::interrupted`]) and the run stops at its
+/// next safe point, between two atomic changes or in a wait, having finished the change
+/// under way (so no temp file is left, and the journal is whole). A second signal ends
+/// blotctl at once, with the shell's exit status for it (128 + N).
+fn defer_signals() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    for sig in [SIGINT, SIGTERM] {
+        // The order matters: the shutdown looks at the flag before the first signal sets it.
+        flag::register_conditional_shutdown(sig, 128 + sig, &SIGNALLED)
+            .and_then(|_| flag::register_usize(sig, &SIGNAL, sig as usize))
+            .and_then(|_| flag::register(sig, &SIGNALLED))
+            .context("cannot install the signal handlers")?;
     }
+    Ok(())
+}
+
+/// Refuse a file or directory that is immutable or append-only (`chattr +i`/`+a`).
+/// Filesystems without attribute support answer ENOTTY: nothing to refuse.
+fn check_flags(fd: &OwnedFd, shown: &str) -> Result<()> {
+    if let Ok(flags) = rustix::fs::ioctl_getflags(fd) {
+        use rustix::fs::IFlags;
+        if flags.intersects(IFlags::IMMUTABLE | IFlags::APPEND) {
+            bail!(
+                "{shown} is immutable or append-only (chattr +i/+a), so blotctl cannot \
+                 replace it; if that is not deliberate, run `chattr -i -a` on it"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Holds the run lock until dropped (closing the file releases the `flock`).
@@ -856,5 +1451,89 @@ mod tests {
         assert_eq!(m.mode, 0o440);
         assert_eq!(fs::read(t.path().join("etc/sudoers")).unwrap(), b"hello\n");
         assert_eq!(sys.list_dir("/etc").unwrap().unwrap(), vec!["sudoers"]);
+    }
+
+    #[test]
+    fn reads_resolve_links_inside_the_root_only() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("etc/rc.d/rc3.d")).unwrap();
+        fs::write(r.join("etc/real.conf"), "inside\n").unwrap();
+        // An absolute target starts again at the box's root, not the host's.
+        std::os::unix::fs::symlink("/etc/real.conf", r.join("etc/abs.conf")).unwrap();
+        std::os::unix::fs::symlink("rc.d/rc3.d", r.join("etc/rc3.d")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc/real.conf", r.join("etc/up.conf"))
+            .unwrap();
+        std::os::unix::fs::symlink("loop", r.join("etc/loop")).unwrap();
+        let sys = Sys::new(r).unwrap();
+        assert_eq!(sys.read("/etc/abs.conf").unwrap().unwrap(), b"inside\n");
+        assert_eq!(sys.read("/etc/up.conf").unwrap().unwrap(), b"inside\n");
+        assert_eq!(
+            sys.list_dir("/etc/rc3.d").unwrap().unwrap(),
+            Vec::<String>::new()
+        );
+        let e = sys.read("/etc/loop").unwrap_err();
+        assert!(e.to_string().contains("too many levels"), "{e}");
+        // A file blotctl manages never passes a link.
+        let e = sys.observe("/etc/abs.conf").unwrap_err();
+        assert!(e.to_string().contains("is a symlink"), "{e}");
+        let e = sys.observe("/etc/rc3.d/x").unwrap_err();
+        assert!(e.to_string().contains("/etc/rc3.d is a symlink"), "{e}");
+    }
+
+    #[test]
+    fn special_files_are_refused_before_reading() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir(r.join("etc")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            r.join("etc/hosts"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let sys = Sys::new(r).unwrap();
+        // A FIFO would block an open without O_NONBLOCK and a read forever.
+        let e = sys.read("/etc/hosts").unwrap_err();
+        assert!(e.to_string().contains("/etc/hosts is a FIFO"), "{e}");
+        let e = sys.observe("/etc/hosts").unwrap_err();
+        assert!(e.to_string().contains("/etc/hosts is a FIFO"), "{e}");
+        let e = sys
+            .write_atomic("/etc/hosts", b"x", 0o644, 0, 0)
+            .unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = sys.read("/etc").unwrap_err();
+        assert!(e.to_string().contains("/etc is a directory"), "{e}");
+    }
+
+    #[test]
+    fn hard_linked_files_are_never_changed() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir(r.join("etc")).unwrap();
+        fs::write(r.join("etc/shadow"), "secret\n").unwrap();
+        fs::hard_link(r.join("etc/shadow"), r.join("etc/app.log")).unwrap();
+        let sys = Sys::new(r).unwrap();
+        let e = sys
+            .set_meta("/etc/app.log", None, 0o644, 500, 500)
+            .unwrap_err();
+        assert!(e.to_string().contains("has 2 hard links"), "{e}");
+        assert!(sys.observe("/etc/app.log").is_err());
+        assert!(sys.ensure_writable("/etc/app.log").is_err());
+        let m = sys.meta("/etc/shadow").unwrap().unwrap();
+        assert_eq!((m.uid, m.nlink), (0, 2));
+    }
+
+    #[test]
+    fn reads_are_capped() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let f = fs::File::create(r.join("big")).unwrap();
+        f.set_len(MAX_READ + 1).unwrap(); // sparse: costs no disk
+        let sys = Sys::new(r).unwrap();
+        let e = sys.read("/big").unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
     }
 }

@@ -163,10 +163,7 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
             name,
             (|| {
                 let path = crate::steps::sudoers::PATH;
-                let bytes = sys
-                    .read(path)?
-                    .ok_or_else(|| anyhow::anyhow!("{path} does not exist"))?;
-                let out = sys.check_candidate(&["visudo", "-c", "-f"], &bytes, 0o440)?;
+                let out = crate::steps::sudoers::visudo_check(ctx)?;
                 if !out.success() {
                     anyhow::bail!("visudo rejects {path}: {}", output(&out));
                 }
@@ -248,7 +245,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
     let failing = |r: &[StepOutcome]| r.iter().any(|c| c.state == State::Failed);
     let wait = args.wait.unwrap_or(0);
     let begun = Instant::now();
-    let deadline = begun + Duration::from_secs(wait);
+    let deadline = crate::engine::deadline_after(Duration::from_secs(wait));
     let results = {
         let spinner = printer.spinner("checking");
         let mut results = checks(&ctx);

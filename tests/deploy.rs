@@ -174,7 +174,8 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
     let text = stdout(&dry);
     assert!(
         text.contains(&format!(
-            "fast-forward /var/www/blot: {} -> {} (2 commits from origin/master)",
+            "fetch origin/master, then fast-forward /var/www/blot: {} -> {} (its commits are \
+             not here yet; a dry run does not fetch them)",
             &old[..7],
             &new[..7]
         )),
@@ -315,7 +316,7 @@ fn an_unreachable_remote_fails_the_dry_run() {
     let out = d.deploy(&["--dry-run"]);
     assert_eq!(out.status.code(), Some(1), "{}", all(&out));
     assert!(
-        all(&out).contains("cannot fetch master from origin"),
+        all(&out).contains("cannot reach origin to ask for master"),
         "{}",
         all(&out)
     );

@@ -1,6 +1,7 @@
 //! SIGKILL cannot reveal a missing fsync; strace can. One provision run is traced and the
-//! write of /etc/sudoers must be: exclusive temp file in /etc, write, owner, mode, fsync,
-//! rename over /etc/sudoers, fsync of /etc.
+//! write of /etc/sudoers must be: /etc reached from the root's handle without following
+//! links, exclusive temp file in that held directory, write, owner, mode, fsync, renameat
+//! over sudoers within it, fsync of it.
 
 mod common;
 use common::*;
@@ -13,6 +14,7 @@ fn sudoers_write_sequence_under_strace() {
     let b = TestBox::fresh();
     let trace = b.root.parent().unwrap().join("strace.txt");
     let out = std::process::Command::new("strace")
+        .arg("-y")
         .arg("-o")
         .arg(&trace)
         .args([
@@ -28,30 +30,55 @@ fn sudoers_write_sequence_under_strace() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&trace).unwrap();
+    let root = b.root.display().to_string();
     let etc = b.path("/etc").display().to_string();
     let lines: Vec<&str> = text.lines().collect();
+    // `strace -y` prints each fd with its path: `4</box/etc>`.
+    let fd_of = |l: &str| -> String {
+        let ret = l.rsplit("= ").next().unwrap().trim();
+        ret.split('<').next().unwrap().to_string()
+    };
+    // /etc is reached from the root's handle, one component, no link followed.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("<{root}>, \"etc\""))
+                && l.contains("O_NOFOLLOW")
+                && l.contains("O_DIRECTORY")),
+        "/etc was not opened relative to the root's handle with O_NOFOLLOW"
+    );
     let open_at = lines
         .iter()
-        .position(|l| l.contains(&format!("\"{etc}/.blotctl-")) && l.contains("O_CREAT|O_EXCL"))
-        .expect("no exclusive temp file created in /etc");
-    let fd = lines[open_at]
-        .rsplit("= ")
+        .position(|l| {
+            l.contains(&format!("<{etc}>, \".blotctl-"))
+                && l.contains("O_CREAT|O_EXCL")
+                && l.contains("O_NOFOLLOW")
+        })
+        .expect("no exclusive temp file created in the held /etc directory");
+    let fd = fd_of(lines[open_at]);
+    let dir_fd = lines[open_at]
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split('<')
         .next()
         .unwrap()
-        .trim()
         .to_string();
     let tmp = lines[open_at].split('"').nth(1).unwrap().to_string();
-    assert!(tmp.ends_with('~'), "{tmp}");
-    // The calls on that fd, in order, up to the rename of the temp file over sudoers.
+    assert!(tmp.starts_with(".blotctl-") && tmp.ends_with('~'), "{tmp}");
+    // The calls on that fd, in order, up to the rename of the temp file over sudoers,
+    // within the same held directory.
+    let held = format!("{dir_fd}<{etc}>");
     let rename_at = lines
         .iter()
         .position(|l| {
-            l.contains("rename") && l.contains(&tmp) && l.contains(&format!("\"{etc}/sudoers\""))
+            l.contains("renameat")
+                && l.contains(&format!("({held}, \"{tmp}\", {held}, \"sudoers\")"))
         })
-        .expect("the temp file was not renamed over /etc/sudoers");
+        .expect("the temp file was not renamed over sudoers within the held directory");
     let calls: Vec<&str> = lines[open_at + 1..rename_at]
         .iter()
-        .filter(|l| l.contains(&format!("({fd},")) || l.contains(&format!("({fd})")))
+        .filter(|l| l.contains(&format!("({fd}<")))
         .map(|l| l.split('(').next().unwrap())
         .collect();
     let order: Vec<&str> = calls
@@ -69,22 +96,18 @@ fn sudoers_write_sequence_under_strace() {
         pos("fchown") < pos("fsync") && pos("fchmod") < pos("fsync"),
         "{order:?}"
     );
-    assert!(
-        lines[rename_at..]
-            .iter()
-            .take(6)
-            .any(|l| l.contains(&format!("openat(AT_FDCWD, \"{etc}\", O_RDONLY"))),
-        "no directory open after the rename"
-    );
     let dir_fsync = lines[rename_at..]
         .iter()
-        .take(8)
-        .any(|l| l.contains("fsync("));
-    assert!(dir_fsync, "the directory was not fsynced after the rename");
+        .take(3)
+        .any(|l| l.contains(&format!("fsync({held})")));
+    assert!(
+        dir_fsync,
+        "the held directory was not fsynced after the rename"
+    );
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("fchmod") && l.contains("0440")),
+            .any(|l| l.contains(&format!("fchmod({fd}<")) && l.contains("0440")),
         "sudoers mode 0440 not set on the temp file"
     );
 }

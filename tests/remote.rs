@@ -460,6 +460,24 @@ fn three_hosts_in_parallel_and_one_unreachable() {
         );
     }
 
+    // A cached binary of the right name and size but other contents is never run: the
+    // probe's sha256 does not match, so it is uploaded again (and checked once more right
+    // before it runs).
+    let (name, _, _) = cached(&homes[0]).pop().unwrap();
+    let bin = homes[0].join(".cache/blotctl").join(&name);
+    let len = std::fs::metadata(&bin).unwrap().len() as usize;
+    let mut tampered = b"#!/bin/sh\necho tampered\nexit 0\n".to_vec();
+    tampered.resize(len, b'#');
+    std::fs::write(&bin, &tampered).unwrap();
+    let mut c = lab.blotctl();
+    c.args(["provision", "--dry-run"]);
+    with_hosts(&mut c, &[addrs[0]]);
+    let (code, out, _, _) = run(&mut c);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(row(&out, addrs[0])[3], "uploaded", "{out}");
+    assert!(!out.contains("tampered"), "{out}");
+    assert_ne!(std::fs::read(&bin).unwrap(), tampered);
+
     // Wall time: one host alone (a fresh box on 127.0.0.2) against the three above.
     let alone = TestBox::fresh();
     let mut c = lab.blotctl();

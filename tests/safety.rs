@@ -167,14 +167,8 @@ fn temps(b: &TestBox) -> Vec<String> {
         .collect()
 }
 
-/// After a crash: each file wholly old or wholly new, sudoers valid; then a re-run cleans
-/// the temp files and converges.
-fn check_after_crash(
-    b: &TestBox,
-    old: &BTreeMap<&str, Option<Vec<u8>>>,
-    new: &BTreeMap<&str, Option<Vec<u8>>>,
-    what: &str,
-) {
+/// Each managed file wholly old or wholly new, and sudoers valid.
+fn whole_files(b: &TestBox, old: &Files, new: &Files, what: &str) {
     for (f, now) in snapshot_files(b) {
         assert!(
             now == old[f] || now == new[f],
@@ -182,6 +176,30 @@ fn check_after_crash(
         );
     }
     assert!(visudo_ok(b), "{what}: sudoers does not pass visudo");
+}
+
+/// How many runs a test makes: `var` from the environment, else `default`.
+fn runs_from_env(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A tiny deterministic PRNG (xorshift): the same times on every run of the suite.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// After a crash: each file wholly old or wholly new, sudoers valid; then a re-run cleans
+/// the temp files and converges.
+fn check_after_crash(b: &TestBox, old: &Files, new: &Files, what: &str) {
+    whole_files(b, old, new, what);
     let out = b
         .blotctl()
         .args(["provision", "--yes", "--no-start"])
@@ -253,19 +271,9 @@ fn random_time_kills() {
     if !require("visudo") {
         return;
     }
-    let runs: u64 = std::env::var("BLOTCTL_CRASH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let runs = runs_from_env("BLOTCTL_CRASH_RUNS", 200);
     let (old, new) = old_and_new();
-    // A tiny deterministic PRNG (xorshift): the same kill times on every run of the suite.
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let mut killed = 0;
     for i in 0..runs {
         let b = TestBox::fresh();
@@ -287,5 +295,109 @@ fn random_time_kills() {
     assert!(
         killed > runs / 2,
         "only {killed} of {runs} runs were killed before they ended"
+    );
+}
+
+/// SIGINT and SIGTERM at random times of a real run: the run finishes the atomic change
+/// under way and stops there (exit 130/143, the rollback hint printed when something was
+/// changed), or ended before the signal (exit 0), or was killed before it took the lock
+/// (nothing changed). Never a temp file left, every file wholly old or new, sudoers valid;
+/// a run stopped part-way converges when run again.
+#[test]
+fn sigint_and_sigterm_mid_run() {
+    use std::os::unix::process::ExitStatusExt;
+    if !require("visudo") {
+        return;
+    }
+    let runs = runs_from_env("BLOTCTL_SIGNAL_RUNS", 100);
+    let (old, new) = old_and_new();
+    // How long a whole run takes on this machine now: the signals land across it.
+    let b = TestBox::fresh();
+    let t = std::time::Instant::now();
+    let out = b
+        .blotctl()
+        .args(["provision", "--yes", "--no-start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let span = t.elapsed().as_micros() as u64;
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+    let (mut part_way, mut before_any, mut finished) = (0, 0, 0);
+    for i in 0..runs {
+        let b = TestBox::fresh();
+        let (sig, name) = if i % 2 == 0 {
+            (libc::SIGINT, "SIGINT")
+        } else {
+            (libc::SIGTERM, "SIGTERM")
+        };
+        let child = b
+            .blotctl_std()
+            .args(["provision", "--yes", "--no-start"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let after = Duration::from_micros(next() % span);
+        std::thread::sleep(after);
+        // The child is not reaped before wait: its pid is still ours.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        let out = child.wait_with_output().unwrap();
+        let what = format!("run {i}: {name} after {after:?}");
+        let err = stderr(&out);
+        match (out.status.code(), out.status.signal()) {
+            (Some(0), _) => finished += 1,
+            (Some(c), _) if c == 128 + sig => {
+                assert!(
+                    err.contains(&format!("interrupted by {name}")),
+                    "{what}: {err}"
+                );
+                if err.contains("before any change: no managed file was changed") {
+                    before_any += 1;
+                    assert!(snapshot_files(&b) == old, "{what}: a file changed");
+                } else {
+                    part_way += 1;
+                    assert!(
+                        err.contains("or undo them with `blotctl rollback 2"),
+                        "{what}: no rollback hint: {err}"
+                    );
+                }
+            }
+            (None, Some(s)) if s == sig => {
+                // Before the run took its lock, the signal still ends it at once.
+                before_any += 1;
+                assert!(snapshot_files(&b) == old, "{what}: a file changed");
+            }
+            other => panic!("{what}: ended with {other:?}\n{}{err}", stdout(&out)),
+        }
+        assert!(
+            temps(&b).is_empty(),
+            "{what}: temp files left: {:?}",
+            temps(&b)
+        );
+        whole_files(&b, &old, &new, &what);
+        if out.status.code() != Some(0) {
+            let again = b
+                .blotctl()
+                .args(["provision", "--yes", "--no-start"])
+                .output()
+                .unwrap();
+            assert_eq!(again.status.code(), Some(0), "{what}: {}", stderr(&again));
+            assert!(
+                snapshot_files(&b) == new,
+                "{what}: the re-run did not converge"
+            );
+        }
+    }
+    eprintln!(
+        "{runs} signal runs: {part_way} stopped part-way, {before_any} before any change, \
+         {finished} finished first"
+    );
+    assert!(
+        part_way >= runs / 5,
+        "only {part_way} of {runs} signals landed while changes were being applied"
     );
 }

@@ -164,6 +164,7 @@ fn every_kind_of_change_is_in_the_schema() {
         },
         Action::RestoreLinks {
             service: "nginx".into(),
+            from: Vec::new(),
             links: vec![RcLink {
                 level: 3,
                 name: "S85nginx".into(),
@@ -172,6 +173,15 @@ fn every_kind_of_change_is_in_the_schema() {
         },
         Action::RemovePath {
             path: "/etc/x".into(),
+            old: Some(b"a\n".to_vec()),
+        },
+        Action::FastForward {
+            git: vec!["git".into(), "-C".into(), "/var/www/blot".into()],
+            dir: "/var/www/blot".into(),
+            remote: "origin".into(),
+            branch: "master".into(),
+            from: "1111111".into(),
+            to: "2222222".into(),
         },
         Action::SetKernel {
             path: "/proc/sys/vm/overcommit_memory".into(),

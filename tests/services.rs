@@ -215,7 +215,7 @@ fn dry_run_without_init_is_pending_not_in_sync() {
         .unwrap();
     assert_eq!(real.status.code(), Some(1));
     assert!(
-        stderr(&real).contains("nothing was changed"),
+        stderr(&real).contains("no managed file was changed"),
         "{}",
         stderr(&real)
     );

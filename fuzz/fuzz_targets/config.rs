@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let keys: Vec<String> = layer.table.keys().cloned().collect();
-    let Ok(eff) = resolve(vec![layer]) else {
+    let Ok(eff) = resolve(vec![layer], None) else {
         return;
     };
     for k in &keys {
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let written = commented_toml(&eff.settings).expect("settings serialize");
     let again = Layer::parse(&written, "written")
-        .and_then(|l| resolve(vec![l]))
+        .and_then(|l| resolve(vec![l], None))
         .unwrap_or_else(|e| panic!("written settings do not load: {e:#}\n{written}"));
     assert_eq!(
         again.settings, eff.settings,

@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         .filter(|(k, _)| RESERVED.contains(k) || known.iter().any(|n| n.eq_ignore_ascii_case(k)))
         .map(|(k, v)| (format!("BLOTCTL_{k}"), v.to_string()))
         .collect();
-    let Ok(layer) = Layer::from_env(vars.clone()) else {
+    let os: Vec<(std::ffi::OsString, std::ffi::OsString)> = vars
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let Ok(layer) = Layer::from_env(os) else {
         return;
     };
     let Some(layer) = layer else {
@@ -53,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let keys: Vec<String> = layer.table.keys().cloned().collect();
-    if let Ok(eff) = resolve(vec![layer]) {
+    if let Ok(eff) = resolve(vec![layer], None) {
         for k in &keys {
             assert_eq!(
                 eff.sources.get(k).map(String::as_str),

@@ -33,6 +33,13 @@ pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// Every init script name blotctl may turn off with these settings.
+pub fn services_of(settings: &crate::config::Settings) -> Vec<String> {
+    let mut out = settings.redis_services.clone();
+    out.extend(["nginx".to_string(), "monit".to_string()]);
+    out
+}
+
 /// Whether chkconfig is asked (else the rc links are read: `--offline`, or no chkconfig).
 fn chkconfig_here(ctx: &Ctx) -> bool {
     !ctx.offline && ctx.sys.which("chkconfig").is_some()

@@ -61,7 +61,10 @@ impl Step for HostSettings {
             if String::from_utf8_lossy(&bytes).contains(MANAGED) {
                 changes.push(Change::new(
                     format!("remove {path} (thp_never = false)"),
-                    Action::RemovePath { path },
+                    Action::RemovePath {
+                        path,
+                        old: Some(bytes),
+                    },
                 ));
             } else {
                 notes.push(format!(

@@ -178,7 +178,7 @@ impl Step for Reload {
         let pending: Vec<&str> = pending_writes(earlier).collect();
         let jobs = installed_jobs(ctx);
         let removed = earlier.iter().any(|c| {
-            matches!(&c.action, Action::RemovePath { path }
+            matches!(&c.action, Action::RemovePath { path, .. }
                 if path.starts_with("/etc/init/") && path.ends_with(".conf"))
         });
         let job_changes = removed || jobs.iter().any(|j| pending.contains(&job_path(j).as_str()));

@@ -58,6 +58,7 @@ impl Step for Logrotate {
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        ctx.sys.ensure_writable(DIR)?;
         match ctx.sys.meta(DIR)? {
             Some(m) if m.kind == Kind::Dir => {}
             Some(_) => bail!("{DIR} is not a directory"),

@@ -31,6 +31,7 @@ impl Step for Logs {
         };
         let mut changes = Vec::new();
         let logs = s.logs_dir();
+        ctx.sys.ensure_writable(&logs)?;
         match ctx.sys.meta(&logs)? {
             None => changes.push(Change::new(
                 format!("create {logs}/ (mode 0755, owner {})", s.user),

@@ -69,6 +69,36 @@ pub const ROOT_0644: Perms = Perms {
     gid: 0,
 };
 
+/// The files blotctl writes at fixed places, each with what it is (no setting may aim
+/// another file at one of them).
+pub fn fixed_paths() -> Vec<(String, &'static str)> {
+    let mut out = vec![
+        (sudoers::PATH.to_string(), "the sudoers file"),
+        (hosts::PATH.to_string(), "the hosts file"),
+        (logrotate::PATH.to_string(), "the app's logrotate file"),
+        (hostsettings::SYSCTL_CONF.to_string(), "sysctl.conf"),
+        (
+            crate::config::DEFAULT_CONFIG.to_string(),
+            "blotctl's own config file",
+        ),
+    ];
+    for job in templates::JOBS.iter().chain([&hostsettings::JOB]) {
+        out.push((templates::job_path(job), "an upstart job file"));
+    }
+    out
+}
+
+/// Every path a run may change with these settings: the fixed files, the monit control
+/// file, the app's logs directory and its log files. A backup that names anything else
+/// is not restored.
+pub fn managed_paths(s: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = fixed_paths().into_iter().map(|(p, _)| p).collect();
+    out.push(s.monit_rc.clone());
+    out.push(s.logs_dir());
+    out.extend(s.log_files());
+    out
+}
+
 /// Paths that earlier steps are about to write.
 pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
     earlier.iter().filter_map(|c| match &c.action {
@@ -81,8 +111,5 @@ pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
 /// making sure it can be replaced at all (no symlink, not immutable).
 pub fn observe_file(ctx: &Ctx, path: &str) -> Result<Option<(Vec<u8>, crate::sys::Meta)>> {
     ctx.sys.ensure_writable(path)?;
-    Ok(match (ctx.sys.read(path)?, ctx.sys.meta(path)?) {
-        (Some(bytes), Some(meta)) => Some((bytes, meta)),
-        _ => None,
-    })
+    ctx.sys.observe(path)
 }

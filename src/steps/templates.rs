@@ -39,7 +39,8 @@ pub fn job_path(job: &str) -> String {
 struct Data<'a> {
     #[serde(flatten)]
     settings: &'a crate::config::Settings,
-    /// redis config says `daemonize yes`: the job needs `expect fork`.
+    /// redis config says `daemonize yes`: the job needs `expect fork`. Derived only when
+    /// rendering redis's job.
     redis_forks: bool,
     /// nginx config leaves `daemon` on (its default): the job needs `expect fork`.
     /// Derived only when rendering nginx's job (other files do not need nginx's config).
@@ -119,9 +120,10 @@ fn read_expect_source(ctx: &Ctx, program: &str, path: &str, key: &str) -> Result
 
 /// Render one template by file name (`blot.conf`, `monit.rc`).
 pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
+    // Each program's config is read only for the file derived from it.
     let data = Data {
         settings: ctx.settings,
-        redis_forks: redis_config(ctx)?.daemonize,
+        redis_forks: name == "redis.conf" && redis_config(ctx)?.daemonize,
         nginx_forks: name == "nginx.conf" && nginx_forks(ctx)?,
     };
     render_with(name, &data)
@@ -179,6 +181,51 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
         }
     }
     Ok(text)
+}
+
+/// What the blot job runs through sudo, from its rendered `exec` line: (the `-u` user, the
+/// command, its arguments). The sudoers step checks that root may run exactly that
+/// without a tty.
+pub fn blot_sudo_command(ctx: &Ctx) -> Result<(String, String, String)> {
+    let text = render(ctx, "blot.conf")?;
+    sudo_command_of(&text).ok_or_else(|| {
+        anyhow!("internal error: cannot find the `exec ... sudo -u USER COMMAND` line of blot.conf")
+    })
+}
+
+/// [`blot_sudo_command`] of a job's text: the `exec` line split as the shell would, up to
+/// its first redirection, then sudo's options skipped.
+fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
+    let line = job
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("exec ") && l.contains("sudo"))?;
+    let words = shlex::split(line.strip_prefix("exec ")?)?;
+    let mut words = words
+        .into_iter()
+        .take_while(|w| !w.contains(['>', '<', '|', ';', '&']));
+    words.find(|w| w.rsplit('/').next() == Some("sudo"))?;
+    let mut user = "root".to_string();
+    let mut rest = Vec::new();
+    let mut options = true;
+    while let Some(w) = words.next() {
+        if options && w == "--" {
+            options = false;
+        } else if options
+            && ["-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D"].contains(&w.as_str())
+        {
+            let v = words.next()?;
+            if w == "-u" {
+                user = v;
+            }
+        } else if options && w.starts_with('-') {
+        } else {
+            options = false;
+            rest.push(w);
+        }
+    }
+    let (command, args) = rest.split_first()?;
+    Some((user, command.clone(), args.join(" ")))
 }
 
 /// Every file `blotctl render` prints, by the name it takes.
@@ -311,5 +358,27 @@ mod tests {
         assert!(!parse_redis_config("").unwrap().daemonize);
         assert!(parse_redis_config("daemonize maybe\n").is_err());
         assert!(parse_redis_config("port 0\n").is_err());
+    }
+
+    #[test]
+    fn the_command_the_blot_job_runs_through_sudo() {
+        let data = Data {
+            settings: &crate::config::Settings::default(),
+            redis_forks: true,
+            nginx_forks: true,
+        };
+        let job = render_with("blot.conf", &data).unwrap();
+        assert_eq!(
+            sudo_command_of(&job),
+            Some((
+                "ec2-user".into(),
+                "/usr/bin/node".into(),
+                "/var/www/blot/app/index.js".into()
+            ))
+        );
+        assert_eq!(
+            sudo_command_of("  exec /usr/bin/sudo -n -u ec2-user /bin/sh -c 'exec node x' >> l\n"),
+            Some(("ec2-user".into(), "/bin/sh".into(), "-c exec node x".into()))
+        );
     }
 }

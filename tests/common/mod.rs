@@ -110,10 +110,11 @@ impl TestBox {
             .unwrap()
     }
 
-    /// Every path under the box with its kind, mode, owner and contents (or link target).
+    /// Every path under the box with its kind, mode, owner, link count and contents (or
+    /// link target).
     pub fn state(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        walk(&self.root, &self.root, &mut out);
+        walk(&self.root, &self.root, &mut out, Contents::Text);
         out
     }
 
@@ -166,35 +167,6 @@ impl Drop for TestBox {
                 .arg("-KILL")
                 .arg(pid.to_string())
                 .status();
-        }
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let p = e.path();
-        let rel = p.strip_prefix(root).unwrap().display().to_string();
-        let m = std::fs::symlink_metadata(&p).unwrap();
-        let head = format!("{:o} {}:{}", m.mode(), m.uid(), m.gid());
-        if m.file_type().is_symlink() {
-            out.insert(
-                rel,
-                format!("link -> {}", std::fs::read_link(&p).unwrap().display()),
-            );
-        } else if m.is_dir() {
-            out.insert(rel, format!("dir {head}"));
-            walk(root, &p, out);
-        } else if !m.is_file() {
-            // A FIFO, socket or device: never opened (a FIFO would block).
-            out.insert(rel, format!("other {head}"));
-        } else {
-            let bytes = std::fs::read(&p).unwrap();
-            out.insert(
-                rel,
-                format!("file {head} {}", String::from_utf8_lossy(&bytes)),
-            );
         }
     }
 }
@@ -471,4 +443,97 @@ pub fn write_monit_wrapper(control_file: &Path, dir: &Path) -> PathBuf {
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).unwrap();
     wrapper
+}
+
+// ---------------------------------------------------------------------------------------
+// The hostile-box checksum: every path under the box with its type, mode, owner, link
+// count and contents (a sha256) or link target or device number.
+
+/// The run lock: the one trace a run that changes nothing may leave.
+pub const LOCK_FILE: &str = "var/lock/blotctl.lock";
+
+impl TestBox {
+    /// Every path under the box (the run lock excepted) -> what it is, in full.
+    pub fn fingerprint(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        walk(&self.root, &self.root, &mut out, Contents::Digest);
+        out.remove(LOCK_FILE);
+        out
+    }
+
+    /// A box path under this box, checked to stay under it (for tests that make links,
+    /// FIFOs and devices, or remove things).
+    pub fn inside(&self, box_path: &str) -> PathBuf {
+        assert!(
+            box_path.starts_with('/') && !box_path.split('/').any(|c| c == ".." || c == "."),
+            "not a plain box path: {box_path}"
+        );
+        let p = self.path(box_path);
+        let tmp = std::env::temp_dir();
+        assert!(
+            p.starts_with(&self.root) && self.root.starts_with(&tmp),
+            "{} is not under the test's temp box",
+            p.display()
+        );
+        p
+    }
+}
+
+/// How [`walk`] records a regular file's contents.
+#[derive(Clone, Copy)]
+enum Contents {
+    /// As text (lossy), for messages that show what changed.
+    Text,
+    /// Size and sha256.
+    Digest,
+}
+
+/// Every path under `dir` with its type, mode, owner, link count and contents (or link
+/// target, or device number). FIFOs, devices and sockets are described, never opened.
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>, contents: Contents) {
+    use sha2::Digest;
+    use std::os::unix::fs::FileTypeExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let head = format!("{:o} {}:{}", m.mode(), m.uid(), m.gid());
+        // A directory's link count follows from its subdirectories, listed anyway.
+        let head_links = format!("{head} links={}", m.nlink());
+        let head = if ft.is_dir() { head } else { head_links };
+        let what = if ft.is_symlink() {
+            format!("link -> {}", std::fs::read_link(&p).unwrap().display())
+        } else if ft.is_dir() {
+            walk(root, &p, out, contents);
+            format!("dir {head}")
+        } else if ft.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            match contents {
+                Contents::Text => format!("file {head} {}", String::from_utf8_lossy(&bytes)),
+                Contents::Digest => format!(
+                    "file {head} {} bytes sha256 {:x}",
+                    bytes.len(),
+                    sha2::Sha256::digest(&bytes)
+                ),
+            }
+        } else if ft.is_fifo() {
+            format!("fifo {head}")
+        } else if ft.is_char_device() || ft.is_block_device() {
+            format!("device {head} rdev={:x}", m.rdev())
+        } else {
+            format!("socket {head}")
+        };
+        out.insert(rel, what);
+    }
+}
+
+/// The message of a caught panic (a failed assert in one case of a table).
+pub fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
