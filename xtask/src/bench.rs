@@ -597,7 +597,7 @@ fn base(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
-/// `visudo -c -f /tmp/blotctl-check-XXXX` → `visudo -c -f <temp file>`.
+/// `visudo -c -f /tmp/blotctl-check-XXXX/etc/sudoers` → `visudo -c -f <temp file>`.
 fn display_argv(path: &str, argv: &[String]) -> Vec<String> {
     let mut v = vec![base(path).to_string()];
     v.extend(argv.iter().skip(1).map(|a| {
@@ -610,8 +610,10 @@ fn display_argv(path: &str, argv: &[String]) -> Vec<String> {
     v
 }
 
+/// A candidate blotctl validates in a temp file or directory of its own
+/// (`/tmp/blotctl-check-XXXX`, `/tmp/blotctl-check-XXXX/etc/sudoers`).
 fn is_temp_candidate(a: &str) -> bool {
-    a.starts_with('/') && base(a).starts_with("blotctl-check-")
+    a.starts_with('/') && a.split('/').any(|c| c.starts_with("blotctl-check-"))
 }
 
 /// Queries that only read state: safe to time on their own on the converged box.
@@ -1540,5 +1542,31 @@ fn boxdir_of(path: &str, r: &ReportInput) -> String {
             .parent()
             .map(|p| p.join("fresh").display().to_string())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temp_candidate_is_a_file_in_or_under_blotctls_temp_dir_not_a_box_path() {
+        let argv: Vec<String> = [
+            "visudo",
+            "-c",
+            "-f",
+            "/tmp/blotctl-check-xXT6Ho/etc/sudoers",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            display_argv("/usr/sbin/visudo", &argv),
+            ["visudo", "-c", "-f", "<temp file>"]
+        );
+        assert!(is_temp_candidate("/tmp/blotctl-check-a1b2"));
+        assert!(!is_temp_candidate(
+            "/work/target/bench/boxes/fresh/etc/sudoers"
+        ));
+        assert!(!is_temp_candidate("blotctl-check-a1b2"));
     }
 }
