@@ -3,9 +3,10 @@
 
 use crate::cli::{Cli, Command, Format, ProvisionArgs, RollbackArgs};
 use crate::config::{Effective, Layer, Settings, DEFAULT_CONFIG};
-use crate::engine::{self, Planned};
+use crate::engine;
 use crate::journal::{self, Journal};
 use crate::outcome::{kinded, Applied, ErrorKind, Outcome, State, StepOutcome};
+use crate::plan::Planned;
 use crate::printer::Printer;
 use crate::report;
 use crate::steps::{self, Ctx};
@@ -285,8 +286,8 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
         },
     );
     not_interrupted(sys, "init", 1)?;
-    engine::preflight(&ctx, [&change])?;
-    engine::apply(&ctx, &change, &mut Journal::new("init", None))?;
+    engine::preflight(sys, [&change])?;
+    engine::apply(sys, &ctx, &change, &mut Journal::new("init", None))?;
     let mut o = Outcome::new("init", false);
     o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
     if !report::print_document(&o, printer.format) {
@@ -482,12 +483,12 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx, printer)?;
+        clean_stale_temps(sys, &ctx, printer)?;
     }
     let all = steps::all();
     let planned = {
         let spinner = printer.spinner("planning");
-        engine::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
+        crate::steps::plan_all_with(&ctx, &all, |name| spinner.step(format!("planning: {name}")))
     };
     let plan = Outcome::new("provision", args.dry_run).with_planned(&planned, false);
     if args.dry_run {
@@ -508,13 +509,13 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         return Ok(EXIT_FAILED);
     }
     not_interrupted(sys, "provision", counts.changes)?;
-    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
+    engine::preflight(sys, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("provision", None);
-    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let (applied, result) = apply_all(sys, &ctx, &planned, counts.changes, &mut journal, printer);
     let result = result.and_then(|()| {
         converged(
             &ctx,
-            |ctx| Ok(engine::plan_all(ctx, &all)),
+            |ctx| Ok(crate::steps::plan_all(ctx, &all)),
             applied.changes(),
         )
     });
@@ -531,7 +532,7 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
 }
 
 /// Remove temp files a killed run left in the directories blotctl writes to.
-fn clean_stale_temps(ctx: &Ctx, printer: Printer) -> Result<()> {
+fn clean_stale_temps(sys: &Sys, ctx: &Ctx, printer: Printer) -> Result<()> {
     let s = ctx.settings;
     let monit_dir = std::path::Path::new(&s.monit_rc)
         .parent()
@@ -544,18 +545,14 @@ fn clean_stale_temps(ctx: &Ctx, printer: Printer) -> Result<()> {
         monit_dir,
         s.logs_dir(),
     ];
-    for dir in dirs
-        .into_iter()
-        .chain(crate::steps::configs::copy_dirs(ctx))
-    {
-        for p in ctx.sys.remove_stale_temps(&dir)? {
+    for dir in dirs.into_iter().chain(crate::jobconf::copy_dirs(ctx)) {
+        for p in sys.remove_stale_temps(&dir)? {
             printer.say(&format!("removed {p} (left by a run that was killed)"));
         }
     }
-    ctx.sys.remove_stale_temps(journal::BACKUPS)?;
+    sys.remove_stale_temps(journal::BACKUPS)?;
     for run in ctx.sys.list_dir(journal::BACKUPS)?.unwrap_or_default() {
-        ctx.sys
-            .remove_stale_temps(&format!("{}/{run}", journal::BACKUPS))?;
+        sys.remove_stale_temps(&format!("{}/{run}", journal::BACKUPS))?;
     }
     Ok(())
 }
@@ -591,6 +588,7 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
 /// step's line as soon as it is done. What was applied is counted as it is made. A signal
 /// (SIGINT, SIGTERM) stops the run between two changes, each whole.
 pub(crate) fn apply_all(
+    sys: &Sys,
     ctx: &Ctx,
     planned: &[Planned],
     total: usize,
@@ -615,14 +613,14 @@ pub(crate) fn apply_all(
         applied.per_step.push(0);
         for c in p.changes() {
             // The safe point: between two changes, each whole.
-            if let Some(sig) = ctx.sys.interrupted() {
+            if let Some(sig) = sys.interrupted() {
                 let err = stopped(&applied, journal, sig);
                 return (applied, Err(err));
             }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
-            if let Err(e) = engine::apply(ctx, c, journal) {
+            if let Err(e) = engine::apply(sys, ctx, c, journal) {
                 applied.failed = Some((i, format!("{e:#}")));
-                if let Some(sig) = ctx.sys.interrupted() {
+                if let Some(sig) = sys.interrupted() {
                     // A wait given up (a job started, not yet seen running).
                     let err = stopped(&applied, journal, sig);
                     return (applied, Err(err));
@@ -648,7 +646,7 @@ pub(crate) fn apply_all(
             ));
         }
     }
-    if let Some(sig) = ctx.sys.interrupted() {
+    if let Some(sig) = sys.interrupted() {
         let err = stopped(&applied, journal, sig);
         return (applied, Err(err));
     }
@@ -736,7 +734,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         offline: false,
     };
     if _lock.is_some() {
-        clean_stale_temps(&ctx, printer)?;
+        clean_stale_temps(sys, &ctx, printer)?;
     }
     let runs = journal::list(sys, settings)?;
     let nothing = |why: String| {
@@ -840,9 +838,9 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         return Ok(EXIT_FAILED);
     }
     not_interrupted(sys, "rollback", counts.changes)?;
-    engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
+    engine::preflight(sys, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new("rollback", Some(target.run_id.clone()));
-    let (applied, result) = apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let (applied, result) = apply_all(sys, &ctx, &planned, counts.changes, &mut journal, printer);
     let result = result
         .and_then(|()| {
             let mut marked = target.clone();
@@ -870,7 +868,7 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) 
         offline: false,
     };
     let names: Vec<&str> = match name {
-        None => steps::templates::RENDERED
+        None => steps::RENDERED
             .iter()
             .copied()
             .filter(|n| settings.thp_never || *n != steps::hostsettings::JOB)
@@ -879,10 +877,10 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) 
     };
     let mut files = Vec::new();
     for n in names {
-        let Some((path, text)) = steps::templates::render_file(&ctx, n)? else {
+        let Some((path, text)) = steps::render_file(&ctx, n)? else {
             return Err(UsageError(format!(
                 "unknown file {n:?}: expected one of {}",
-                steps::templates::RENDERED.join(", ")
+                steps::RENDERED.join(", ")
             ))
             .into());
         };

@@ -284,7 +284,7 @@ Exit status:
     Render {
         /// The file to print; all when omitted.
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(
-            crate::steps::templates::RENDERED))]
+            crate::steps::RENDERED))]
         name: Option<String>,
     },
     /// Fast-forward the app checkout as the app user, then restart blot (idempotent).
@@ -392,12 +392,13 @@ pub enum JobName {
 }
 
 impl JobName {
-    pub fn as_str(self) -> &'static str {
+    pub fn job(self) -> crate::jobs::Job {
+        use crate::jobs::Job;
         match self {
-            JobName::Redis => "redis",
-            JobName::Blot => "blot",
-            JobName::Nginx => "nginx",
-            JobName::Monit => "monit",
+            JobName::Redis => Job::Redis,
+            JobName::Blot => Job::Blot,
+            JobName::Nginx => Job::Nginx,
+            JobName::Monit => Job::Monit,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::config::Settings;
 use crate::plan::{Action, Change, RcLink};
-use crate::sys::{Kind, Sys};
+use crate::sys::{Kind, Look, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -311,7 +311,7 @@ pub struct Run {
 
 /// Every recorded run, oldest first. A run whose manifest cannot be read, does not parse,
 /// or names what no run of blotctl could have recorded is listed as damaged.
-pub fn list(sys: &Sys, settings: &Settings) -> Result<Vec<Run>> {
+pub fn list(sys: &dyn Look, settings: &Settings) -> Result<Vec<Run>> {
     let Some(ids) = sys.list_dir(BACKUPS)? else {
         return Ok(Vec::new());
     };
@@ -430,7 +430,7 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
                 }
             }
             Entry::JobStarted { job } => {
-                if !crate::steps::templates::JOBS.contains(&job.as_str()) {
+                if crate::jobs::Job::named(job).is_none() {
                     return Err(format!("a started job {job:?} that is not blotctl's"));
                 }
             }
@@ -453,7 +453,13 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
 
 /// Read a blob saved for a run, checked against what the manifest recorded: a regular
 /// file (no link on the way) of the recorded size and sha256.
-pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str, sha: &str, size: u64) -> Result<Vec<u8>> {
+pub fn read_blob(
+    sys: &dyn Look,
+    m: &Manifest,
+    blob: &str,
+    sha: &str,
+    size: u64,
+) -> Result<Vec<u8>> {
     let path = format!("{}/{blob}", m.dir());
     let bytes = sys
         .observe(&path)
@@ -473,7 +479,7 @@ pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str, sha: &str, size: u64) -> R
 }
 
 /// The rc links of a service in /etc/rc.d/rc0.d … rc6.d (`SnnNAME`/`KnnNAME`).
-pub fn service_links(sys: &Sys, service: &str) -> Result<Vec<RcLink>> {
+pub fn service_links(sys: &dyn Look, service: &str) -> Result<Vec<RcLink>> {
     let mut out = Vec::new();
     for level in 0..=6u8 {
         let dir = RcLink::dir(level);

@@ -6,7 +6,7 @@
 //! too. An error that stops a command early is an outcome without steps, with its
 //! [`ErrorKind`], so that `--json` prints one document whatever happens.
 
-use crate::engine::Planned;
+use crate::plan::Planned;
 use crate::plan::{Change, NotChecked, Status};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};

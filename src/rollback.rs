@@ -9,9 +9,10 @@
 //! and a manifest that names what no run of blotctl could have recorded is refused
 //! (`journal::list` marks it damaged; other runs are unaffected).
 
+use crate::jobs::{observe, unknown_reason, InitState};
 use crate::journal::{self, After, Entry, Manifest, Original};
 use crate::plan::{plan_file, plan_perms, Action, Change, NotChecked, Perms, StepPlan};
-use crate::steps::init::{observe, plan_jobs, unknown_reason, InitState};
+use crate::steps::init::plan_jobs;
 use crate::steps::Ctx;
 use crate::sys::{Kind, Meta};
 use anyhow::Result;
@@ -262,7 +263,7 @@ enum Now {
 }
 
 impl Now {
-    fn observe(sys: &crate::sys::Sys, path: &str) -> Result<Now> {
+    fn observe(sys: &dyn crate::sys::Look, path: &str) -> Result<Now> {
         Ok(match sys.meta(path)? {
             None => Now::Missing,
             Some(m) => match m.kind {

@@ -46,6 +46,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod look;
+pub use look::{Look, Wrap};
+
 /// The most blotctl reads of any one file: far above any config it manages, far below what
 /// would hurt (a sparse or endless file is refused, not read into memory).
 pub const MAX_READ: u64 = 16 << 20;

@@ -11,12 +11,12 @@
 
 use crate::cli::VerifyArgs;
 use crate::config::Settings;
-use crate::engine;
+use crate::jobconf::{self, Program};
+use crate::jobs::{self, InitState, Job};
 use crate::outcome::{Outcome, State, StepOutcome};
 use crate::plan::Status;
 use crate::printer::Printer;
-use crate::steps::configs::{self, Program};
-use crate::steps::{self, init, templates, Ctx};
+use crate::steps::{self, Ctx};
 use crate::sys::Sys;
 use anyhow::Result;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// reported as not checked where it cannot be observed.
 pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
     let mut out = Vec::new();
-    for p in engine::plan_all(ctx, &steps::all()) {
+    for p in steps::plan_all(ctx, &steps::all()) {
         let name = format!("provisioned: {}", p.name);
         out.push(match p.plan {
             Err(e) => StepOutcome::check(name, State::Failed, format!("{e:#}")),
@@ -63,7 +63,7 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
     out.push(StepOutcome::result(
         "nginx upstreams use 127.0.0.1",
         (|| {
-            let conf = configs::resolve(ctx, Program::Nginx)?;
+            let conf = jobconf::resolve(ctx, Program::Nginx)?;
             for (path, bytes) in &conf.files {
                 let text = String::from_utf8_lossy(bytes);
                 if let Some(line) = crate::nginx::localhost_upstream(&text) {
@@ -77,12 +77,12 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
         })(),
     ));
 
-    let state = init::observe(ctx);
+    let state = jobs::observe(ctx);
     let unknown = match &state {
-        Ok(init::InitState::Unknown(why)) => Some(init::unknown_reason(why)),
+        Ok(InitState::Unknown(why)) => Some(jobs::unknown_reason(why)),
         _ => None,
     };
-    for job in templates::JOBS {
+    for job in Job::ALL.map(Job::name) {
         let name = format!("job {job} running");
         out.push(match (&state, &unknown) {
             (_, Some(why)) => StepOutcome::not_checked(name, why.clone()),
@@ -110,7 +110,7 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
     // What answers on 127.0.0.1 here is the box only on the box itself, or where the box's
     // jobs can be seen (an init for the tree under --root).
     let probe_why = if ctx.offline {
-        Some(init::OFFLINE.to_string())
+        Some(jobs::OFFLINE.to_string())
     } else if ctx.sys.is_live() {
         None
     } else {
@@ -123,7 +123,7 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
         None => StepOutcome::result(name, run()),
     };
     out.push(probe("redis answers PING", &|| {
-        let port = templates::running_redis_config(ctx)?.port;
+        let port = jobconf::running_redis_config(ctx)?.port;
         ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
         Ok(format!("PONG on 127.0.0.1:{port}"))
     }));
@@ -183,7 +183,7 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
                     .read(path)?
                     .ok_or_else(|| anyhow::anyhow!("{path} does not exist"))?;
                 // A wrapper keeps monit's id and state files in the scratch directory.
-                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], |dir| {
+                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], &|dir| {
                     let d = dir.display();
                     (
                         "wrapper.rc",
@@ -222,8 +222,8 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         StepOutcome::result(
             name,
             (|| {
-                let path = configs::resolve(ctx, Program::Nginx)?.run;
-                let out = sys.run(&["nginx", "-t", "-q", "-c", &path])?;
+                let path = jobconf::resolve(ctx, Program::Nginx)?.run;
+                let out = sys.ask(&["nginx", "-t", "-q", "-c", &path])?;
                 if !out.success() {
                     anyhow::bail!("nginx -t rejects {path}: {}", output(&out));
                 }
@@ -244,7 +244,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) 
     let failing = |r: &[StepOutcome]| r.iter().any(|c| c.state == State::Failed);
     let wait = args.wait.unwrap_or(0);
     let begun = Instant::now();
-    let deadline = crate::engine::deadline_after(Duration::from_secs(wait));
+    let deadline = jobs::deadline_after(Duration::from_secs(wait));
     let results = {
         let spinner = printer.spinner("checking");
         let mut results = checks(&ctx);

@@ -10,8 +10,7 @@
 //! On the live box (root `/`) both values are also set now, so that `verify` right after
 //! `provision` passes; under `--root` (or `--offline`) they are reported as not checked.
 
-use super::templates::{job_path, plan_managed, render_job};
-use super::{Ctx, Step, ROOT_0644};
+use super::{observe_file, plan_managed, Ctx, Step, ROOT_0644};
 use crate::outcome::{State, StepOutcome};
 use crate::plan::{plan_file, Action, Change, NotChecked, Perms, StepPlan};
 use anyhow::{anyhow, Result};
@@ -29,12 +28,21 @@ const MANAGED: &str = "Managed by blotctl";
 /// box itself (root `/`), and `--offline` looks at files only.
 pub fn not_live(ctx: &Ctx) -> Option<String> {
     if ctx.offline {
-        Some(super::init::OFFLINE.into())
+        Some(crate::jobs::OFFLINE.into())
     } else if !ctx.sys.is_live() {
         Some("live kernel values exist only on the box itself, not under --root".into())
     } else {
         None
     }
+}
+
+/// The task's job file (it runs before redis starts), linted as upstart 0.6.5 reads it.
+pub fn render_task(ctx: &Ctx) -> Result<String> {
+    let mut data = serde_json::to_value(ctx.settings)?;
+    data["start_on"] = crate::jobs::before_redis().into();
+    let text = crate::render::render_with(&format!("{JOB}.conf"), &data)?;
+    crate::jobs::lint(JOB, &text)?;
+    Ok(text)
 }
 
 pub struct HostSettings;
@@ -53,11 +61,11 @@ impl Step for HostSettings {
             changes.extend(plan_sysctl_conf(ctx)?);
         }
 
-        let path = job_path(JOB);
+        let path = crate::jobs::path(JOB);
         if s.thp_never {
-            let text = render_job(ctx, JOB)?;
+            let text = render_task(ctx)?;
             changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
-        } else if let Some((bytes, _)) = super::observe_file(ctx, &path)? {
+        } else if let Some((bytes, _)) = observe_file(ctx, &path)? {
             if String::from_utf8_lossy(&bytes).contains(MANAGED) {
                 changes.push(Change::new(
                     format!("remove {path} (thp_never = false)"),
@@ -112,7 +120,7 @@ impl Step for HostSettings {
 
 /// /etc/sysctl.conf with `vm.overcommit_memory = 1`: kept as it is when it says so already.
 fn plan_sysctl_conf(ctx: &Ctx) -> Result<Vec<Change>> {
-    let observed = super::observe_file(ctx, SYSCTL_CONF)?;
+    let observed = observe_file(ctx, SYSCTL_CONF)?;
     let text = match &observed {
         Some((b, _)) => String::from_utf8(b.clone())
             .map_err(|_| anyhow!("{SYSCTL_CONF} is not valid UTF-8 text"))?,
@@ -202,18 +210,12 @@ pub fn ensure_overcommit(text: &str) -> Option<Edit> {
     Some(Edit { text: out, what })
 }
 
-/// The word a kernel file holds: the `[selected]` one of a list such as THP's
-/// (`always madvise [never]`), else the trimmed contents.
-pub fn kernel_value(raw: &str) -> String {
-    match (raw.find('['), raw.find(']')) {
-        (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
-        _ => raw.trim().to_string(),
-    }
-}
-
 /// A live kernel value; `None` when this kernel does not have the file.
 pub fn live_value(ctx: &Ctx, path: &str) -> Result<Option<String>> {
-    Ok(ctx.sys.read_text(path)?.map(|raw| kernel_value(&raw)))
+    Ok(ctx
+        .sys
+        .read_text(path)?
+        .map(|raw| crate::plan::kernel_value(&raw)))
 }
 
 /// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
@@ -267,6 +269,7 @@ pub fn live_checks(ctx: &Ctx) -> Vec<StepOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::kernel_value;
 
     const STOCK: &str = "# Kernel sysctl configuration file\n\nkernel.sysrq = 0\n";
 

@@ -7,87 +7,20 @@
 //! as *not checked here*, never "in sync"; the reload is planned, blocked, exactly when job
 //! files change.
 
-use super::configs;
-use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
+use crate::jobconf::job_reading;
+use crate::jobs::{not_loaded, observe, path as job_path, unknown_reason, InitState, Job};
 use crate::plan::{Action, Change, NotChecked, StepPlan};
-use crate::sys::command_failure;
-use crate::upstart::{classify_stderr, parse_list, InitctlError, JobStatus};
-use anyhow::{anyhow, Result};
-
-/// Why live state is not looked at under `--offline`.
-pub const OFFLINE: &str = "--offline checks files only";
-
-/// What `initctl list` told us, or why we could not ask.
-pub enum InitState {
-    Known(Vec<JobStatus>),
-    Unknown(String),
-}
-
-impl InitState {
-    pub fn job(&self, name: &str) -> Option<&JobStatus> {
-        match self {
-            InitState::Known(list) => list.iter().find(|j| j.name == name && j.instance.is_none()),
-            InitState::Unknown(_) => None,
-        }
-    }
-}
-
-/// Ask upstart for its jobs (never under `--offline`).
-pub fn observe(ctx: &Ctx) -> Result<InitState> {
-    if ctx.offline {
-        return Ok(InitState::Unknown(OFFLINE.into()));
-    }
-    if ctx.sys.which("initctl").is_none() {
-        return Ok(InitState::Unknown("initctl is not on PATH".into()));
-    }
-    let argv = ["initctl", "list"];
-    let out = ctx.sys.query(&argv)?;
-    if !out.success() {
-        return match classify_stderr(&out.stderr) {
-            InitctlError::NoBus(_) => Ok(InitState::Unknown(format!(
-                "initctl cannot reach upstart ({}); run as root",
-                out.stderr.trim_end()
-            ))),
-            _ => Err(anyhow!("{}", command_failure(&argv, &out))),
-        };
-    }
-    let list =
-        parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
-    Ok(InitState::Known(list))
-}
-
-/// Why a job is missing from `initctl list` although its file is installed.
-pub fn not_loaded(job: &str) -> anyhow::Error {
-    let path = job_path(job);
-    anyhow!(
-        "upstart did not load the job `{job}`: {path} is installed but `initctl list` does \
-         not show it, so upstart rejected the file; its syntax is the likely cause (upstart \
-         logs the reason only to syslog: grep '{path}' /var/log/messages)"
-    )
-}
+use anyhow::Result;
 
 /// Every job file blotctl installs, which upstart must load: the long-running jobs, plus
 /// the host-settings task when it is configured.
 pub fn installed_jobs(ctx: &Ctx) -> Vec<&'static str> {
-    let mut jobs = JOBS.to_vec();
+    let mut jobs = Job::ALL.map(Job::name).to_vec();
     if ctx.settings.thp_never {
         jobs.push(super::hostsettings::JOB);
     }
     jobs
-}
-
-/// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
-/// (`start on started JOB`): a restart of `job` restarts them too, and waits for them.
-pub fn dependents(job: &str) -> Vec<String> {
-    match job {
-        "redis" => vec!["blot".into()],
-        _ => Vec::new(),
-    }
-}
-
-pub fn unknown_reason(why: &str) -> String {
-    format!("init state unknown: {why}")
 }
 
 /// What to do about each long-running job once the files in `written` are written: a
@@ -113,17 +46,24 @@ pub fn plan_jobs(
         written
             .iter()
             .find(|p| {
-                configs::job_reading(p) == Some(job)
-                    || (job == "monit" && **p == ctx.settings.monit_rc)
+                job_reading(p) == Some(job) || (job == "monit" && **p == ctx.settings.monit_rc)
             })
             .map(|p| p.to_string())
     };
     let mut changes = Vec::new();
     let mut not_checked = Vec::new();
     let mut restarted: Vec<String> = Vec::new();
-    for job in JOBS.into_iter().filter(|j| !leave.contains(j)) {
+    for job in Job::ALL
+        .map(Job::name)
+        .into_iter()
+        .filter(|j| !leave.contains(j))
+    {
         let restart = changed_file(job).map(|file| {
-            let deps = dependents(job);
+            let deps: Vec<String> = Job::named(job)
+                .map_or(Vec::new(), Job::dependents)
+                .into_iter()
+                .map(|d| d.name().to_string())
+                .collect();
             let what = if deps.is_empty() {
                 format!("restart {job} ({file} changed)")
             } else {

@@ -4,9 +4,9 @@
 //! file), as the app user who owns them (`su`), and root's own logs of nginx and monit in
 //! /var/log/blot as root; compressed, `log_keep` of them kept.
 
-use super::templates::{plan_managed, render_with};
-use super::{Ctx, Step, ROOT_0644};
+use super::{plan_managed, Ctx, Step, ROOT_0644};
 use crate::plan::{Change, StepPlan};
+use crate::render::render_with;
 use crate::sys::Kind;
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
