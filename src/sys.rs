@@ -46,6 +46,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(test)]
+pub mod fake;
 mod look;
 pub use look::{Look, Wrap};
 

@@ -122,3 +122,67 @@ impl Step for Checkout {
         )]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    fn repo(b: &mut crate::sys::fake::FakeBox, head: &str, remote: &str) {
+        let git = "git -C /fake-box/var/www/blot";
+        b.mkdir("/var/www/blot/.git", 0o755, 500, 500)
+            .answer(
+                &format!("{git} symbolic-ref --quiet --short HEAD"),
+                0,
+                "master\n",
+                "",
+            )
+            .answer(
+                &format!("{git} --no-optional-locks status --porcelain --untracked-files=no"),
+                0,
+                "",
+                "",
+            )
+            .answer(
+                &format!("{git} ls-remote --exit-code origin refs/heads/master"),
+                0,
+                &format!("{remote}\trefs/heads/master\n"),
+                "",
+            )
+            .answer(
+                &format!("{git} rev-parse --verify HEAD^{{commit}}"),
+                0,
+                &format!("{head}\n"),
+                "",
+            )
+            .answer(&format!("{git} cat-file -e {remote}^{{commit}}"), 1, "", "");
+    }
+
+    #[test]
+    fn a_fast_forward_of_the_app_checkout() {
+        let (a, b2) = ("a".repeat(40), "b".repeat(40));
+        check(
+            &Checkout,
+            |b, _| repo(b, &a, &a),
+            expect![[r#"
+            in sync
+            note: already up to date at aaaaaaa (origin/master)
+        "#]],
+        );
+        check(
+            &Checkout,
+            |b, _| repo(b, &a, &b2),
+            expect![[r#"
+            - fetch origin/master, then fast-forward /var/www/blot: aaaaaaa -> bbbbbbb (its commits are not here yet; a dry run does not fetch them)
+        "#]],
+        );
+        check(
+            &Checkout,
+            |_, _| {},
+            expect![[r#"
+            error: /var/www/blot is not a git checkout (no /var/www/blot/.git): clone Blot there first
+        "#]],
+        );
+    }
+}

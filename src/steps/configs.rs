@@ -194,3 +194,107 @@ impl Step for Configs {
         Ok(plan)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::steps::check::check;
+    use crate::sys::fake::FakeBox;
+    use expect_test::expect;
+
+    /// nginx -t accepts what it is shown.
+    fn nginx(b: &mut FakeBox) -> &mut FakeBox {
+        b.on_path("nginx")
+            .answer("/usr/bin/nginx", 0, "", "test is successful\n")
+    }
+
+    /// The copies as provision writes them.
+    fn copied(b: &mut FakeBox, s: &mut Settings) {
+        nginx(b);
+        for dir in ["/etc/blot", "/etc/blot/nginx"] {
+            b.mkdir(dir, 0o755, 0, 0);
+        }
+        for p in [Program::Nginx, Program::Redis] {
+            let ctx = Ctx {
+                sys: &*b,
+                settings: s,
+                no_start: false,
+                offline: false,
+            };
+            let files = crate::jobconf::resolve(&ctx, p).unwrap().files;
+            for (path, bytes) in files {
+                b.write(&path, &String::from_utf8(bytes).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_in_the_checkout_is_a_refresh_of_roots_copy() {
+        let step = Configs { read: None };
+        check(
+            &step,
+            copied,
+            expect![[r#"
+            in sync
+            note: nginx runs /etc/blot/nginx.conf: a root-owned copy of the checkout's /var/www/blot/config/nginx.conf (provision and deploy refresh it; the checkout belongs to ec2-user)
+            note: redis runs /etc/blot/redis.conf: a root-owned copy of the checkout's /var/www/blot/config/redis.conf (provision and deploy refresh it; the checkout belongs to ec2-user)
+        "#]],
+        );
+        check(
+            &step,
+            |b, s| {
+                copied(b, s);
+                let conf = "/var/www/blot/config/redis.conf";
+                let text = b.text(conf).unwrap().replace("port 6379", "port 6380");
+                b.write(conf, &text);
+            },
+            expect![[r#"
+                - refresh (the checkout's config changed) in /etc/blot/redis.conf
+                --- /etc/blot/redis.conf
+                +++ /etc/blot/redis.conf
+                @@ -2,7 +2,7 @@
+                 # the dataset lives in the checkout. blotctl's redis job runs it with `--daemonize no`.
+                 daemonize yes
+                 pidfile /var/run/redis.pid
+                -port 6379
+                +port 6380
+                 bind 127.0.0.1
+                 logfile /var/www/blot/logs/redis.log
+                 dir /var/www/blot/db/
+                note: nginx runs /etc/blot/nginx.conf: a root-owned copy of the checkout's /var/www/blot/config/nginx.conf (provision and deploy refresh it; the checkout belongs to ec2-user)
+                note: redis runs /etc/blot/redis.conf: a root-owned copy of the checkout's /var/www/blot/config/redis.conf (provision and deploy refresh it; the checkout belongs to ec2-user)
+            "#]],
+        );
+        check(
+            &step,
+            |b, s| {
+                copied(b, s);
+                b.answer(
+                    "/usr/bin/nginx",
+                    1,
+                    "",
+                    "nginx: [emerg] unknown directive \"lisen\"\n",
+                );
+                let conf = "/var/www/blot/config/nginx.conf";
+                let text = b.text(conf).unwrap().replace("listen 80", "lisen 80");
+                b.write(conf, &text);
+            },
+            expect![[r#"
+                error: `nginx -t` rejects /etc/blot/nginx.conf as blotctl would write it, so nothing was changed; fix the checkout's config/nginx.conf:
+                nginx: [emerg] unknown directive "lisen"
+            "#]],
+        );
+        // The app user's checkout file through a link: refused.
+        check(
+            &step,
+            |b, s| {
+                copied(b, s);
+                b.symlink("/var/www/blot/config/redis.conf", "/etc/shadow");
+            },
+            expect![[r#"
+                error: refusing to read /var/www/blot/config/redis.conf, which the app user controls: /var/www/blot/config/redis.conf is a symlink; blotctl does not follow links on a path it manages
+            "#]],
+        );
+    }
+}

@@ -269,6 +269,69 @@ pub fn live_checks(ctx: &Ctx) -> Vec<StepOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn overcommit_in_sysctl_conf_and_the_thp_task() {
+        check(
+            &HostSettings,
+            |_, _| {},
+            expect![[r#"
+                - add vm.overcommit_memory = 1 in /etc/sysctl.conf
+                --- /etc/sysctl.conf
+                +++ /etc/sysctl.conf
+                @@ -33,3 +33,4 @@
+ 
+                 # Controls the maximum number of shared memory segments, in pages
+                 kernel.shmall = 4294967296
+                +vm.overcommit_memory = 1
+                - create /etc/init/redis-host-settings.conf (mode 0644, owner 0:0)
+                --- /dev/null
+                +++ /etc/init/redis-host-settings.conf
+                @@ -0,0 +1,18 @@
+                +# redis-host-settings - kernel settings redis wants, applied before it starts
+                +#
+                +# Managed by blotctl: `blotctl provision` rewrites this file; edit blotctl's settings instead.
+                +# redis warns at start when transparent huge pages are on (latency and memory spikes when it
+                +# forks to save). This task runs on `starting redis`: upstart holds redis back until it has
+                +# finished. (vm.overcommit_memory = 1 is in /etc/sysctl.conf, applied by rc.sysinit.)
+                +
+                +description "kernel settings for redis: transparent huge pages off"
+                +
+                +start on starting redis
+                +task
+                +
+                +script
+                +    thp=/sys/kernel/mm/transparent_hugepage/enabled
+                +    if [ -w "$thp" ]; then
+                +        echo never > "$thp"
+                +    fi
+                +end script
+                ? set /sys/kernel/mm/transparent_hugepage/enabled to never now unless it is (live kernel values exist only on the box itself, not under --root)
+                ? set /proc/sys/vm/overcommit_memory to 1 now unless it is (live kernel values exist only on the box itself, not under --root)
+            "#]],
+        );
+        check(
+            &HostSettings,
+            |b, s| {
+                s.thp_never = false;
+                b.write(&crate::jobs::path(JOB), "# Managed by blotctl\ntask\n");
+            },
+            expect![[r#"
+                - add vm.overcommit_memory = 1 in /etc/sysctl.conf
+                --- /etc/sysctl.conf
+                +++ /etc/sysctl.conf
+                @@ -33,3 +33,4 @@
+ 
+                 # Controls the maximum number of shared memory segments, in pages
+                 kernel.shmall = 4294967296
+                +vm.overcommit_memory = 1
+                - remove /etc/init/redis-host-settings.conf (thp_never = false)
+                ? set /proc/sys/vm/overcommit_memory to 1 now unless it is (live kernel values exist only on the box itself, not under --root)
+            "#]],
+        );
+    }
     use crate::plan::kernel_value;
 
     const STOCK: &str = "# Kernel sysctl configuration file\n\nkernel.sysrq = 0\n";

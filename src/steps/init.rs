@@ -191,3 +191,75 @@ impl Step for Start {
         Ok(plan)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::{check, check_after};
+    use expect_test::expect;
+
+    const LOADED: &str = "redis stop/waiting\nblot stop/waiting\nnginx stop/waiting\nmonit stop/waiting\nredis-host-settings stop/waiting\n";
+
+    #[test]
+    fn reload_when_job_files_change_and_start_what_does_not_run() {
+        let written = [Change::new(
+            "create /etc/init/blot.conf",
+            Action::WriteFile {
+                path: "/etc/init/blot.conf".into(),
+                old: None,
+                new: Vec::new(),
+                perms: crate::steps::ROOT_0644,
+                old_perms: None,
+            },
+        )];
+        let upstart = |b: &mut crate::sys::fake::FakeBox, list: &str| {
+            b.on_path("initctl").answer("initctl list", 0, list, "");
+        };
+        check_after(
+            &Reload,
+            &written,
+            |b, _| upstart(b, LOADED),
+            expect![[r#"
+            - initctl reload-configuration (job files changed)
+        "#]],
+        );
+        check(
+            &Reload,
+            |b, _| upstart(b, "redis stop/waiting\n"),
+            expect![[r#"
+            error: upstart did not load the job `blot`: /etc/init/blot.conf is installed but `initctl list` does not show it, so upstart rejected the file; its syntax is the likely cause (upstart logs the reason only to syslog: grep '/etc/init/blot.conf' /var/log/messages)
+        "#]],
+        );
+        check(
+            &Reload,
+            |_, _| {},
+            expect![[r#"
+            ? upstart has loaded the jobs redis, blot, nginx, monit, redis-host-settings (init state unknown: initctl is not on PATH)
+        "#]],
+        );
+        check(
+            &Start,
+            |b, _| {
+                upstart(
+                    b,
+                    &LOADED.replace("redis stop/waiting", "redis start/running, process 72"),
+                )
+            },
+            expect![[r#"
+            - start blot
+            - start nginx
+            - start monit
+        "#]],
+        );
+        check(
+            &Start,
+            |_, _| {},
+            expect![[r#"
+            ? start redis unless it runs (init state unknown: initctl is not on PATH)
+            ? start blot unless it runs (init state unknown: initctl is not on PATH)
+            ? start nginx unless it runs (init state unknown: initctl is not on PATH)
+            ? start monit unless it runs (init state unknown: initctl is not on PATH)
+        "#]],
+        );
+    }
+}

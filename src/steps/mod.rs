@@ -7,6 +7,8 @@ use crate::jobs::Job;
 use crate::plan::{plan_file, Action, Change, Perms, Planned, StepPlan};
 use anyhow::Result;
 
+#[cfg(test)]
+pub mod check;
 pub mod checkout;
 pub mod chkconfig;
 pub mod configs;

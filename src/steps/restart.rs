@@ -111,3 +111,62 @@ impl Step for Restart {
         Ok(StepPlan::changes(changes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn a_restart_starts_what_the_job_needs_first() {
+        let blot = Restart {
+            job: Job::Blot,
+            always: true,
+        };
+        let upstart = |b: &mut crate::sys::fake::FakeBox, list: &str| {
+            b.on_path("initctl").answer("initctl list", 0, list, "");
+        };
+        check(
+            &blot,
+            |b, _| upstart(b, "redis stop/waiting\nblot stop/waiting\n"),
+            expect![[r#"
+            - start redis (blot depends on it)
+            - restart blot
+        "#]],
+        );
+        check(
+            &Restart {
+                job: Job::Redis,
+                always: true,
+            },
+            |b, _| {
+                upstart(
+                    b,
+                    "redis start/running, process 7\nblot start/running, process 8\n",
+                )
+            },
+            expect![[r#"
+            - restart redis (upstart restarts blot with it)
+        "#]],
+        );
+        check(
+            &Restart {
+                job: Job::Nginx,
+                always: false,
+            },
+            |b, _| upstart(b, "nginx start/running, process 9\n"),
+            expect![[r#"
+            skipped: nothing new to run
+        "#]],
+        );
+        check(
+            &blot,
+            |_, _| {},
+            expect![[r#"
+            - restart blot
+              blocked: init state unknown: initctl is not on PATH
+        "#]],
+        );
+    }
+}

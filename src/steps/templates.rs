@@ -405,6 +405,118 @@ impl Step for MonitRc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::steps::check::check;
+    use crate::sys::fake::FakeBox;
+    use expect_test::expect;
+
+    /// The box with the job files and monit's control file as provision writes them.
+    fn provisioned(b: &mut FakeBox, s: &mut Settings) {
+        let ctx = Ctx {
+            sys: &*b,
+            settings: s,
+            no_start: false,
+            offline: false,
+        };
+        let mut files: Vec<(String, String)> = Job::ALL
+            .map(|j| (j.path(), render_job(&ctx, j).unwrap()))
+            .to_vec();
+        files.push((s.monit_rc.clone(), render(&ctx, "monit.rc").unwrap()));
+        for (path, text) in files {
+            b.write(&path, &text);
+        }
+        b.chmod(&s.monit_rc, 0o700, 0, 0);
+    }
+
+    #[test]
+    fn job_files_edited_by_hand_are_replaced() {
+        check(
+            &Jobs,
+            provisioned,
+            expect![[r#"
+            in sync
+        "#]],
+        );
+        check(
+            &Jobs,
+            |b, s| {
+                provisioned(b, s);
+                let blot = b.text("/etc/init/blot.conf").unwrap();
+                b.write(
+                    "/etc/init/blot.conf",
+                    &blot.replace("respawn limit 10 5\n", ""),
+                );
+            },
+            expect![[r#"
+                - replace (differs from the template) in /etc/init/blot.conf
+                --- /etc/init/blot.conf
+                +++ /etc/init/blot.conf
+                @@ -14,6 +14,7 @@
+                 stop on stopping redis
+ 
+                 respawn
+                +respawn limit 10 5
+ 
+                 chdir /var/www/blot
+ 
+            "#]],
+        );
+        check(
+            &Jobs,
+            |b, s| {
+                provisioned(b, s);
+                b.chmod("/usr/sbin/nginx", 0o755, 500, 500);
+            },
+            expect![[r#"
+                error: the nginx job would run nginx /usr/sbin/nginx as root, but /usr/sbin/nginx belongs to uid 500: a user other than root could change what root runs; nothing was changed
+            "#]],
+        );
+    }
+
+    #[test]
+    fn monits_control_file_is_roots_alone() {
+        check(
+            &MonitRc,
+            provisioned,
+            expect![[r#"
+            in sync
+        "#]],
+        );
+        check(
+            &MonitRc,
+            |b, s| {
+                provisioned(b, s);
+                b.chmod(&s.monit_rc, 0o644, 0, 0);
+            },
+            expect![[r#"
+                - set /etc/monit.rc to mode 0700, owner 0:0
+                  /etc/monit.rc: mode 0644 -> 0700
+            "#]],
+        );
+    }
+
+    /// The graph's edges are what upstart reads from the rendered job files.
+    #[test]
+    fn rendered_start_and_stop_stanzas_are_the_job_graph() {
+        let b = FakeBox::fixture();
+        let settings = Settings::default();
+        let ctx = Ctx {
+            sys: &b,
+            settings: &settings,
+            no_start: false,
+            offline: false,
+        };
+        for job in Job::ALL {
+            let parsed = crate::upstart::lint_job(&render_job(&ctx, job).unwrap()).unwrap();
+            assert_eq!(parsed.start_on, Some(job.start_on()), "{job}");
+            assert_eq!(parsed.stop_on, Some(job.stop_on()), "{job}");
+        }
+        assert_eq!(
+            crate::jobs::Job::Nginx.start_on(),
+            "started blot",
+            "nginx proxies to the app"
+        );
+    }
 
     #[test]
     fn the_command_the_blot_job_runs_through_sudo() {
