@@ -16,9 +16,9 @@
 
 use crate::app::UsageError;
 use crate::config::{Settings, DEFAULT_CONFIG};
+use crate::ctx::Ctx;
 use crate::outcome::Outcome;
 use crate::printer::Printer;
-use crate::steps::Ctx;
 use crate::sys::{Kind, Meta, Seen, Sys};
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;

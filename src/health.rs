@@ -14,8 +14,8 @@
 //! keeps it at 127.0.0.1) and sends `Host: localhost:PORT`. monit counts any status below
 //! 400 as up; verify and the engine ask for 2xx.
 
+use crate::ctx::Ctx;
 use crate::jobconf::{self, Program};
-use crate::steps::Ctx;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;

@@ -19,6 +19,7 @@ pub mod journal;
 pub mod nginx;
 pub mod outcome;
 pub mod output;
+pub mod paths;
 pub mod plan;
 pub mod printer;
 pub mod remote;

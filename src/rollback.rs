@@ -9,11 +9,11 @@
 //! and a manifest that names what no run of blotctl could have recorded is refused
 //! (`journal::list` marks it damaged; other runs are unaffected).
 
+use crate::ctx::Ctx;
 use crate::jobs::{observe, unknown_reason, InitState};
 use crate::journal::{self, After, Entry, Manifest, Original};
 use crate::plan::{plan_file, plan_perms, Action, Change, NotChecked, Perms, StepPlan};
 use crate::steps::init::plan_jobs;
-use crate::steps::Ctx;
 use crate::sys::{Kind, Meta};
 use anyhow::Result;
 

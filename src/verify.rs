@@ -105,7 +105,7 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
         });
     }
     // The host-settings task is not a long-running job: check the values it sets.
-    out.extend(steps::hostsettings::live_checks(ctx));
+    out.extend(kernel_checks(ctx));
 
     // What answers on 127.0.0.1 here is the box only on the box itself, or where the box's
     // jobs can be seen (an init for the tree under --root).
@@ -134,6 +134,55 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
         crate::health::nginx(ctx)?.probe(ctx, PROBE_TIMEOUT)
     }));
     out
+}
+
+/// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
+/// the box they are not checked.
+fn kernel_checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    use crate::steps::hostsettings::{live_value, not_live, OVERCOMMIT, THP};
+    let s = ctx.settings;
+    [
+        (
+            "transparent huge pages never",
+            s.thp_never,
+            "thp_never",
+            THP,
+            "never",
+        ),
+        (
+            "vm.overcommit_memory = 1",
+            s.overcommit_memory,
+            "overcommit_memory",
+            OVERCOMMIT,
+            "1",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, on, key, path, want)| {
+        if !on {
+            return StepOutcome::check(
+                name,
+                State::Skipped,
+                format!("not managed ({key} = false)"),
+            );
+        }
+        if let Some(why) = not_live(ctx) {
+            return StepOutcome::not_checked(name, why);
+        }
+        StepOutcome::result(
+            name,
+            match live_value(ctx, path) {
+                Err(e) => Err(e),
+                Ok(None) => Ok(format!("{path} does not exist on this kernel")),
+                Ok(Some(v)) if v == want => Ok(format!("{path} is {v}")),
+                Ok(Some(v)) => Err(anyhow::anyhow!(
+                    "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
+                     provision`)"
+                )),
+            },
+        )
+    })
+    .collect()
 }
 
 /// The configs the jobs run are valid for their programs, where those are installed here:

@@ -12,7 +12,7 @@ use crate::plan::{plan_file, Change, StepPlan};
 use anyhow::{bail, Result};
 use std::net::IpAddr;
 
-pub const PATH: &str = "/etc/hosts";
+pub const PATH: &str = crate::paths::HOSTS;
 /// Where `localhost` must resolve (monit's port tests connect to it).
 const LOCALHOST: &str = "127.0.0.1";
 

@@ -11,13 +11,12 @@
 //! `provision` passes; under `--root` (or `--offline`) they are reported as not checked.
 
 use super::{observe_file, plan_managed, Ctx, Step, ROOT_0644};
-use crate::outcome::{State, StepOutcome};
 use crate::plan::{plan_file, Action, Change, NotChecked, Perms, StepPlan};
 use anyhow::{anyhow, Result};
 
 /// The upstart task (a job name; its file is /etc/init/redis-host-settings.conf).
 pub const JOB: &str = "redis-host-settings";
-pub const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+pub const SYSCTL_CONF: &str = crate::paths::SYSCTL_CONF;
 pub const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 pub const OVERCOMMIT: &str = "/proc/sys/vm/overcommit_memory";
 const KEY: &str = "vm.overcommit_memory";
@@ -216,54 +215,6 @@ pub fn live_value(ctx: &Ctx, path: &str) -> Result<Option<String>> {
         .sys
         .read_text(path)?
         .map(|raw| crate::plan::kernel_value(&raw)))
-}
-
-/// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
-/// the box they are not checked.
-pub fn live_checks(ctx: &Ctx) -> Vec<StepOutcome> {
-    let s = ctx.settings;
-    [
-        (
-            "transparent huge pages never",
-            s.thp_never,
-            "thp_never",
-            THP,
-            "never",
-        ),
-        (
-            "vm.overcommit_memory = 1",
-            s.overcommit_memory,
-            "overcommit_memory",
-            OVERCOMMIT,
-            "1",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, on, key, path, want)| {
-        if !on {
-            return StepOutcome::check(
-                name,
-                State::Skipped,
-                format!("not managed ({key} = false)"),
-            );
-        }
-        if let Some(why) = not_live(ctx) {
-            return StepOutcome::not_checked(name, why);
-        }
-        StepOutcome::result(
-            name,
-            match live_value(ctx, path) {
-                Err(e) => Err(e),
-                Ok(None) => Ok(format!("{path} does not exist on this kernel")),
-                Ok(Some(v)) if v == want => Ok(format!("{path} is {v}")),
-                Ok(Some(v)) => Err(anyhow!(
-                    "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
-                     provision`)"
-                )),
-            },
-        )
-    })
-    .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
 pub const DIR: &str = "/etc/logrotate.d";
-pub const PATH: &str = "/etc/logrotate.d/blot";
+pub const PATH: &str = crate::paths::LOGROTATE;
 
 #[derive(Serialize)]
 struct Data<'a> {

@@ -87,16 +87,10 @@ pub const ROOT_0644: Perms = Perms {
 /// The files blotctl writes at fixed places, each with what it is (no setting may aim
 /// another file at one of them).
 pub fn fixed_paths() -> Vec<(String, &'static str)> {
-    let mut out = vec![
-        (sudoers::PATH.to_string(), "the sudoers file"),
-        (hosts::PATH.to_string(), "the hosts file"),
-        (logrotate::PATH.to_string(), "the app's logrotate file"),
-        (hostsettings::SYSCTL_CONF.to_string(), "sysctl.conf"),
-        (
-            crate::config::DEFAULT_CONFIG.to_string(),
-            "blotctl's own config file",
-        ),
-    ];
+    let mut out: Vec<(String, &'static str)> = crate::paths::FIXED
+        .iter()
+        .map(|(p, what)| (p.to_string(), *what))
+        .collect();
     for job in Job::ALL.map(Job::name).iter().chain([&hostsettings::JOB]) {
         out.push((crate::jobs::path(job), "an upstart job file"));
     }

@@ -26,7 +26,7 @@ use crate::plan::{plan_file, plan_perms, Change, Perms, StepPlan};
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 
-pub const PATH: &str = "/etc/sudoers";
+pub const PATH: &str = crate::paths::SUDOERS;
 const PERMS: Perms = Perms {
     mode: 0o440,
     uid: 0,
@@ -1068,12 +1068,12 @@ mod tests {
                 --- /etc/sudoers
                 +++ /etc/sudoers
                 @@ -53,7 +53,7 @@
-                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear. 
+                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear.
                  #         You have to run "ssh -t hostname sudo <cmd>".
                  #
                 -Defaults    requiretty
                 +#Defaults    requiretty
- 
+
                  #
                  # Refuse to run if unable to disable echo on the tty. This setting should also be
             "#]],
@@ -1102,12 +1102,12 @@ mod tests {
                 --- /etc/sudoers
                 +++ /etc/sudoers
                 @@ -53,7 +53,7 @@
-                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear. 
+                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear.
                  #         You have to run "ssh -t hostname sudo <cmd>".
                  #
                 -Defaults    requiretty
                 +#Defaults    requiretty
- 
+
                  #
                  # Refuse to run if unable to disable echo on the tty. This setting should also be
                 warning: visudo is not installed, so the new /etc/sudoers cannot be validated (install sudo's visudo; blotctl never writes an unvalidated sudoers)

@@ -2,7 +2,26 @@
 //! parser uses them: the positions and line numbers it writes back decide the line an error
 //! is reported on.
 
-use super::job::msg::*;
+/// The error messages upstart 0.6.5 (and libnih) use for job-file errors.
+pub mod msg {
+    pub const EXPECTED_TOKEN: &str = "Expected token";
+    pub const UNEXPECTED_TOKEN: &str = "Unexpected token";
+    pub const TRAILING_SLASH: &str = "Trailing slash in file";
+    pub const UNTERMINATED_QUOTE: &str = "Unterminated quoted string";
+    pub const UNTERMINATED_BLOCK: &str = "Unterminated block";
+    pub const UNKNOWN_STANZA: &str = "Unknown stanza";
+    pub const ILLEGAL_INTERVAL: &str = "Illegal interval, expected number of seconds";
+    pub const ILLEGAL_EXIT: &str = "Illegal exit status, expected integer";
+    pub const ILLEGAL_UMASK: &str = "Illegal file creation mask, expected octal integer";
+    pub const ILLEGAL_NICE: &str = "Illegal nice value, expected -20 to 19";
+    pub const ILLEGAL_OOM: &str = "Illegal oom adjustment, expected -16 to 15 or 'never'";
+    pub const ILLEGAL_LIMIT: &str = "Illegal limit, expected 'unlimited' or integer";
+    pub const EXPECTED_EVENT: &str = "Expected event";
+    pub const EXPECTED_OPERATOR: &str = "Expected operator";
+    pub const EXPECTED_VARIABLE: &str = "Expected variable name before value";
+    pub const MISMATCHED_PARENS: &str = "Mismatched parentheses";
+}
+use msg::*;
 
 pub(super) type Msg = &'static str;
 

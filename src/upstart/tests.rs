@@ -2,7 +2,7 @@
 //! the fixture box (`fixtures/boxes/amazon-linux-2018.03/etc/init`) and the transcript of a
 //! real upstart (`fixtures/transcripts/upstart-0.6.5.txt`), both read from `fixtures/`.
 
-use super::job::msg::*;
+use super::nih::msg::*;
 use super::nih::{strtol, strtoul};
 use super::*;
 
