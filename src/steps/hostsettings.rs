@@ -266,20 +266,11 @@ mod tests {
         check(
             &HostSettings,
             |b, s| {
-                s.thp_never = false;
+                (s.thp_never, s.overcommit_memory) = (false, false);
                 b.write(&crate::jobs::path(JOB), "# Managed by blotctl\ntask\n");
             },
             expect![[r#"
-                - add vm.overcommit_memory = 1 in /etc/sysctl.conf
-                --- /etc/sysctl.conf
-                +++ /etc/sysctl.conf
-                @@ -33,3 +33,4 @@
- 
-                 # Controls the maximum number of shared memory segments, in pages
-                 kernel.shmall = 4294967296
-                +vm.overcommit_memory = 1
                 - remove /etc/init/redis-host-settings.conf (thp_never = false)
-                ? set /proc/sys/vm/overcommit_memory to 1 now unless it is (live kernel values exist only on the box itself, not under --root)
             "#]],
         );
     }

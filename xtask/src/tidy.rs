@@ -297,20 +297,3 @@ fn the_rules_can_fail() {
     assert!(has_door_in_group("use std::{env, io};"));
     assert!(!has_door_in_group("use std::{io, path::Path};"));
 }
-
-#[test]
-#[ignore]
-fn print_graph() {
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (from, to) in graph() {
-        let e = edges.entry(top(&from).to_string()).or_default();
-        e.extend(
-            to.iter()
-                .map(|t| top(t).to_string())
-                .filter(|t| t != top(&from)),
-        );
-    }
-    for (f, t) in &edges {
-        println!("{f} -> {}", t.iter().cloned().collect::<Vec<_>>().join(" "));
-    }
-}
