@@ -261,7 +261,7 @@ impl Settings {
             )?;
         }
         for s in &self.redis_services {
-            at("redis_services", service_name("redis_services", s))?;
+            at("redis_services", redis_service_name("redis_services", s))?;
         }
         for (key, v) in [
             ("monit_interval", self.monit_interval),
@@ -675,7 +675,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "redis_services",
-        "SysV init script names tried, in order, for redis.",
+        "SysV init script names tried, in order, for redis (chkconfig turns it off): redis's own names only, redis, redis-server or redis_PORT.",
     ),
     ("nginx", "The nginx binary."),
     (
@@ -834,14 +834,20 @@ fn git_name(key: &str, val: &str) -> Result<()> {
     Ok(())
 }
 
-fn service_name(key: &str, val: &str) -> Result<()> {
-    let ok = !val.is_empty()
-        && val
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        && !val.starts_with('.');
+/// The names redis's own SysV init scripts go by: `redis` (Amazon Linux, EPEL),
+/// `redis-server` (Debian, and the runbook's), `redis_PORT` (redis's own
+/// `utils/install_server.sh`, e.g. `redis_6379`). The chkconfig step turns the service named
+/// here off in every runlevel, so any other name (`sshd`) could lock the operator out.
+fn redis_service_name(key: &str, val: &str) -> Result<()> {
+    let port = |p: &str| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit());
+    let ok =
+        val == "redis" || val == "redis-server" || val.strip_prefix("redis_").is_some_and(port);
     if !ok {
-        bail!("{key}: {val:?} is not a valid init script name");
+        bail!(
+            "{key}: {val:?} is not the name of a redis init script: blotctl turns the \
+             services named here off with chkconfig, so it accepts only redis's own names \
+             (redis, redis-server, or redis_PORT as redis's install_server.sh names it)"
+        );
     }
     Ok(())
 }
@@ -953,6 +959,29 @@ mod tests {
         ] {
             let l = Layer::parse(&format!("monit_rc = {ok:?}"), "c").unwrap();
             resolve(vec![l], None).unwrap();
+        }
+    }
+
+    #[test]
+    fn redis_services_name_only_redis() {
+        for ok in ["redis", "redis-server", "redis_6379"] {
+            let l = Layer::parse(&format!("redis_services = [{ok:?}]"), "c").unwrap();
+            resolve(vec![l], None).unwrap();
+        }
+        for bad in [
+            "sshd",
+            "network",
+            "redis_",
+            "redis_port",
+            "redis-sentinel",
+            "xredis",
+        ] {
+            let l = Layer::parse(&format!("redis_services = [\"redis\", {bad:?}]"), "c").unwrap();
+            let e = err(vec![l], None);
+            assert!(
+                e.contains("is not the name of a redis init script") && e.contains("config file c"),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -217,6 +217,29 @@ fn fifo(b: &TestBox, path: &str) {
     mknod(b, path, rustix::fs::FileType::Fifo, (0, 0));
 }
 
+/// An sshd SysV service on in runlevels 2-5, as on a box that still runs it from rc.
+fn sshd_service(b: &TestBox) {
+    let script = b.inside("/etc/rc.d/init.d/sshd");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\n#\n# sshd\t\tStart up the OpenSSH server daemon\n#\n# chkconfig: 2345 55 25\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for level in 0..=6 {
+        let name = if (2..=5).contains(&level) {
+            "S55sshd"
+        } else {
+            "K25sshd"
+        };
+        std::os::unix::fs::symlink(
+            "../init.d/sshd",
+            b.inside(&format!("/etc/rc.d/rc{level}.d/{name}")),
+        )
+        .unwrap();
+    }
+}
+
 fn config(b: &TestBox, extra: &str) {
     b.write(
         "/etc/blotctl.toml",
@@ -619,6 +642,54 @@ fn cases() -> Vec<Case> {
             args: PROVISION,
             cmd: plain,
             expect: Refused(&["app_dir = \"/etc\": a system directory"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "redis_services names sshd (--set)",
+            setup: sshd_service,
+            args: &[
+                "provision",
+                "--yes",
+                "--no-start",
+                "--set",
+                "redis_services=[\"sshd\"]",
+            ],
+            cmd: plain,
+            expect: Unchanged(
+                64,
+                &[
+                    "redis_services: \"sshd\" is not the name of a redis init script",
+                    "--set redis_services=[\"sshd\"]",
+                ],
+            ),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "redis_services names sshd after redis (config file)",
+            setup: |b| {
+                sshd_service(b);
+                config(b, "redis_services = [\"redis\", \"sshd\"]\n");
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "\"sshd\" is not the name of a redis init script",
+                "config file /etc/blotctl.toml",
+            ]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "BLOTCTL_REDIS_SERVICES names sshd, even in a dry run",
+            setup: sshd_service,
+            args: DRY_RUN,
+            cmd: |b| with_env(b, "BLOTCTL_REDIS_SERVICES", b"[\"sshd\"]"),
+            expect: Unchanged(
+                1,
+                &[
+                    "\"sshd\" is not the name of a redis init script",
+                    "environment variable BLOTCTL_REDIS_SERVICES",
+                ],
+            ),
         },
         // ---- settings that make no sense
         Case {
