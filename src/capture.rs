@@ -336,7 +336,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         serde_json::json!({"dest": dest.display().to_string(), "manifest": manifest}),
     );
     if !crate::report::print_document(&o, printer.format) {
-        println!(
+        crate::outln!(
             "captured {} paths of {} into {} ({})",
             manifest.copied.len(),
             manifest.from,
@@ -348,9 +348,9 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
             }
         );
         for (p, why) in &manifest.left_out {
-            println!("  left out {p}: {why}");
+            crate::outln!("  left out {p}: {why}");
         }
-        println!(
+        crate::outln!(
             "the list is in {MANIFEST} inside it; check a change with `blotctl --root DIR \
              provision --dry-run`"
         );

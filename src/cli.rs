@@ -212,7 +212,9 @@ Exit status:
   1   failure, refused before any change, not root, or \"no\" at the prompt; with
       --strict: something could not be checked here
   2   with --dry-run: changes pending
-  64  usage error, or no terminal to ask on and no --yes")]
+  64  usage error, or no terminal to ask on and no --yes
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Provision(ProvisionArgs),
     /// Check that the box is as provisioned and healthy (read-only).
     #[command(after_help = "Examples:
@@ -235,7 +237,9 @@ Exit status:
   0   restored, or nothing to undo; --list
   1   failure, not root, or \"no\" at the prompt
   2   with --dry-run: something would be restored
-  64  usage error: no such RUN, or no terminal to ask on and no --yes")]
+  64  usage error: no such RUN, or no terminal to ask on and no --yes
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Rollback(RollbackArgs),
     /// Print the effective settings and where each came from.
     #[command(after_help = "Examples:
@@ -297,7 +301,9 @@ Exit status:
   0   deployed, or already up to date
   1   failure or refusal (local changes, another branch, diverged), or not root
   2   with --dry-run: changes pending
-  64  usage error")]
+  64  usage error
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Deploy(DeployArgs),
     /// Restart one upstart job (stop, start, wait until it runs and answers).
     #[command(after_help = "Examples:
@@ -308,7 +314,9 @@ Exit status:
   0   restarted
   1   failure (the job did not come back or does not answer), or not root
   2   with --dry-run: it would restart
-  64  usage error")]
+  64  usage error
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Restart(RestartArgs),
     /// Copy the files planning and verify read into DEST, for --root (a CI fixture).
     #[command(

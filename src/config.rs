@@ -496,7 +496,7 @@ impl Layer {
             let key = key.to_ascii_lowercase();
             if let Err(e) = check_key(&key) {
                 // Other programs' variables may share the prefix: warn, do not fail.
-                eprintln!("warning: ignoring environment variable {name}: {e}");
+                crate::errln!("warning: ignoring environment variable {name}: {e}");
                 continue;
             }
             sources.insert(key.clone(), format!("environment variable {name}"));

@@ -164,7 +164,7 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
     if let Some(why) = &change.blocked {
         bail!("cannot {}: {why}", change.summary);
     }
-    journal.record(ctx.sys, change)?;
+    journal.record(ctx, change)?;
     crate::fault::point("apply");
     let sys = ctx.sys;
     match &change.action {

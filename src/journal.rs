@@ -131,7 +131,8 @@ impl Journal {
     }
 
     /// Save what `change` is about to alter. Must succeed before the change is applied.
-    pub fn record(&mut self, sys: &Sys, change: &Change) -> Result<()> {
+    pub fn record(&mut self, ctx: &crate::steps::Ctx, change: &Change) -> Result<()> {
+        let sys = ctx.sys;
         let entry = match &change.action {
             Action::WriteFile {
                 path, new, perms, ..
@@ -175,7 +176,7 @@ impl Journal {
                     links: service_links(sys, service)?,
                 }
             }
-            Action::StartJob { job } => Entry::JobStarted { job: job.clone() },
+            Action::StartJob { job } => return self.record_starts(ctx, job),
             Action::SetKernel { path, from, .. } => Entry::KernelValue {
                 path: path.clone(),
                 value: from.clone(),
@@ -188,6 +189,33 @@ impl Journal {
             | Action::RestartJob { .. } => return Ok(()),
         };
         self.push(sys, entry)
+    }
+
+    /// A start of `job`: upstart starts the jobs chained to it too (`start on started
+    /// JOB`), so each of those that is not running now is recorded as started by this run
+    /// as well, before the start. A rollback then stops every job the run set going, even
+    /// when the run was stopped before it reached their own starts. Each job once per run.
+    fn record_starts(&mut self, ctx: &crate::steps::Ctx, job: &str) -> Result<()> {
+        use crate::steps::init::{chained, observe};
+        let state = observe(ctx)?;
+        let runs = |j: &str| {
+            state
+                .job(j)
+                .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
+        };
+        let starting =
+            std::iter::once(job).chain(chained(job).iter().copied().filter(|j| !runs(j)));
+        for j in starting {
+            let known = self.manifest.as_ref().is_some_and(|m| {
+                m.entries
+                    .iter()
+                    .any(|e| matches!(e, Entry::JobStarted { job } if job == j))
+            });
+            if !known {
+                self.push(ctx.sys, Entry::JobStarted { job: j.to_string() })?;
+            }
+        }
+        Ok(())
     }
 
     /// A path's original, saved once per run (before its first change), and what the run

@@ -350,7 +350,7 @@ pub fn document(o: &Outcome, format: Format) -> Option<String> {
 pub fn print_document(o: &Outcome, format: Format) -> bool {
     match document(o, format) {
         Some(doc) => {
-            print!("{doc}");
+            crate::out!("{doc}");
             outcome::mark_printed();
             true
         }

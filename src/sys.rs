@@ -160,6 +160,29 @@ enum Walked {
 static SIGNAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// Set with [`SIGNAL`]; a second signal then ends blotctl at once.
 static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The first write of blotctl's own output that failed ([`note_output_failure`]).
+static OUTPUT_LOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Why a real run stops at its next safe point ([`Sys::interrupted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT, SIGTERM, SIGHUP (the terminal or ssh session went away) or SIGPIPE (stdout
+    /// was closed, e.g. `| head`).
+    Signal(i32),
+    /// Writing blotctl's own output failed (a full disk, a terminal gone): what failed.
+    Output(String),
+}
+
+/// Note that writing blotctl's output to `stream` failed: a real run stops at its next
+/// safe point rather than going on unseen (or, as `print!` would, panicking half-way).
+pub fn note_output_failure(stream: &str, e: &std::io::Error) {
+    let _ = OUTPUT_LOST.set(format!("cannot write to {stream}: {e}"));
+}
+
+/// The first failed write of blotctl's own output, if any.
+pub fn output_failure() -> Option<&'static str> {
+    OUTPUT_LOST.get().map(String::as_str)
+}
 
 /// Symlinks followed in one walk before it gives up (as the kernel's `ELOOP`).
 const MAX_HOPS: usize = 40;
@@ -1015,12 +1038,12 @@ impl Sys {
         Ok(RunLock { _file: file })
     }
 
-    /// The termination signal (SIGINT, SIGTERM) received since this run took the lock, if
-    /// any: the run stops at its next safe point.
-    pub fn interrupted(&self) -> Option<i32> {
+    /// Why the run must stop at its next safe point, if it must: a signal received since it
+    /// took the lock (SIGINT, SIGTERM, SIGHUP, SIGPIPE), or its output could not be written.
+    pub fn interrupted(&self) -> Option<Stop> {
         match SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
-            0 => None,
-            n => Some(n as i32),
+            0 => output_failure().map(|e| Stop::Output(e.to_string())),
+            n => Some(Stop::Signal(n as i32)),
         }
     }
 
@@ -1375,21 +1398,34 @@ fn components(box_path: &str) -> Result<Vec<&str>> {
     Ok(out)
 }
 
-/// From the moment a real run holds the lock, SIGINT and SIGTERM no longer kill blotctl at
-/// once: a signal-safe handler notes them ([`Sys::interrupted`]) and the run stops at its
-/// next safe point, between two atomic changes or in a wait, having finished the change
-/// under way (so no temp file is left, and the journal is whole). A second signal ends
-/// blotctl at once, with the shell's exit status for it (128 + N).
+/// From the moment a real run holds the lock, SIGINT, SIGTERM and SIGHUP (an ssh session
+/// that dropped) no longer kill blotctl at once: a signal-safe handler notes them
+/// ([`Sys::interrupted`]) and the run stops at its next safe point, between two atomic
+/// changes or in a wait, having finished the change under way (so no temp file is left,
+/// and the journal is whole). A second one ends blotctl at once, with the shell's exit
+/// status for it (128 + N). SIGPIPE (stdout closed, `| head`) is noted the same way but
+/// never ends it: every later write to the pipe fails with EPIPE, which the printer ignores.
 fn defer_signals() -> Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
     use signal_hook::flag;
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         // The order matters: the shutdown looks at the flag before the first signal sets it.
         flag::register_conditional_shutdown(sig, 128 + sig, &SIGNALLED)
             .and_then(|_| flag::register_usize(sig, &SIGNAL, sig as usize))
             .and_then(|_| flag::register(sig, &SIGNALLED))
             .context("cannot install the signal handlers")?;
     }
+    // A SIGPIPE after another signal keeps that one (its exit status).
+    // SAFETY: the action only does atomic loads and stores, which are async-signal-safe.
+    unsafe {
+        signal_hook::low_level::register(SIGPIPE, || {
+            use std::sync::atomic::Ordering::SeqCst;
+            if !SIGNALLED.load(SeqCst) {
+                SIGNAL.store(SIGPIPE as usize, SeqCst);
+            }
+        })
+    }
+    .context("cannot install the signal handlers")?;
     Ok(())
 }
 

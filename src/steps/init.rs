@@ -56,6 +56,24 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
     Ok(InitState::Known(list))
 }
 
+/// Which of blotctl's jobs upstart runs now (goal start), in start order; `None` when that
+/// cannot be told here. For messages about a run that stopped part-way.
+pub fn running(ctx: &Ctx) -> Option<Vec<&'static str>> {
+    ctx.sys.forget();
+    match observe(ctx) {
+        Ok(state @ InitState::Known(_)) => Some(
+            JOBS.into_iter()
+                .filter(|j| {
+                    state
+                        .job(j)
+                        .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// Why a job is missing from `initctl list` although its file is installed.
 pub fn not_loaded(job: &str) -> anyhow::Error {
     let path = job_path(job);
@@ -74,6 +92,17 @@ pub fn installed_jobs(ctx: &Ctx) -> Vec<&'static str> {
         jobs.push(super::hostsettings::JOB);
     }
     jobs
+}
+
+/// The jobs upstart starts by itself after `job` has started: each job's `start on
+/// started` names the one before it in [`JOBS`] (redis → blot → nginx → monit), so a start
+/// of redis sets all four going.
+pub fn chained(job: &str) -> &'static [&'static str] {
+    static CHAIN: [&str; 4] = JOBS;
+    match CHAIN.iter().position(|j| *j == job) {
+        Some(i) => &CHAIN[i + 1..],
+        None => &[],
+    }
 }
 
 /// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
@@ -242,5 +271,34 @@ impl Step for Start {
         let mut plan = StepPlan::changes(changes);
         plan.not_checked = not_checked;
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`chained`] is what the job templates say: each job starts on `started` the one
+    /// before it.
+    #[test]
+    fn the_chain_is_the_templates_start_on() {
+        let templates = [
+            ("blot", include_str!("../../templates/blot.conf.hbs")),
+            ("nginx", include_str!("../../templates/nginx.conf.hbs")),
+            ("monit", include_str!("../../templates/monit.conf.hbs")),
+        ];
+        for pair in JOBS.windows(2) {
+            let (before, job) = (pair[0], pair[1]);
+            let text = templates.iter().find(|(j, _)| *j == job).unwrap().1;
+            assert!(
+                text.lines()
+                    .any(|l| l.trim() == format!("start on started {before}")),
+                "{job}.conf does not start on started {before}"
+            );
+        }
+        assert_eq!(chained("redis"), ["blot", "nginx", "monit"]);
+        assert_eq!(chained("nginx"), ["monit"]);
+        assert!(chained("monit").is_empty());
+        assert!(include_str!("../../templates/redis.conf.hbs").contains("start on runlevel"));
     }
 }
