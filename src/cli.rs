@@ -323,15 +323,18 @@ Exit status:
         after_help = "Copies exactly what planning and `verify --offline` read, with modes, owners
 (when run as root) and links, rc links included. Secrets (shadow, gshadow, keys) are left
 out: planning does not need them. DEST/blotctl-capture.json lists what was copied and what
-was left out, and why.
+was left out, and why. The copy is put at DEST whole or not at all: a box that planning
+cannot read (a FIFO at a job file) is an error, not a partial copy. A tarball is a new file
+(never written through a link or over a file), mode 0600: it holds sudoers.
 
-Examples:
-  sudo blotctl capture /tmp/box.tar.gz          on the box; commit the tarball for CI
-  sudo tar --same-owner -xpzf box.tar.gz -C box && blotctl provision --dry-run --root box
+Examples (the tarball and the copy hold root-only files: run them with sudo):
+  sudo blotctl capture box.tar.gz
+  mkdir box && sudo tar --same-owner -xpzf box.tar.gz -C box
+  sudo blotctl provision --dry-run --root box
 
 Exit status:
   0   captured
-  1   failure (DEST could not be written), not an Amazon Linux box
+  1   failure (DEST could not be written, planning cannot read the box), not a box
   64  usage error: DEST exists (a file, or a directory that is not empty)"
     )]
     Capture {

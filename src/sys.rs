@@ -1085,6 +1085,58 @@ impl Sys {
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8 text", path.display()))
     }
 
+    /// What sits at a host path named on the command line (`lstat`: a link is not
+    /// followed); `None` when nothing does.
+    pub fn host_meta(path: &Path) -> Result<Option<Meta>> {
+        match rustix::fs::statat(rustix::fs::CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io(e)).with_context(|| format!("cannot inspect {}", path.display())),
+        }
+    }
+
+    /// Whether the host directory `path` has no entries (it is opened without following a
+    /// link at its own name).
+    pub fn host_dir_is_empty(path: &Path) -> Result<bool> {
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut dir = rustix::fs::Dir::new(fd)
+            .map_err(io)
+            .with_context(|| format!("cannot list {}", path.display()))?;
+        while let Some(ent) = dir.read() {
+            let ent = ent.map_err(io)?;
+            if ![&b"."[..], b".."].contains(&ent.file_name().to_bytes()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A private directory beside the host path `dest` (created exclusively, mode 0700) to
+    /// build a tree in, and a `Sys` rooted there. Removed when dropped, unless placed at
+    /// `dest` ([`Staging::place_dir`], [`Staging::place_tar`]): nothing half-made is ever
+    /// left at `dest`.
+    pub fn staging_beside(dest: &Path) -> Result<Staging> {
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = tempfile::Builder::new()
+            .prefix(".blotctl-capture-")
+            .tempdir_in(parent)
+            .with_context(|| {
+                format!("cannot create a scratch directory in {}", parent.display())
+            })?;
+        let sys = Sys::new(dir.path())?;
+        Ok(Staging { dir, sys })
+    }
+
     /// Validate files that only make sense together (e.g. a control file and a wrapper
     /// that includes it): each of `files` is written with its mode into a private scratch
     /// directory outside the tree, then `wrap(dir)` gives one more file (name, text, mode
@@ -1442,6 +1494,78 @@ fn check_flags(fd: &OwnedFd, shown: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A tree being built beside its destination ([`Sys::staging_beside`]).
+pub struct Staging {
+    dir: tempfile::TempDir,
+    /// The tree, as a box.
+    pub sys: Sys,
+}
+
+impl Staging {
+    /// Put the tree at `dest` by renaming it there (a new name, or an empty directory it
+    /// replaces; a link swapped in at `dest` is replaced, never followed).
+    pub fn place_dir(self, dest: &Path) -> Result<()> {
+        let tree = self.dir.keep();
+        rustix::fs::renameat(rustix::fs::CWD, &tree, rustix::fs::CWD, dest)
+            .map_err(io)
+            .with_context(|| format!("cannot put the capture at {}", dest.display()))
+            .inspect_err(|_| {
+                let _ = fs::remove_dir_all(&tree);
+            })
+    }
+
+    /// Write the tree as a tarball (gzipped with `gz`) to `dest`: a new file, created
+    /// exclusively without following a link (`O_CREAT | O_EXCL | O_NOFOLLOW`), mode 0600
+    /// (it holds root-only files such as sudoers); `tar` writes to its stdout, which is
+    /// that file. A tarball that could not be made whole is removed.
+    pub fn place_tar(self, dest: &Path, gz: bool) -> Result<()> {
+        let shown = dest.display().to_string();
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            dest,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot create {shown} (it must not exist yet)"))?;
+        let file = fs::File::from(fd);
+        let tree = self.dir.path().display().to_string();
+        let argv = [
+            "tar",
+            "--numeric-owner",
+            "-C",
+            tree.as_str(),
+            if gz { "-czf" } else { "-cf" },
+            "-",
+            ".",
+        ];
+        let made = (|| -> Result<()> {
+            let out = duct::cmd(argv[0], &argv[1..])
+                .stdout_file(file.try_clone()?)
+                .stderr_capture()
+                .stdin_null()
+                .unchecked()
+                .run()
+                .with_context(|| format!("cannot run `{}`", argv.join(" ")))?;
+            let out = Output {
+                status: out.status.code().unwrap_or(-1),
+                stdout: String::new(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            };
+            if !out.success() {
+                bail!("{}", command_failure(&argv, &out));
+            }
+            file.sync_all()
+                .with_context(|| format!("cannot write {shown}"))
+        })();
+        if made.is_err() {
+            // The name is ours: created exclusively above.
+            let _ = fs::remove_file(dest);
+        }
+        made
+    }
 }
 
 /// Holds the run lock until dropped (closing the file releases the `flock`).

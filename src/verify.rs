@@ -26,8 +26,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// upstream), then the live state (jobs, kernel values, redis/HTTP answers), which is
 /// reported as not checked where it cannot be observed.
 pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    checks_of(ctx, engine::plan_all(ctx, &steps::all()))
+}
+
+/// [`checks`], from the plan already made of every step (`capture` looks at it first).
+pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
     let mut out = Vec::new();
-    for p in engine::plan_all(ctx, &steps::all()) {
+    for p in planned {
         let name = format!("provisioned: {}", p.name);
         out.push(match p.plan {
             Err(e) => StepOutcome::check(name, State::Failed, format!("{e:#}")),

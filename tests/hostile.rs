@@ -34,7 +34,7 @@ struct Case {
     name: &'static str,
     setup: fn(&TestBox),
     /// The command line after `--root BOX`; `@LAST` stands for the newest run id in the
-    /// box's backups.
+    /// box's backups, `@DEST`/`@TAR` for a capture's directory/tarball inside the box.
     args: &'static [&'static str],
     /// How blotctl is started (environment, a private mount namespace); `plain` mostly.
     cmd: fn(&TestBox) -> Command,
@@ -57,6 +57,9 @@ fn run(b: &TestBox, case: &Case) -> (Option<i32>, String) {
         .iter()
         .map(|a| match *a {
             "@LAST" => runs(b).pop().expect("no run recorded"),
+            // Inside the box, so that the checksum sees anything a capture writes.
+            "@DEST" => b.root.join("capture").display().to_string(),
+            "@TAR" => b.root.join("capture.tar.gz").display().to_string(),
             a => a.to_string(),
         })
         .collect();
@@ -559,6 +562,32 @@ fn cases() -> Vec<Case> {
                 let m = std::fs::symlink_metadata(b.inside("/etc/.blotctl-AbCdEf~")).unwrap();
                 assert!(std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
             }),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at a job file: capture fails and writes nothing",
+            setup: |b| {
+                provisioned(b);
+                fifo(b, "/etc/init/blot.conf");
+            },
+            args: &["capture", "@DEST"],
+            cmd: plain,
+            expect: Refused(&[
+                "planning cannot read it",
+                "/etc/init/blot.conf is a FIFO",
+                "nothing was written to",
+            ]),
+        },
+        Case {
+            class: "special files",
+            name: "a FIFO at the redis config: no capture tarball",
+            setup: |b| {
+                provisioned(b);
+                fifo(b, "/etc/redis.conf");
+            },
+            args: &["capture", "@TAR"],
+            cmd: plain,
+            expect: Refused(&["/etc/redis.conf is a FIFO", "nothing was written to"]),
         },
         // ---- settings aimed at system files: refused at load time, naming key and source
         Case {

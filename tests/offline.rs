@@ -658,8 +658,23 @@ fn a_capture_as_a_tarball_keeps_owners_and_plans_the_same() {
         stdout(&out),
         stderr(&out)
     );
+    // It holds sudoers (0440 on the box): root's alone, whatever the umask.
+    let m = std::fs::symlink_metadata(&tar).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid()),
+        (0o600, 0),
+        "the tarball is readable by others"
+    );
     let again = c.b.blotctl().arg("capture").arg(&tar).output().unwrap();
     assert_eq!(again.status.code(), Some(64), "never overwrites");
+    // Nothing is left beside it: the tree it was made from is gone.
+    let beside: Vec<String> = std::fs::read_dir(c.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".blotctl-"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
     let unpacked = c.dir.path().join("unpacked");
     std::fs::create_dir(&unpacked).unwrap();
     let st = Command::new("tar")
@@ -727,4 +742,68 @@ fn the_ci_recipe_script_plans_a_capture() {
     assert!(std::fs::read_to_string(dir.join("plan.txt"))
         .unwrap()
         .contains("dry run: 1 change, 7 not checked here;"));
+}
+
+/// `capture --help`'s examples, run as written in a scratch directory: as root with `sudo`
+/// a pass-through, `blotctl` this build (its `capture` takes the provisioned fixture box for
+/// this machine), nothing but /usr/bin:/bin besides. Each must succeed; the dry run on the
+/// unpacked copy finds the box as planned.
+#[test]
+fn capture_help_examples_run_as_written() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: the examples run with sudo");
+        return;
+    }
+    let Some(c) = Captured::new() else { return };
+    let help = stdout(&c.b.blotctl().args(["capture", "--help"]).output().unwrap());
+    let examples: Vec<&str> = help
+        .split_once("Examples")
+        .expect("capture --help has examples")
+        .1
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    assert!(examples.len() >= 3, "{help}");
+    let work = tempfile::tempdir().unwrap();
+    let shims = work.path().join("bin");
+    std::fs::create_dir(&shims).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("blotctl");
+    for (name, text) in [
+        ("sudo", "#!/bin/sh\nexec \"$@\"\n".to_string()),
+        (
+            "blotctl",
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = capture ]; then exec '{}' --root '{}' \"$@\"; fi\nexec '{}' \"$@\"\n",
+                bin.display(),
+                c.b.root.display(),
+                bin.display()
+            ),
+        ),
+    ] {
+        std::fs::write(shims.join(name), text).unwrap();
+        std::fs::set_permissions(
+            shims.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    for line in examples {
+        let out = Command::new("sh")
+            .args(["-c", line])
+            .current_dir(work.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", shims.display()))
+            .env_remove("BLOTCTL_ROOT")
+            .env_remove("BLOTCTL_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "`{line}` failed:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
 }
