@@ -450,8 +450,9 @@ impl Layer {
         } else {
             format!("config file {origin}").replacen("config file --config ", "--config ", 1)
         };
-        let table: toml::Table =
-            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}", parse_error(text, &e)))
+            .with_context(|| format!("invalid config file {origin}"))?;
         for key in table.keys() {
             check_key(key).with_context(|| format!("invalid config file {origin}"))?;
         }
@@ -532,6 +533,22 @@ impl Layer {
             sources,
         }))
     }
+}
+
+/// A file that is not TOML, told by position and what was expected, never by its lines: a
+/// file given as `--config` may be anything (`/etc/shadow`), and the message reaches stderr
+/// and the JSON document.
+fn parse_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return format!("not a TOML file: {}", e.message().trim_end());
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!(
+        "not a TOML file: line {line}, column {column}: {} (the file's text is not shown)",
+        e.message().trim_end()
+    )
 }
 
 /// A value from the command line or the environment: TOML when it parses as a TOML value
@@ -999,6 +1016,24 @@ mod tests {
         );
         let l = Layer::parse("user = \"blot\"", "c").unwrap();
         resolve(vec![l], Some(passwd)).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_never_quoted() {
+        let shadow = "root:$6$SECRET:20228:0:99999:7:::\nbin:*:17000::::::\n";
+        let e = format!(
+            "{:#}",
+            Layer::parse(shadow, "--config /etc/shadow").unwrap_err()
+        );
+        assert!(
+            e.contains("invalid config file --config /etc/shadow")
+                && e.contains("line 1, column 34")
+                && !e.contains("SECRET")
+                && !e.contains("root:"),
+            "{e}"
+        );
+        let e = format!("{:#}", Layer::parse("a = 1\nb = \"x\n", "c").unwrap_err());
+        assert!(e.contains("line 2, column 7") && !e.contains("b = "), "{e}");
     }
 
     #[test]

@@ -34,7 +34,8 @@ struct Case {
     name: &'static str,
     setup: fn(&TestBox),
     /// The command line after `--root BOX`; `@LAST` stands for the newest run id in the
-    /// box's backups, `@DEST`/`@TAR` for a capture's directory/tarball inside the box.
+    /// box's backups, `@DEST`/`@TAR` for a capture's directory/tarball inside the box,
+    /// `@SHADOW` for the box's /etc/shadow as a host path.
     args: &'static [&'static str],
     /// How blotctl is started (environment, a private mount namespace); `plain` mostly.
     cmd: fn(&TestBox) -> Command,
@@ -60,6 +61,7 @@ fn run(b: &TestBox, case: &Case) -> (Option<i32>, String) {
             // Inside the box, so that the checksum sees anything a capture writes.
             "@DEST" => b.root.join("capture").display().to_string(),
             "@TAR" => b.root.join("capture.tar.gz").display().to_string(),
+            "@SHADOW" => b.inside("/etc/shadow").display().to_string(),
             a => a.to_string(),
         })
         .collect();
@@ -719,6 +721,22 @@ fn cases() -> Vec<Case> {
                     "environment variable BLOTCTL_REDIS_SERVICES",
                 ],
             ),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "--config /etc/shadow: where it is not TOML, not its lines",
+            setup: shadow,
+            args: &["config", "--config", "@SHADOW"],
+            cmd: plain,
+            expect: Unchanged(1, &["not a TOML file: line 1, column 39", "is not shown"]),
+        },
+        Case {
+            class: "settings aimed at system files",
+            name: "--config /etc/shadow --json: nor in the document",
+            setup: shadow,
+            args: &["provision", "--dry-run", "--json", "--config", "@SHADOW"],
+            cmd: plain,
+            expect: Without(1, &["$6$secret", "root:", "hash:"]),
         },
         // ---- settings that make no sense
         Case {
