@@ -23,6 +23,9 @@ enum Expect {
     Unchanged(i32, &'static [&'static str]),
     /// This exit code, the output names none of these, and the tree is exactly as before.
     Without(i32, &'static [&'static str]),
+    /// This exit code, the output names each of these, and the tree is exactly as before,
+    /// the run lock included: refused before the lock was taken.
+    Untouched(i32, &'static [&'static str]),
     /// Exit 0, then this holds on the result, and a dry run finds nothing left to do.
     Converges(fn(&TestBox)),
     /// This exit code, the output names each of these, and then this holds on the result.
@@ -95,6 +98,7 @@ fn check(case: &Case) {
     let b = TestBox::fresh();
     (case.setup)(&b);
     let before = b.fingerprint();
+    let before_lock = b.fingerprint_with_lock();
     let (code, out) = run(&b, case);
     let names = |what: &[&str]| {
         for w in what {
@@ -111,6 +115,11 @@ fn check(case: &Case) {
             assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
             names(what);
             assert_same_state(&before, &b.fingerprint(), "the tree changed");
+        }
+        Expect::Untouched(want, what) => {
+            assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
+            names(what);
+            assert_same_state(&before_lock, &b.fingerprint_with_lock(), "the tree changed");
         }
         Expect::Without(want, what) => {
             assert_eq!(code, Some(*want), "expected exit {want}:\n{out}");
@@ -1303,7 +1312,12 @@ fn cases() -> Vec<Case> {
                     "/etc/sudoers.d/tty.rpmsave: ignored by sudo",
                     "/etc/sudoers.d/tty~: ignored by sudo",
                 ],
-                |b| assert_eq!(b.read("/etc/sudoers.d/tty~"), "Defaults requiretty\n"),
+                |b| {
+                    for ignored in ["/etc/sudoers.d/tty~", "/etc/sudoers.d/tty.rpmsave"] {
+                        assert_eq!(b.read(ignored), "Defaults requiretty\n", "{ignored}");
+                        assert_eq!(b.mode(ignored), 0o440, "{ignored}");
+                    }
+                },
             ),
         },
         Case {
@@ -1389,12 +1403,24 @@ fn cases() -> Vec<Case> {
             setup: |_| {},
             args: &["provision"],
             cmd: plain,
-            expect: Ends(64, &["--yes"], |b| {
-                assert!(!b.inside("/var/lock/blotctl.lock").exists());
-            }),
+            expect: Untouched(64, &["--yes"]),
         },
     ]
 }
+
+/// The classes of issue 16, each run by its own test below.
+const CLASSES: [&str; 10] = [
+    "root does an attacker's chown",
+    "special files",
+    "settings aimed at system files",
+    "settings that make no sense",
+    "full or read-only filesystems",
+    "rollback",
+    "backups trusted blindly",
+    "sudoers as sudo reads it",
+    "dry runs and refusals",
+    "the environment",
+];
 
 #[test]
 fn root_does_an_attackers_chown() {
@@ -1446,22 +1472,33 @@ fn the_environment() {
     run_class("the environment");
 }
 
-/// The bar: at least 40 named cases in all, every class with cases of its own. Prints the
-/// count per class (`cargo test --test hostile -- --nocapture`).
+/// The bar: at least 40 named cases in all, every class with cases of its own, every case
+/// in a class that a test runs, names unique. Prints the count per class (`cargo test
+/// --test hostile -- --nocapture`).
 #[test]
 fn every_class_has_named_cases() {
     let cases = cases();
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for c in &cases {
-        match counts.iter_mut().find(|(k, _)| *k == c.class) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((c.class, 1)),
-        }
-    }
+    let counts: Vec<(&str, usize)> = CLASSES
+        .iter()
+        .map(|class| (*class, cases.iter().filter(|c| c.class == *class).count()))
+        .collect();
     for (class, n) in &counts {
         println!("{class}: {n} cases");
     }
     println!("total: {} cases", cases.len());
+    let empty: Vec<&str> = counts
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(c, _)| *c)
+        .collect();
+    assert!(empty.is_empty(), "classes without cases: {empty:?}");
+    let stray: Vec<&str> = cases
+        .iter()
+        .filter(|c| !CLASSES.contains(&c.class))
+        .map(|c| c.name)
+        .collect();
+    assert!(stray.is_empty(), "cases in a class no test runs: {stray:?}");
+    assert!(cases.len() >= 40, "only {} cases", cases.len());
     let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
     names.sort();
     names.dedup();
@@ -1499,14 +1536,7 @@ const READ_ONLY: &[&[&str]] = &[
 ];
 
 fn everything(b: &TestBox) -> std::collections::BTreeMap<String, String> {
-    let mut all = b.fingerprint();
-    if let Ok(m) = std::fs::symlink_metadata(b.inside("/var/lock/blotctl.lock")) {
-        all.insert(
-            LOCK_FILE.into(),
-            format!("lock {:o}", std::os::unix::fs::MetadataExt::mode(&m)),
-        );
-    }
-    all
+    b.fingerprint_with_lock()
 }
 
 fn every_command_leaves(b: &TestBox, what: &str) {

@@ -9,7 +9,6 @@ use common::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 /// blotctl as a CI runner has it: an empty environment, PATH=/usr/bin:/bin.
 fn off_box(root: &Path) -> assert_cmd::Command {
@@ -480,21 +479,13 @@ fn json_is_one_document_whatever_happens() {
         "{xml}"
     );
     // A held lock.
-    let lock = b.path("/var/lock/blotctl.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    std::fs::write(&lock, format!("{}\n", holder.id())).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let holder = LockHolder::new(&b.path("/var/lock/blotctl.lock"));
     let out = b
         .blotctl()
         .args(["provision", "--yes", "--json"])
         .output()
         .unwrap();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     one(&out, "lock", 1);
     // Every command has a document.
     for args in [

@@ -60,24 +60,14 @@ fn rollback_restores_the_fresh_box_byte_for_byte() {
 #[test]
 fn a_held_lock_makes_provision_fail_naming_the_holder() {
     let b = TestBox::fresh();
-    let lock = b.path("/var/lock/blotctl.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    std::fs::write(&lock, format!("{}\n", holder.id())).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let holder = LockHolder::new(&b.path("/var/lock/blotctl.lock"));
     let before = b.managed_state();
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    let pid = holder.pid();
+    drop(holder);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(&format!(
-            "another blotctl run holds the lock (pid {})",
-            holder.id()
-        )),
+        stderr(&out).contains(&format!("another blotctl run holds the lock (pid {pid})")),
         "{}",
         stderr(&out)
     );

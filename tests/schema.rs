@@ -4,8 +4,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
-use std::time::Duration;
 
 fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(project().join("schema/blotctl.schema.json")).unwrap();
@@ -111,16 +109,9 @@ fn every_command_prints_what_the_schema_describes() {
         let kind = what.split(' ').next().unwrap();
         assert_eq!(doc["error"]["kind"], kind, "{what}: {doc}");
     }
-    let lock = b.path("/var/lock/blotctl.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let holder = LockHolder::new(&b.path("/var/lock/blotctl.lock"));
     let out = run(&["provision", "--yes"]);
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     assert_eq!(check(&v, "lock", &out)["error"]["kind"], "lock");
 }
 
