@@ -384,13 +384,41 @@ pub(crate) fn end_look(
     text: impl FnOnce(&Outcome) -> String,
 ) -> Result<u8> {
     let n = o.counts();
+    let verify = o.command.as_deref() == Some("verify");
+    // Counted as the summary line counts: verify's skipped checks, a plan's items.
     let strict_err = (strict && n.not_checked > 0).then(|| {
+        let what = if verify {
+            format!(
+                "{} skipped",
+                report::plural(report::skipped_checks(&o.steps), "check")
+            )
+        } else {
+            format!(
+                "{} not checked here",
+                report::plural(n.not_checked, "thing")
+            )
+        };
         kinded(
             ErrorKind::NotChecked,
-            anyhow!(
-                "{} could not be checked here (--strict)",
-                report::plural(n.not_checked, "thing")
-            ),
+            anyhow!("{what}, and --strict fails on what cannot be checked here"),
+        )
+    });
+    // A failed step or check is the document's error too (not `"error": null` with exit 1).
+    let failed_err = (n.failed > 0).then(|| {
+        let failed: Vec<String> = o
+            .steps
+            .iter()
+            .filter(|s| s.state == State::Failed)
+            .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
+            .collect();
+        let what = if verify {
+            format!("{} failed", report::plural(n.failed, "check"))
+        } else {
+            format!("{} could not be planned", report::plural(n.failed, "step"))
+        };
+        kinded(
+            ErrorKind::Failed,
+            anyhow!("{what}:\n  {}", failed.join("\n  ")),
         )
     });
     o.exit_code = if n.failed > 0 || strict_err.is_some() {
@@ -400,7 +428,7 @@ pub(crate) fn end_look(
     } else {
         EXIT_OK
     };
-    if let Some(e) = &strict_err {
+    if let Some(e) = strict_err.as_ref().or(failed_err.as_ref()) {
         o = o.with_error(e, EXIT_FAILED);
     }
     if !report::print_document(&o, printer.format) {
@@ -755,12 +783,9 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
                 (Some(of), None) => format!("undid {of}"),
                 (None, None) => "can be rolled back".into(),
             };
-            crate::outln!(
-                "{}  {:<10} {:>3} entries  {state}",
-                m.run_id,
-                m.command,
-                m.entries.len()
-            );
+            let n = m.entries.len();
+            let entries = format!("{n:>3} {}", if n == 1 { "entry" } else { "entries" });
+            crate::outln!("{}  {:<10} {entries}  {state}", m.run_id, m.command);
         }
         return Ok(EXIT_OK);
     }

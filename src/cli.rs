@@ -125,7 +125,14 @@ Each command's --help lists the codes it can end with."
         // A command's own (hidden) argument stops the global one from being copied in.
         cmd = cmd.mut_subcommand(name, |sc| sc.args(remote.iter().cloned()));
     }
-    cmd
+    // `completions` prints a shell script: it has no document, so --json and --format are
+    // hidden there (and, given anyway, a usage error: app::check_format).
+    let formats: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| ["json", "format"].contains(&a.get_id().as_str()))
+        .map(|a| a.clone().global(false).hide(true))
+        .collect();
+    cmd.mut_subcommand("completions", |sc| sc.args(formats))
 }
 
 /// Parse the process's arguments (help, version and usage errors are `Err`).

@@ -568,7 +568,29 @@ fn check_type(key: &str, value: &toml::Value) -> Result<()> {
     table
         .try_into::<Settings>()
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))
+        .map_err(|e| anyhow::anyhow!("{}", in_words(e.message())))
+}
+
+/// serde's "expected u16" in words an operator reads: what the setting takes.
+fn in_words(message: &str) -> String {
+    let message = message.trim_end();
+    let (found, expected) = match message.rsplit_once(", expected ") {
+        Some(split) => split,
+        None => return message.to_string(),
+    };
+    let words = match expected {
+        "u16" => "a whole number from 0 to 65535 (a port: 1 to 65535)",
+        "u32" => "a whole number from 0 to 4294967295",
+        "u64" => "a whole number from 0 to 18446744073709551615",
+        "a boolean" => "true or false",
+        "a sequence" => "a list of quoted strings, e.g. [\"a\", \"b\"]",
+        "a string" => "a quoted string",
+        other => other,
+    };
+    let found = found
+        .replace("invalid type: ", "")
+        .replace("invalid value: ", "");
+    format!("{found} is not {words}")
 }
 
 /// The settings every layer may set.
@@ -631,7 +653,7 @@ pub fn resolve(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
         }
     }
     let settings: Settings = Settings::deserialize(merged)
-        .map_err(|e| anyhow::anyhow!("invalid settings: {}", e.message()))?;
+        .map_err(|e| anyhow::anyhow!("invalid settings: {}", in_words(e.message())))?;
     let checked = settings
         .check()
         .and_then(|()| passwd.map_or(Ok(()), |p| settings.check_user(p)));
@@ -1037,6 +1059,29 @@ mod tests {
     }
 
     #[test]
+    fn type_errors_say_what_the_key_takes_in_words() {
+        for (set, want) in [
+            ("blot_port=abc", "--set \"blot_port=abc\": string \"abc\" is not a whole number from 0 to 65535 (a port"),
+            ("nginx_port=70000", "integer `70000` is not a whole number from 0 to 65535"),
+            ("log_keep=-1", "integer `-1` is not a whole number from 0 to 4294967295"),
+            ("thp_never=3", "--set \"thp_never=3\": integer `3` is not true or false"),
+            ("sites=3", "integer `3` is not a list of quoted strings"),
+            ("user=3", "--set \"user=3\": integer `3` is not a quoted string"),
+        ] {
+            let e = format!("{:#}", Layer::from_flags(&[set.into()]).unwrap_err());
+            assert!(e.contains(want) && !e.contains("expected u"), "{set}: {e}");
+        }
+        let env = Layer::from_env(vars(&[("BLOTCTL_BLOT_PORT", "70000")]))
+            .unwrap()
+            .unwrap();
+        let e = err(vec![env], None);
+        assert!(
+            e.contains("environment variable BLOTCTL_BLOT_PORT: blot_port = 70000: integer `70000` is not a whole number"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_are_valid() {
         Settings::default().validate().unwrap();
     }
@@ -1111,7 +1156,9 @@ mod tests {
         assert!(Layer::from_flags(&["blot_port".into()]).is_err());
         let err = Layer::from_flags(&["blot_port=abc".into()]).unwrap_err();
         assert!(
-            format!("{err:#}").contains("--set \"blot_port=abc\": invalid type: string \"abc\""),
+            format!("{err:#}").contains(
+                "--set \"blot_port=abc\": string \"abc\" is not a whole number from 0 to 65535"
+            ),
             "{err:#}"
         );
     }

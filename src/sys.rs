@@ -233,14 +233,34 @@ fn is_type(st: &Stat, t: FileType) -> bool {
     FileType::from_raw_mode(st.st_mode) == t
 }
 
+/// Whose a path is, for what an error advises: a path blotctl manages (changes, or keeps
+/// as its own) may be removed and put right; one it only reads (the box's configuration, a
+/// file named on the command line) is named by a setting or an option, which is what to
+/// fix: never advise removing it (it may be /dev/null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Managed,
+    Read,
+}
+
 /// Refuse anything but a regular file, naming what it is instead.
-fn want_regular(st: &Stat, shown: &str) -> Result<()> {
+fn want_regular(st: &Stat, shown: &str, whose: Whose) -> Result<()> {
     if is_type(st, FileType::RegularFile) {
         return Ok(());
     }
+    let advice = match whose {
+        Whose::Managed => "remove it, or put the real file there",
+        Whose::Read if shown.starts_with("/dev/") || shown.starts_with("/proc/") => {
+            "point the setting or option that names it at a regular file"
+        }
+        Whose::Read => {
+            "point the setting or option that names it at a regular file, or put the real \
+             file there"
+        }
+    };
     bail!(
         "{shown} is {}, not a regular file: blotctl reads and replaces only regular files \
-         (remove it, or put the real file there)",
+         ({advice})",
         describe(st)
     )
 }
@@ -565,6 +585,7 @@ impl Sys {
         name: &str,
         shown: &str,
         follow: bool,
+        whose: Whose,
     ) -> Result<Option<(fs::File, Stat)>> {
         let at = if follow {
             AtFlags::empty()
@@ -579,7 +600,7 @@ impl Sys {
         if is_type(&before, FileType::Symlink) {
             bail!("{shown} is a symlink; blotctl does not follow it here (replace the link with the real file)");
         }
-        want_regular(&before, shown)?;
+        want_regular(&before, shown, whose)?;
         let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         if !follow {
             flags |= OFlags::NOFOLLOW;
@@ -596,7 +617,7 @@ impl Sys {
         if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino) {
             bail!("{shown} was replaced while blotctl was reading it; run again");
         }
-        want_regular(&st, shown)?;
+        want_regular(&st, shown, whose)?;
         Ok(Some((fs::File::from(fd), st)))
     }
 
@@ -609,7 +630,7 @@ impl Sys {
             Some(Walked::Dir(_)) => bail!("{box_path} is a directory, not a regular file"),
             Some(Walked::Leaf { dir, name }) => (dir, name),
         };
-        match Self::open_regular(dir.as_fd(), &name, box_path, false)? {
+        match Self::open_regular(dir.as_fd(), &name, box_path, false, Whose::Read)? {
             None => Ok(None),
             Some((file, st)) => read_capped(file, &st, box_path, MAX_READ).map(Some),
         }
@@ -633,7 +654,9 @@ impl Sys {
         let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
             return Ok(None);
         };
-        let Some((file, st)) = Self::open_regular(dir.as_fd(), &name, box_path, false)? else {
+        let Some((file, st)) =
+            Self::open_regular(dir.as_fd(), &name, box_path, false, Whose::Managed)?
+        else {
             return Ok(None);
         };
         want_one_link(&st, box_path)?;
@@ -660,7 +683,7 @@ impl Sys {
             return Err(symlink_refused(box_path, box_path));
         }
         if !is_type(&st, FileType::Directory) {
-            want_regular(&st, box_path)?;
+            want_regular(&st, box_path, Whose::Managed)?;
         }
         want_one_link(&st, box_path)?;
         let fd = rustix::fs::openat(
@@ -805,7 +828,7 @@ impl Sys {
                 return Err(symlink_refused(box_path, box_path))
             }
             Ok(st) => {
-                want_regular(&st, box_path)?;
+                want_regular(&st, box_path, Whose::Managed)?;
                 want_one_link(&st, box_path)?;
             }
             Err(Errno::NOENT) => {}
@@ -898,7 +921,7 @@ impl Sys {
             return Err(symlink_refused(box_path, box_path));
         }
         if !is_type(&before, FileType::Directory) {
-            want_regular(&before, box_path)?;
+            want_regular(&before, box_path, Whose::Managed)?;
         }
         let fd = rustix::fs::openat(
             dir,
@@ -997,7 +1020,7 @@ impl Sys {
             if is_type(&st, FileType::Symlink) {
                 return Err(symlink_refused(box_path, box_path));
             }
-            want_regular(&st, box_path)?;
+            want_regular(&st, box_path, Whose::Managed)?;
         }
         let fd = rustix::fs::openat(
             &dir,
@@ -1008,7 +1031,7 @@ impl Sys {
         .map_err(io)
         .with_context(|| format!("cannot open the lock file {box_path}"))?;
         let st = rustix::fs::fstat(&fd).map_err(io)?;
-        want_regular(&st, box_path)?;
+        want_regular(&st, box_path, Whose::Managed)?;
         want_one_link(&st, box_path)?;
         let file = fs::File::from(fd);
         let deadline = std::time::Instant::now() + wait;
@@ -1023,7 +1046,8 @@ impl Sys {
                     let _ = (&file).take(64).read_to_string(&mut holder);
                     let pid = holder.trim();
                     bail!(
-                        "another blotctl run holds the lock (pid {}); wait for it to finish",
+                        "another blotctl run holds the lock (pid {}); no managed file was \
+                         changed: wait for it to finish, then run again",
                         if pid.is_empty() { "unknown" } else { pid }
                     );
                 }
@@ -1071,7 +1095,7 @@ impl Sys {
     /// when it does not exist.
     pub fn read_host_bytes(&self, path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
         let shown = path.display().to_string();
-        match Self::open_regular(rustix::fs::CWD, &shown, &shown, true)? {
+        match Self::open_regular(rustix::fs::CWD, &shown, &shown, true, Whose::Read)? {
             None => Ok(None),
             Some((file, st)) => read_capped(file, &st, &shown, cap).map(Some),
         }
@@ -1666,6 +1690,19 @@ mod tests {
         assert!(e.to_string().contains("not a regular file"), "{e}");
         let e = sys.read("/etc").unwrap_err();
         assert!(e.to_string().contains("/etc is a directory"), "{e}");
+        // What blotctl only reads is named by a setting or option: never "remove it".
+        let e = sys.read_host_bytes(Path::new("/dev/null"), 1).unwrap_err();
+        assert!(
+            e.to_string().contains("point the setting or option")
+                && !e.to_string().contains("remove"),
+            "{e}"
+        );
+        let e = sys.observe("/etc/hosts").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("remove it, or put the real file there"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -600,6 +600,32 @@ fn cases() -> Vec<Case> {
             cmd: plain,
             expect: Refused(&["/etc/redis.conf is a FIFO", "nothing was written to"]),
         },
+        Case {
+            class: "special files",
+            name: "--config /dev/null: never told to remove it",
+            setup: |_| {},
+            args: &["config", "--config", "/dev/null"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &[
+                    "/dev/null is a character device",
+                    "(point the setting or option that names it at a regular file)",
+                ],
+            ),
+        },
+        Case {
+            class: "special files",
+            name: "a symlinked app_dir is named as a symlink",
+            setup: |b| {
+                let real = b.inside("/var/www/blot-real");
+                std::fs::rename(b.inside("/var/www/blot"), &real).unwrap();
+                std::os::unix::fs::symlink("blot-real", b.inside("/var/www/blot")).unwrap();
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["the app directory /var/www/blot is a symlink (to blot-real)"]),
+        },
         // ---- settings aimed at system files: refused at load time, naming key and source
         Case {
             class: "settings aimed at system files",
@@ -796,7 +822,13 @@ fn cases() -> Vec<Case> {
             setup: |_| {},
             args: &["provision", "--yes", "--no-start", "--set", "blot_port=abc"],
             cmd: plain,
-            expect: Unchanged(64, &["--set \"blot_port=abc\"", "expected u16"]),
+            expect: Unchanged(
+                64,
+                &[
+                    "--set \"blot_port=abc\"",
+                    "is not a whole number from 0 to 65535",
+                ],
+            ),
         },
         Case {
             class: "settings that make no sense",

@@ -177,6 +177,42 @@ fn a_captured_box_plans_honestly_off_the_box() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["error"]["kind"], "not_checked");
+    // The error counts as the summary line does: a plan's items, verify's checks.
+    let out = off_box(&dest)
+        .args(["provision", "--dry-run", "--strict"])
+        .output()
+        .unwrap();
+    let summary = stdout(&out);
+    let n: usize = summary
+        .lines()
+        .last()
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no not-checked count in {summary}"));
+    assert!(
+        summary.contains(&format!(", {n} not checked here;"))
+            && stderr(&out).contains(&format!("error: {n} things not checked here, and --strict")),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = off_box(&dest)
+        .args(["verify", "--offline", "--strict"])
+        .output()
+        .unwrap();
+    let summary = stdout(&out);
+    let skipped: usize = summary
+        .lines()
+        .last()
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" skipped")))
+        .and_then(|p| p.trim_end_matches(" skipped").parse().ok())
+        .unwrap_or_else(|| panic!("no skipped count in {summary}"));
+    assert!(
+        stderr(&out).contains(&format!("error: {skipped} checks skipped, and --strict")),
+        "{summary}{}",
+        stderr(&out)
+    );
 
     // JUnit for the plan: a pending change fails its step, not-checked steps are skipped.
     let out = off_box(&dest)

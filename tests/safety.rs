@@ -67,7 +67,9 @@ fn a_held_lock_makes_provision_fail_naming_the_holder() {
     drop(holder);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(&format!("another blotctl run holds the lock (pid {pid})")),
+        stderr(&out).contains(&format!(
+            "another blotctl run holds the lock (pid {pid}); no managed file was changed"
+        )),
         "{}",
         stderr(&out)
     );

@@ -31,6 +31,15 @@ fn check(v: &jsonschema::Validator, what: &str, out: &std::process::Output) -> s
         out.status.code(),
         "{what}: exit_code is the exit status"
     );
+    // A command that failed says why in its document; one that did not has no error.
+    let failed = !matches!(doc["exit_code"].as_i64(), Some(0 | 2));
+    assert_eq!(
+        doc["error"].is_object(),
+        failed,
+        "{what}: exit {} with error {}",
+        doc["exit_code"],
+        doc["error"]
+    );
     doc
 }
 
@@ -49,7 +58,15 @@ fn every_command_prints_what_the_schema_describes() {
         "restart --dry-run",
         &run(&["restart", "blot", "--dry-run"]),
     );
-    check(&v, "verify, fresh box", &run(&["verify"]));
+    let doc = check(&v, "verify, fresh box", &run(&["verify"]));
+    assert_eq!(doc["error"]["kind"], "failed", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checks failed:\n  provisioned: sudoers: drift"),
+        "{doc}"
+    );
     check(
         &v,
         "rollback --dry-run, nothing",
@@ -62,7 +79,11 @@ fn every_command_prints_what_the_schema_describes() {
     check(&v, "rollback --list", &run(&["rollback", "--list"]));
     let doc = check(&v, "rollback --dry-run", &run(&["rollback", "--dry-run"]));
     assert_eq!(doc["exit_code"], 2);
-    check(&v, "deploy --dry-run", &run(&["deploy", "--dry-run"]));
+    let doc = check(&v, "deploy --dry-run", &run(&["deploy", "--dry-run"]));
+    assert_eq!(
+        doc["exit_code"], 1,
+        "the fixture's app_dir is no checkout: {doc}"
+    );
     check(&v, "config", &run(&["config"]));
     check(&v, "render", &run(&["render"]));
     check(&v, "init --force", &run(&["init", "--force"]));
