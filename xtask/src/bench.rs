@@ -21,12 +21,22 @@
 //! the Python fakes are in it), the external programs each row spawns (all `execve`s in
 //! the tree, by program; blotctl's direct spawns with their arguments, repeats flagged),
 //! and the size of the release binary (plus `target/dist/blotctl` when it exists).
+//!
+//! In the same run, pyinfra applies the same desired state on copies of the same box with
+//! the same fakes, beside blotctl: its dry run and its converged re-run, with blotctl's
+//! ratio to each (bench/pyinfra.rs; the deploy and pinned requirements live in
+//! `xtask/bench/pyinfra/`, pyinfra in a venv in the xtask cache, made on first use).
+//!
 //! Everything goes to `target/bench/report.md`; the raw traces, floors and hyperfine
-//! exports stay beside it. Goals are reported, never asserted.
+//! exports stay beside it. Goals are reported, never asserted; what the comparison rests on
+//! (pyinfra really converges to blotctl's box, every timed run exits as expected) is checked,
+//! and the bench fails without it.
 //!
 //! Options: `--runs N` (timed runs per command, default 15), `--warmup N` (default 2).
 //! `--prepare-fresh BOX REDIS_PORT BLOT_PORT NGINX_PORT` is internal: hyperfine's
 //! `--prepare` for the fresh-box rows (kill what the last run started, copy the box anew).
+
+mod pyinfra;
 
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -151,6 +161,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         .context("cargo build --release -p blotctl failed")?;
     let build_secs = build_started.elapsed().as_secs_f64();
     let bin = root.join("target/release/blotctl");
+    let install_started = Instant::now();
+    let py = pyinfra::install(root)?;
+    let install_secs = install_started.elapsed().as_secs_f64();
 
     let dir = root.join("target/bench");
     let boxes = dir.join("boxes");
@@ -254,38 +267,21 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             &dir.join(format!("out-floor-{n}.txt")),
         )?;
 
-        let csv = dir.join(format!("hyperfine-{n}.csv"));
         let mut hf = env.command(Path::new("hyperfine"));
-        hf.args(["-N", "--style", "basic", "--warmup"])
-            .arg(warmup.to_string())
-            .arg("--runs")
-            .arg(runs.to_string())
-            .arg("--export-csv")
-            .arg(&csv)
-            .arg("--export-json")
-            .arg(dir.join(format!("hyperfine-{n}.json")));
-        if row.expect_exit != 0 {
-            hf.arg("--ignore-failure");
-        }
         if row.kind == BoxKind::Fresh {
             hf.arg("--prepare").arg(&prepare_cmd);
         }
-        hf.args(["-n", "blotctl"])
-            .arg(argv.join(" "))
-            .args(["-n", "floor"])
-            .arg(floor_argv.join(" "));
-        let st = hf.status().context("cannot run hyperfine")?;
-        if !st.success() {
-            bail!("row {n}: hyperfine failed ({st})");
-        }
-        let timings = read_csv(&csv)?;
-        let get = |name: &str| {
-            timings
-                .iter()
-                .find(|t| t.name == name)
-                .cloned()
-                .with_context(|| format!("{} has no row {name}", csv.display()))
-        };
+        let timings = hyperfine(
+            hf,
+            runs,
+            warmup,
+            &dir.join(format!("hyperfine-{n}")),
+            &[
+                ("blotctl", argv.clone(), row.expect_exit),
+                ("floor", floor_argv, 0),
+            ],
+        )
+        .with_context(|| format!("row {n}"))?;
 
         prepare()?;
         let tree_rss_kb = tree_peak_rss(&env, &argv, &dir.join(format!("time-{n}.txt")))?;
@@ -294,8 +290,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         measured.push(Measured {
             trace,
             floor_trace,
-            blotctl: get("blotctl")?,
-            floor: get("floor")?,
+            blotctl: timings[0].clone(),
+            floor: timings[1].clone(),
             own_rss_kb,
             tree_rss_kb,
         });
@@ -313,29 +309,48 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut query_cost: BTreeMap<Vec<String>, Timing> = BTreeMap::new();
     if !repeated.is_empty() {
         println!("\nxtask bench: one spawn of each repeated query, on the converged box");
-        let csv = dir.join("hyperfine-queries.csv");
         let mut hf = env.command(Path::new("hyperfine"));
-        hf.env("BLOTCTL_ROOT", &converged)
-            .args(["-N", "--style", "basic", "--warmup", "1", "--runs"])
-            .arg(runs.min(10).to_string())
-            .arg("--export-csv")
-            .arg(&csv);
+        hf.env("BLOTCTL_ROOT", &converged);
         let by_name: Vec<(String, Vec<String>)> = repeated
             .iter()
             .enumerate()
             .map(|(i, argv)| (format!("q{i}"), argv.clone()))
             .collect();
-        for (name, argv) in &by_name {
-            hf.args(["-n", name]).arg(argv.join(" "));
-        }
-        if hf.status()?.success() {
-            for t in read_csv(&csv)? {
-                if let Some((_, argv)) = by_name.iter().find(|(n, _)| *n == t.name) {
-                    query_cost.insert(argv.clone(), t);
+        let commands: Vec<(&str, Vec<String>, i32)> = by_name
+            .iter()
+            .map(|(name, argv)| (name.as_str(), argv.clone(), 0))
+            .collect();
+        match hyperfine(
+            hf,
+            runs.min(10),
+            1,
+            &dir.join("hyperfine-queries"),
+            &commands,
+        ) {
+            Ok(timings) => {
+                for ((_, argv), t) in by_name.into_iter().zip(timings) {
+                    query_cost.insert(argv, t);
                 }
             }
+            Err(e) => eprintln!("xtask bench: pricing the repeated queries failed: {e:#}"),
         }
     }
+
+    // The same work done by pyinfra, on copies of the same box, in this same run.
+    let compared = pyinfra::measure(
+        &py,
+        &pyinfra::Ctx {
+            root,
+            bin: &bin,
+            env: &env,
+            dir: &dir,
+            boxes: &boxes,
+            converged: &converged,
+            ports,
+            runs,
+            warmup,
+        },
+    )?;
 
     for e in std::fs::read_dir(&boxes)?.flatten() {
         kill_box_processes(&e.path(), &HashSet::new());
@@ -345,9 +360,12 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         bin: &bin,
         measured: &measured,
         query_cost: &query_cost,
+        pyinfra: &py,
+        compared: &compared,
         runs,
         warmup,
         build_secs,
+        install_secs,
         total_secs: started.elapsed().as_secs_f64(),
         load_start,
         load_end: loadavg(),
@@ -396,8 +414,8 @@ impl BenchEnv {
 }
 
 /// A fresh copy of the fixture box at `boxdir` (killing what a previous run on it started),
-/// with the modes applied, no settle time for the fake jobs, and its probes pointed at the
-/// loopback listeners.
+/// with the modes applied, no settle time for the fake jobs, and its probes (and nginx's
+/// upstream) pointed at the loopback listeners.
 fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
     if boxdir.exists() {
         kill_box_processes(boxdir, &HashSet::new());
@@ -427,6 +445,17 @@ fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
     std::fs::write(
         &redis_conf,
         text.replace("\nport 6379\n", &format!("\nport {}\n", ports.redis)),
+    )?;
+    // nginx's upstream is the app: blotctl refuses a blot_port nginx does not send to.
+    let nginx_conf = boxdir.join("etc/nginx/nginx.conf");
+    let text = std::fs::read_to_string(&nginx_conf)?;
+    let upstream = "server 127.0.0.1:8080;";
+    if text.matches(upstream).count() != 1 {
+        bail!("the fixture's /etc/nginx/nginx.conf has no one `{upstream}` upstream any more");
+    }
+    std::fs::write(
+        &nginx_conf,
+        text.replace(upstream, &format!("server 127.0.0.1:{};", ports.blot)),
     )?;
     Ok(())
 }
@@ -568,7 +597,7 @@ fn base(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
-/// `visudo -c -f /tmp/blotctl-check-XXXX` → `visudo -c -f <temp file>`.
+/// `visudo -c -f /tmp/blotctl-check-XXXX/etc/sudoers` → `visudo -c -f <temp file>`.
 fn display_argv(path: &str, argv: &[String]) -> Vec<String> {
     let mut v = vec![base(path).to_string()];
     v.extend(argv.iter().skip(1).map(|a| {
@@ -581,8 +610,10 @@ fn display_argv(path: &str, argv: &[String]) -> Vec<String> {
     v
 }
 
+/// A candidate blotctl validates in a temp file or directory of its own
+/// (`/tmp/blotctl-check-XXXX`, `/tmp/blotctl-check-XXXX/etc/sudoers`).
 fn is_temp_candidate(a: &str) -> bool {
-    a.starts_with('/') && base(a).starts_with("blotctl-check-")
+    a.starts_with('/') && a.split('/').any(|c| c.starts_with("blotctl-check-"))
 }
 
 /// Queries that only read state: safe to time on their own on the converged box.
@@ -971,35 +1002,106 @@ fn floor_script(row: &Row, n: usize, boxdir: &Path, trace: &Trace, ports: Ports)
 // ---------------------------------------------------------------------------------------
 // Timing and memory
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Timing {
     name: String,
     stddev: f64,
     median: f64,
     min: f64,
     max: f64,
+    /// of every timed run (None: killed by a signal)
+    exit_codes: Vec<Option<i32>>,
 }
 
-/// hyperfine's `--export-csv` (seconds): command,mean,stddev,median,user,system,min,max.
-fn read_csv(path: &Path) -> Result<Vec<Timing>> {
+/// One hyperfine run (`-N`: no shell) of `commands` (name, argv, the exit code every timed
+/// run must have), `warmup` runs each first; `hf` is the hyperfine command with whatever
+/// else it needs (`--prepare`, environment). Exports `<stem>.csv` and `<stem>.json`; returns
+/// the timings in the order of `commands`.
+fn hyperfine(
+    mut hf: Command,
+    runs: u32,
+    warmup: u32,
+    stem: &Path,
+    commands: &[(&str, Vec<String>, i32)],
+) -> Result<Vec<Timing>> {
+    let json = stem.with_extension("json");
+    hf.args(["-N", "--style", "basic", "--warmup"])
+        .arg(warmup.to_string())
+        .arg("--runs")
+        .arg(runs.to_string())
+        .arg("--export-csv")
+        .arg(stem.with_extension("csv"))
+        .arg("--export-json")
+        .arg(&json);
+    if commands.iter().any(|(_, _, code)| *code != 0) {
+        hf.arg("--ignore-failure");
+    }
+    for (name, argv, _) in commands {
+        hf.args(["-n", name]).arg(command_line(argv));
+    }
+    let st = hf.status().context("cannot run hyperfine")?;
+    if !st.success() {
+        bail!("hyperfine failed ({st})");
+    }
+    let timings = read_hyperfine(&json)?;
+    commands
+        .iter()
+        .map(|(name, argv, code)| {
+            let t = timings
+                .iter()
+                .find(|t| t.name == *name)
+                .cloned()
+                .with_context(|| format!("{} has no result {name}", json.display()))?;
+            if let Some(bad) = t.exit_codes.iter().find(|c| **c != Some(*code)) {
+                bail!(
+                    "a timed run of `{}` exited {bad:?}, not {code}",
+                    command_line(argv)
+                );
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
+/// A command line for hyperfine, which splits it as a shell would.
+fn command_line(argv: &[String]) -> String {
+    let plain = |w: &String| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.=:,@+".contains(c))
+    };
+    argv.iter()
+        .map(|w| if plain(w) { w.clone() } else { sh_quote(w) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// hyperfine's `--export-json` (seconds).
+fn read_hyperfine(path: &Path) -> Result<Vec<Timing>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 8 {
-            continue;
-        }
-        let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
-        out.push(Timing {
-            name: f[0].trim_matches('"').to_string(),
-            stddev: num(2),
-            median: num(3),
-            min: num(6),
-            max: num(7),
-        });
-    }
-    Ok(out)
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not hyperfine's JSON", path.display()))?;
+    let results = doc["results"]
+        .as_array()
+        .with_context(|| format!("{} has no results", path.display()))?;
+    Ok(results
+        .iter()
+        .map(|r| {
+            let num = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            Timing {
+                name: r["command"].as_str().unwrap_or_default().to_string(),
+                stddev: num("stddev"),
+                median: num("median"),
+                min: num("min"),
+                max: num("max"),
+                exit_codes: r["exit_codes"]
+                    .as_array()
+                    .map(|a| a.iter().map(|c| c.as_i64().map(|c| c as i32)).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 /// `/usr/bin/time -v`'s "Maximum resident set size": the largest of blotctl and the
@@ -1084,9 +1186,13 @@ struct ReportInput<'a> {
     bin: &'a Path,
     measured: &'a [Measured],
     query_cost: &'a BTreeMap<Vec<String>, Timing>,
+    pyinfra: &'a pyinfra::Pyinfra,
+    compared: &'a [pyinfra::Compared],
     runs: u32,
     warmup: u32,
     build_secs: f64,
+    /// making pyinfra's venv (first use) or finding it
+    install_secs: f64,
     total_secs: f64,
     load_start: String,
     load_end: String,
@@ -1138,7 +1244,10 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .unwrap_or_default();
 
     let mut s = String::new();
-    let _ = writeln!(s, "# blotctl against the floor (`cargo xtask bench`)\n");
+    let _ = writeln!(
+        s,
+        "# blotctl against the floor and pyinfra (`cargo xtask bench`)\n"
+    );
     let _ = writeln!(
         s,
         "Commit {commit}{}, release build `target/release/blotctl` (this machine's target), \
@@ -1184,28 +1293,29 @@ fn render_report(r: &ReportInput) -> Result<String> {
          of blotctl and the children it waited for — the Python fakes, not blotctl, set it."
     );
 
-    // Goals
-    let _ = writeln!(s, "\n## Goals (reported, not asserted)\n");
-    let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+    // The same work by pyinfra
+    pyinfra::render_section(&mut s, r.pyinfra, r.compared);
+
+    // Goals: each a line and whether it is met; later goals are more entries.
+    let mut goals: Vec<(String, bool)> = Vec::new();
     for i in [2usize, 3] {
         let m = &r.measured[i];
         let ratio = m.blotctl.median / m.floor.median;
-        let _ = writeln!(
-            s,
-            "- Row {} (`blotctl {}`) within {GOAL_RATIO}× the floor: {:.2}× — {}",
-            i + 1,
-            ROWS[i].args.join(" "),
-            ratio,
-            verdict(ratio <= GOAL_RATIO)
-        );
+        goals.push((
+            format!(
+                "Row {} (`blotctl {}`) within {GOAL_RATIO}× the floor: {:.2}×",
+                i + 1,
+                ROWS[i].args.join(" "),
+                ratio
+            ),
+            ratio <= GOAL_RATIO,
+        ));
     }
     let worst_rss = r.measured.iter().filter_map(|m| m.own_rss_kb).max();
-    let _ = writeln!(
-        s,
-        "- blotctl's peak RSS ≤ 10 MiB: largest {} — {}",
-        mib(worst_rss),
-        verdict(worst_rss.is_some_and(|k| k <= GOAL_RSS_KB))
-    );
+    goals.push((
+        format!("blotctl's peak RSS ≤ 10 MiB: largest {}", mib(worst_rss)),
+        worst_rss.is_some_and(|k| k <= GOAL_RSS_KB),
+    ));
     let noop = &r.measured[2].trace;
     let repeats: Vec<String> = noop
         .spawn_counts()
@@ -1213,16 +1323,23 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .filter(|(_, n)| *n > 1)
         .map(|(a, n)| format!("`{}` ×{n}", a.join(" ")))
         .collect();
-    let _ = writeln!(
-        s,
-        "- A no-op run spawns only what it must: {} spawns, {}",
-        noop.spawns().len(),
-        if repeats.is_empty() {
-            "no query repeated — met".to_string()
-        } else {
-            format!("repeated: {} — **not met**", repeats.join(", "))
-        }
-    );
+    goals.push((
+        format!(
+            "A no-op run spawns only what it must: {} spawns, {}",
+            noop.spawns().len(),
+            if repeats.is_empty() {
+                "no query repeated".to_string()
+            } else {
+                format!("repeated: {}", repeats.join(", "))
+            }
+        ),
+        repeats.is_empty(),
+    ));
+    goals.push(pyinfra::goal(r.compared));
+    let _ = writeln!(s, "\n## Goals (reported, not asserted)\n");
+    for (text, met) in &goals {
+        let _ = writeln!(s, "- {text} — {}", if *met { "met" } else { "**not met**" });
+    }
 
     // Spawns
     let _ = writeln!(s, "\n## External processes per row\n");
@@ -1369,6 +1486,7 @@ fn render_report(r: &ReportInput) -> Result<String> {
         .measured
         .iter()
         .flat_map(|m| [&m.blotctl, &m.floor])
+        .chain(r.compared.iter().flat_map(|c| [&c.blotctl, &c.pyinfra]))
         .map(|t| t.stddev / t.median)
         .fold(0.0, f64::max);
     let load1: f64 = r
@@ -1394,11 +1512,13 @@ fn render_report(r: &ReportInput) -> Result<String> {
          \"Unknown job\" at once and its re-reads of job files find none: that floor is a little \
          cheaper than the real work, and its ratio overstates blotctl's overhead. Rows 1, 3 \
          and 4 see the same box state in both.\n\
-         - Whole bench: {:.0} s, of which the release build {:.0} s (not counting compiling \
-         xtask itself). Raw data: `target/bench/` (hyperfine CSV/JSON, straces, floors).\n\
+         - Whole bench: {:.0} s, of which the release build {:.0} s and pyinfra's venv {:.0} s \
+         (made on first use, then found in the cache; not counting compiling xtask itself). \
+         Raw data: `target/bench/` (hyperfine CSV/JSON, straces, floors, `pyinfra/`).\n\
          - Noise: largest σ/median {:.0}%; 1-minute load {} at the start on {cores} cores. {}",
         r.total_secs,
         r.build_secs,
+        r.install_secs,
         max_rel * 100.0,
         r.load_start.split_whitespace().next().unwrap_or("?"),
         if max_rel > 0.10 || load1 > 0.75 * cores as f64 {
@@ -1422,5 +1542,31 @@ fn boxdir_of(path: &str, r: &ReportInput) -> String {
             .parent()
             .map(|p| p.join("fresh").display().to_string())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temp_candidate_is_a_file_in_or_under_blotctls_temp_dir_not_a_box_path() {
+        let argv: Vec<String> = [
+            "visudo",
+            "-c",
+            "-f",
+            "/tmp/blotctl-check-xXT6Ho/etc/sudoers",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            display_argv("/usr/sbin/visudo", &argv),
+            ["visudo", "-c", "-f", "<temp file>"]
+        );
+        assert!(is_temp_candidate("/tmp/blotctl-check-a1b2"));
+        assert!(!is_temp_candidate(
+            "/work/target/bench/boxes/fresh/etc/sudoers"
+        ));
+        assert!(!is_temp_candidate("blotctl-check-a1b2"));
     }
 }

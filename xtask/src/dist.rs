@@ -16,7 +16,7 @@
 //! `~/.cache/blotctl-xtask`, holding
 //! - `cargo/bin/cargo-zigbuild` (`cargo install --locked --root`, pinned version);
 //! - `venv/` with the PyPI package `ziglang` (pinned; Debian's Python refuses a global
-//!   `pip install`);
+//!   `pip install`; `cargo xtask bench` keeps its pyinfra in `venv-pyinfra/` beside it);
 //! - `zig/` and `zigbuild/`: zig's and cargo-zigbuild's own caches;
 //! - `target-zig-<zig version>/`: the cargo target dir of this build, so a fresh clone reuses
 //!   the compiled dependencies. It is keyed by the zig version because cargo does not notice
@@ -143,57 +143,26 @@ pub(crate) fn cache_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/blotctl-xtask"))
 }
 
-/// A venv at `<cache>/venv` with `ziglang==<pinned>`; returns its python. A venv that no
-/// longer works (its base Python went away) or holds another version is made afresh.
+/// A venv at `<cache>/venv` with `ziglang==<pinned>`; returns its python.
 fn install_ziglang(cache: &Path) -> Result<PathBuf> {
-    let venv = cache.join("venv");
-    let python = venv.join("bin/python");
-    let zig_version = || {
-        duct::cmd!(&python, "-m", "ziglang", "version")
-            .stderr_null()
-            .read()
-            .unwrap_or_default()
-    };
-    if zig_version().trim() == ZIGLANG_VERSION {
-        return Ok(python);
-    }
-    eprintln!(
-        "xtask dist: installing zig (PyPI ziglang=={ZIGLANG_VERSION}) into the venv {}",
-        venv.display()
-    );
-    let base = ["python3", "/usr/bin/python3"]
-        .into_iter()
-        .find(|p| {
-            duct::cmd!(*p, "-m", "venv", "--help")
-                .stdout_null()
+    super::pip_install_pinned(
+        cache,
+        "venv",
+        &format!("ziglang=={ZIGLANG_VERSION}\n"),
+        |python| {
+            let got = duct::cmd!(python, "-m", "ziglang", "version")
                 .stderr_null()
-                .run()
-                .is_ok()
-        })
-        .context(
-            "no python3 with the venv module found; install Debian's python3-venv \
-             (apt-get install python3-venv)",
-        )?;
-    duct::cmd!(base, "-m", "venv", "--clear", &venv)
-        .run()
-        .with_context(|| format!("`{base} -m venv {}` failed", venv.display()))?;
-    duct::cmd!(
-        &python,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        format!("ziglang=={ZIGLANG_VERSION}")
+                .read()
+                .unwrap_or_default();
+            ensure!(
+                got.trim() == ZIGLANG_VERSION,
+                "zig from the venv reports {:?}, expected {ZIGLANG_VERSION}",
+                got.trim()
+            );
+            Ok(())
+        },
+        "dist",
     )
-    .run()
-    .context("pip install ziglang failed")?;
-    let got = zig_version();
-    ensure!(
-        got.trim() == ZIGLANG_VERSION,
-        "zig from the venv reports {:?}, expected {ZIGLANG_VERSION}",
-        got.trim()
-    );
-    Ok(python)
 }
 
 /// Target dirs built with another zig version are dead weight (hundreds of MB each).

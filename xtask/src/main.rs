@@ -160,6 +160,74 @@ fn cargo_install_pinned(cache: &Path, krate: &str, version: &str, task: &str) ->
     Ok(bin)
 }
 
+/// A venv at `<cache>/<dir>` with the PyPI packages `requirements` (pip requirement lines,
+/// each pinned) installed; returns its python. `works(python)` checks a venv (the tool runs,
+/// in the pinned version). The requirements a venv was made with are kept in it
+/// (`blotctl-requirements.txt`, written last): a venv made for others, or one that no longer
+/// works (its base Python went away, a half-made one) is made afresh (`task`: the xtask to
+/// name). A working venv from before the requirements were kept is kept as it is.
+fn pip_install_pinned(
+    cache: &Path,
+    dir: &str,
+    requirements: &str,
+    works: impl Fn(&Path) -> Result<()>,
+    task: &str,
+) -> Result<PathBuf> {
+    let venv = cache.join(dir);
+    let python = venv.join("bin/python");
+    let kept = venv.join("blotctl-requirements.txt");
+    let made_with = std::fs::read_to_string(&kept).ok();
+    if made_with.as_deref().is_none_or(|r| r == requirements) && works(&python).is_ok() {
+        if made_with.is_none() {
+            std::fs::write(&kept, requirements)?;
+        }
+        return Ok(python);
+    }
+    let first = requirements
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    eprintln!(
+        "xtask {task}: installing {first} (PyPI, pinned) into the venv {} (first use only)",
+        venv.display()
+    );
+    // Debian's own python3 refuses a global `pip install`: a venv, from the first python3
+    // that has the venv module.
+    let base = ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|p| {
+            duct::cmd!(*p, "-m", "venv", "--help")
+                .stdout_null()
+                .stderr_null()
+                .run()
+                .is_ok()
+        })
+        .context(
+            "no python3 with the venv module found; install Debian's python3-venv \
+             (apt-get install python3-venv)",
+        )?;
+    duct::cmd!(base, "-m", "venv", "--clear", &venv)
+        .run()
+        .with_context(|| format!("`{base} -m venv {}` failed", venv.display()))?;
+    let pending = venv.join("blotctl-requirements.pending");
+    std::fs::write(&pending, requirements)?;
+    duct::cmd!(
+        &python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        &pending
+    )
+    .run()
+    .with_context(|| format!("pip install of {first} failed"))?;
+    works(&python).with_context(|| format!("the venv {} does not work", venv.display()))?;
+    std::fs::rename(&pending, &kept)?;
+    Ok(python)
+}
+
 fn rustix_is_root() -> bool {
     duct::cmd!("id", "-u")
         .read()
