@@ -3,24 +3,30 @@
 
 use anyhow::{anyhow, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub uid: u32,
     pub gid: u32,
+    /// The home directory (field 6).
+    pub home: String,
 }
 
 /// Look up `user` in the text of a passwd file.
 pub fn lookup_user(passwd: &str, user: &str) -> Result<Account> {
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 4 && f[0] == user {
+        if f.len() >= 6 && f[0] == user {
             let uid = f[2]
                 .parse()
                 .map_err(|_| anyhow!("/etc/passwd: bad uid for {user}: {:?}", f[2]))?;
             let gid = f[3]
                 .parse()
                 .map_err(|_| anyhow!("/etc/passwd: bad gid for {user}: {:?}", f[3]))?;
-            return Ok(Account { uid, gid });
+            return Ok(Account {
+                uid,
+                gid,
+                home: f[5].to_string(),
+            });
         }
     }
     Err(anyhow!(
@@ -62,7 +68,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/bash\nec2-user:x:500:500:EC2:/home/ec2-user:/bin/bash\n";
         assert_eq!(
             lookup_user(p, "ec2-user").unwrap(),
-            Account { uid: 500, gid: 500 }
+            Account {
+                uid: 500,
+                gid: 500,
+                home: "/home/ec2-user".into()
+            }
         );
         assert!(lookup_user(p, "ec2").is_err());
         assert_eq!(

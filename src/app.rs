@@ -567,13 +567,17 @@ fn clean_stale_temps(ctx: &Ctx, printer: Printer) -> Result<()> {
         .parent()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| "/".into());
-    for dir in [
+    let dirs = [
         "/etc".to_string(),
         "/etc/init".into(),
         crate::steps::logrotate::DIR.into(),
         monit_dir,
         s.logs_dir(),
-    ] {
+    ];
+    for dir in dirs
+        .into_iter()
+        .chain(crate::steps::configs::copy_dirs(ctx))
+    {
         for p in ctx.sys.remove_stale_temps(&dir)? {
             printer.say(&format!("removed {p} (left by a run that was killed)"));
         }

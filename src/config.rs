@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 /// Where the default config file lives on the box (resolved under `--root`).
 pub const DEFAULT_CONFIG: &str = "/etc/blotctl.toml";
 
+/// The value of `node`, `nginx_config` and `redis_config` that lets blotctl find it on the
+/// box (see each setting).
+pub const AUTO: &str = "auto";
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -17,25 +21,38 @@ pub struct Settings {
     pub app_main: String,
     /// The user the app runs as (`sudo -u`), and owner of the log files.
     pub user: String,
-    /// node binary.
+    /// node binary; `auto`: the app user's nvm node (`~USER/.nvm/...`), the only one there.
     pub node: String,
-    /// Port the Blot app listens on (127.0.0.1).
+    /// The app's environment, exported after `sudo -u USER` (sudo's `env_reset` drops
+    /// whatever the job sets before it). HOME is always the app user's home.
+    pub app_env: std::collections::BTreeMap<String, String>,
+    /// A file the app user's shell sources (with `set -a`) before the app starts; empty: none.
+    pub app_env_file: String,
+    /// Where the app listens (127.0.0.1): Blot's port is fixed in its own config, so this
+    /// only tells monit and verify where to look; it cannot move the app.
     pub blot_port: u16,
-    /// HTTP path that answers when Blot is healthy.
+    /// HTTP path that answers when Blot is healthy (asked with `Host: localhost`).
     pub health_path: String,
-    /// Port nginx listens on.
+    /// Port nginx listens on (its `/health` is asked for).
     pub nginx_port: u16,
-    /// Site names that must resolve to `hosts_address` in /etc/hosts.
+    /// Site names mapped to `hosts_address` in /etc/hosts (default: none).
     pub sites: Vec<String>,
     /// Address for the site names.
     pub hosts_address: String,
     /// redis-server binary.
     pub redis_server: String,
-    /// The box's redis config (read, never changed: it decides `expect` and the port).
+    /// redis's config: `auto` = the checkout's `config/redis.conf` (run as a root-owned
+    /// copy in /etc/blot), else the box's /etc/redis.conf; or a path used in place.
     pub redis_config: String,
+    /// Seconds upstart waits after SIGTERM before it SIGKILLs redis: redis saves its whole
+    /// dataset when it stops (upstart 0.6.5's default of 5 s loses the writes since the
+    /// last save at every reboot).
+    pub redis_kill_timeout: u32,
     /// Init script names tried, in order, for the redis SysV service.
     pub redis_services: Vec<String>,
-    /// nginx binary and config.
+    /// nginx binary, and its config: `auto` = the checkout's `config/nginx.conf` (run as a
+    /// root-owned copy in /etc/blot), else the box's /etc/nginx/nginx.conf; or a path used
+    /// in place.
     pub nginx: String,
     pub nginx_config: String,
     /// monit binary and control file.
@@ -71,17 +88,20 @@ impl Default for Settings {
             app_dir: "/var/www/blot".into(),
             app_main: "app/index.js".into(),
             user: "ec2-user".into(),
-            node: "/usr/bin/node".into(),
+            node: AUTO.into(),
+            app_env: [("NODE_ENV".to_string(), "production".to_string())].into(),
+            app_env_file: String::new(),
             blot_port: 8080,
             health_path: "/health".into(),
             nginx_port: 80,
-            sites: vec!["blot.im".into(), "www.blot.im".into()],
+            sites: Vec::new(),
             hosts_address: "127.0.0.1".into(),
             redis_server: "/usr/sbin/redis-server".into(),
-            redis_config: "/etc/redis.conf".into(),
+            redis_config: AUTO.into(),
+            redis_kill_timeout: 300,
             redis_services: vec!["redis".into(), "redis-server".into()],
             nginx: "/usr/sbin/nginx".into(),
-            nginx_config: "/etc/nginx/nginx.conf".into(),
+            nginx_config: AUTO.into(),
             monit: "/usr/bin/monit".into(),
             monit_rc: "/etc/monit.rc".into(),
             monit_interval: 30,
@@ -191,12 +211,45 @@ impl Settings {
     /// [`Settings::validate`], naming the keys at fault.
     pub fn check(&self) -> Result<(), Invalid> {
         for (key, val) in [
-            ("app_dir", &self.app_dir),
             ("node", &self.node),
-            ("redis_server", &self.redis_server),
             ("redis_config", &self.redis_config),
-            ("nginx", &self.nginx),
             ("nginx_config", &self.nginx_config),
+        ] {
+            if val != AUTO {
+                at(
+                    key,
+                    absolute_path(key, val)
+                        .with_context(|| format!("{key} is `{AUTO}` or an absolute path")),
+                )?;
+            }
+        }
+        if !self.app_env_file.is_empty() {
+            at(
+                "app_env_file",
+                absolute_path("app_env_file", &self.app_env_file),
+            )?;
+        }
+        for (name, value) in &self.app_env {
+            at("app_env", env_name("app_env", name))?;
+            if name == "HOME" {
+                invalid(
+                    &["app_env"],
+                    "app_env: HOME is always the app user's home (from the box's /etc/passwd)"
+                        .into(),
+                )?;
+            }
+            at("app_env", env_value(&format!("app_env.{name}"), value))?;
+        }
+        if self.redis_kill_timeout == 0 {
+            invalid(
+                &["redis_kill_timeout"],
+                "redis_kill_timeout must be at least 1 second".into(),
+            )?;
+        }
+        for (key, val) in [
+            ("app_dir", &self.app_dir),
+            ("redis_server", &self.redis_server),
+            ("nginx", &self.nginx),
             ("monit", &self.monit),
             ("monit_rc", &self.monit_rc),
             ("start_program", &self.start_program),
@@ -247,9 +300,6 @@ impl Settings {
                     self.hosts_address
                 ),
             )?;
-        }
-        if self.sites.is_empty() {
-            invalid(&["sites"], "sites: at least one site name is needed".into())?;
         }
         for s in &self.sites {
             at("sites", host_name("sites", s))?;
@@ -411,13 +461,31 @@ impl Settings {
         format!("{}/logs", self.app_dir)
     }
 
+    /// The logs in the checkout, written by the app user: node's output (`app.log`) and
+    /// the jobs' lines and redis's output (`sys.log`).
     pub fn log_files(&self) -> Vec<String> {
-        ["app", "sys", "monit"]
-            .iter()
-            .map(|n| format!("{}/{n}.log", self.logs_dir()))
-            .collect()
+        [self.app_log(), self.sys_log()].to_vec()
+    }
+
+    pub fn app_log(&self) -> String {
+        format!("{}/app.log", self.logs_dir())
+    }
+
+    pub fn sys_log(&self) -> String {
+        format!("{}/sys.log", self.logs_dir())
     }
 }
+
+/// Root's own logs: what the programs that run as root print (nginx's master, monit).
+/// Never in the checkout: a file root opens there could be a link the app user planted.
+pub const ROOT_LOG_DIR: &str = "/var/log/blot";
+
+/// The log of a job whose program runs as root (`nginx`, `monit`).
+pub fn root_log(job: &str) -> String {
+    format!("{ROOT_LOG_DIR}/{job}.log")
+}
+
+impl Settings {}
 
 /// One source of settings, e.g. a config file or the environment.
 #[derive(Debug, Clone)]
@@ -695,22 +763,40 @@ const DOCS: &[(&str, &str)] = &[
         "user",
         "The user the app runs as (sudo -u) and owner of its logs; from the box's /etc/passwd.",
     ),
-    ("node", "The node binary."),
-    ("blot_port", "Port the Blot app listens on (127.0.0.1)."),
+    (
+        "node",
+        "The node binary; auto: the app user's nvm node (~USER/.nvm/...), when there is one.",
+    ),
+    (
+        "app_env",
+        "The app's environment, exported after `sudo -u USER` (HOME is always the user's home).",
+    ),
+    (
+        "app_env_file",
+        "A file the app user's shell sources (set -a) before the app starts; empty: none.",
+    ),
+    (
+        "blot_port",
+        "Where the app listens (127.0.0.1); Blot's own config fixes it, blotctl cannot move it.",
+    ),
     (
         "health_path",
-        "HTTP path that answers when Blot is healthy (monit and verify probe it).",
+        "HTTP path that answers when Blot is healthy (monit and verify ask it with Host: localhost).",
     ),
-    ("nginx_port", "Port nginx listens on."),
+    ("nginx_port", "Port nginx listens on (monit and verify ask its /health)."),
     (
         "sites",
-        "Site names that must resolve to hosts_address in /etc/hosts.",
+        "Site names mapped to hosts_address in /etc/hosts (default none; localhost is always ensured).",
     ),
     ("hosts_address", "Address for the site names."),
     ("redis_server", "The redis-server binary."),
     (
         "redis_config",
-        "The box's redis config: read, never written (decides `expect` and the PING port).",
+        "auto: the checkout's config/redis.conf as a root-owned copy in /etc/blot, else /etc/redis.conf.",
+    ),
+    (
+        "redis_kill_timeout",
+        "Seconds upstart waits for redis to save its dataset on stop before SIGKILL.",
     ),
     (
         "redis_services",
@@ -719,7 +805,7 @@ const DOCS: &[(&str, &str)] = &[
     ("nginx", "The nginx binary."),
     (
         "nginx_config",
-        "nginx's configuration (verify checks its upstreams).",
+        "auto: the checkout's config/nginx.conf as a root-owned copy in /etc/blot, else /etc/nginx/nginx.conf.",
     ),
     ("monit", "The monit binary."),
     (
@@ -836,6 +922,30 @@ fn user_name(key: &str, val: &str) -> Result<()> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if !ok {
         bail!("{key} = {val:?}: not a valid user name ([a-z_][a-z0-9_-]*)");
+    }
+    Ok(())
+}
+
+/// An environment variable's name, as a POSIX shell takes it.
+fn env_name(key: &str, val: &str) -> Result<()> {
+    let ok = val.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && val.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        bail!("{key}: {val:?} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    Ok(())
+}
+
+/// An environment value exported by the app user's shell: words and paths only (it is
+/// written unquoted into a job file's command line).
+fn env_value(key: &str, val: &str) -> Result<()> {
+    if let Some(c) = val
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_./:=,@+-".contains(*c)))
+    {
+        bail!(
+            "{key} = {val:?}: the character {c:?} is not allowed (letters, digits and _ . / : = , @ + - only)"
+        );
     }
     Ok(())
 }
@@ -1111,6 +1221,13 @@ mod tests {
             "app_repo_remote = \"-o\"",
             "log_rotate = \"hourly\"",
             "log_keep = 0",
+            "node = \"node\"",
+            "app_env = { HOME = \"/root\" }",
+            "app_env = { NODE_ENV = \"prod uction\" }",
+            "app_env = { NODE_ENV = \"$(id)\" }",
+            "app_env = { \"1X\" = \"a\" }",
+            "app_env_file = \"env\"",
+            "redis_kill_timeout = 0",
         ] {
             assert!(Settings::from_toml(bad, "c").is_err(), "{bad} was accepted");
         }

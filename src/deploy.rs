@@ -1,14 +1,20 @@
 //! `blotctl deploy` and `blotctl restart`: the runbook's deploy, through the same plan/apply
 //! model as `provision`.
 //!
-//! deploy plans two steps. `app checkout` observes the checkout as the app user, without
-//! changing a byte of it (a dry run leaves refs, FETCH_HEAD, objects and the index as they
-//! are): the branch, local changes (`git --no-optional-locks status`), the remote's head
-//! (`git ls-remote`), and, when that commit is here already, whether it is a fast-forward.
-//! The change is the fast-forward: fetch the branch when its commits are not here yet,
-//! check again that it is a fast-forward of what was observed, `git merge --ff-only`. `restart blot` plans the restart when
-//! the checkout moves (or with `--restart`). Refusals (local changes, a diverged or ahead
-//! branch, another branch checked out) are planning errors: nothing is changed.
+//! deploy plans its steps like provision. `app checkout` observes the checkout as the app
+//! user, without changing a byte of it (a dry run leaves refs, FETCH_HEAD, objects and the
+//! index as they are): the branch, local changes (`git --no-optional-locks status`), the
+//! remote's head (`git ls-remote`), and, when that commit is here already, whether it is a
+//! fast-forward. The change is the fast-forward: fetch the branch when its commits are not
+//! here yet, check again that it is a fast-forward of what was observed, `git merge
+//! --ff-only`. `app configs` refreshes the root-owned copies in /etc/blot of the checkout's
+//! nginx and redis configs as the deployed commit has them (read by git, as the app user;
+//! validated with `nginx -t`, as in provision). Then the restarts: redis when its copy
+//! changes (it takes blot with it), blot when the checkout moves (or with `--restart`),
+//! nginx when its copies change. When the deployed commit is not here yet, the copies are
+//! "not checked" in the plan (a dry run does not fetch), and a real deploy plans and applies
+//! them in a second round, after the fast-forward. Refusals (local changes, a diverged or
+//! ahead branch, another branch checked out) are planning errors: nothing is changed.
 //!
 //! A restart is `stop` then `start` through upstart ("Unknown instance" from stop means it
 //! was already stopped), then a wait until the job is start/running and its health probe
@@ -24,6 +30,7 @@ use crate::outcome::Outcome;
 use crate::plan::{Action, Change, StepPlan};
 use crate::printer::Printer;
 use crate::report;
+use crate::steps::configs;
 use crate::steps::init::{self, InitState};
 use crate::steps::{Ctx, Step};
 use crate::sys::{command_failure, Kind, Output, Sys};
@@ -86,6 +93,62 @@ impl Git {
         n.parse()
             .map_err(|_| anyhow!("`git rev-list --count {range}` printed {n:?}"))
     }
+}
+
+/// The deployed commit is not in the checkout yet (a dry run does not fetch it).
+#[derive(Debug)]
+pub struct NotFetched(pub String);
+
+impl std::fmt::Display for NotFetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "commit {} is not here yet", short(&self.0))
+    }
+}
+impl std::error::Error for NotFetched {}
+
+/// A checkout file as the commit `deploy` deploys has it: the fast-forward's target planned
+/// by `app checkout` (in `earlier`), or the checkout's HEAD when it is up to date; read by
+/// git as the app user. `None` when that commit has no such file; [`NotFetched`] when its
+/// commits are not here yet. How deploy's `app configs` step reads the checkout.
+pub fn deployed_file(ctx: &Ctx, earlier: &[Change], box_path: &str) -> Result<Option<Vec<u8>>> {
+    let s = ctx.settings;
+    let rel = box_path
+        .strip_prefix(s.app_dir.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(|| anyhow!("internal error: {box_path} is not in {}", s.app_dir))?;
+    let rev = earlier
+        .iter()
+        .find_map(|c| match &c.action {
+            Action::FastForward { to, .. } => Some(to.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "HEAD".into());
+    let git = Git::new(ctx)?;
+    let (_, here) = git.run(ctx, &["cat-file", "-e", &format!("{rev}^{{commit}}")])?;
+    if !here.success() {
+        return Err(NotFetched(rev).into());
+    }
+    let spec = format!("{rev}:{rel}");
+    let (argv, out) = git.run(ctx, &["show", &spec])?;
+    if !out.success() {
+        if out.stderr.contains("does not exist in")
+            || out.stderr.contains("exists on disk, but not in")
+        {
+            return Ok(None);
+        }
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        bail!("{}", command_failure(&refs, &out));
+    }
+    if out.stdout.contains('\u{FFFD}') {
+        bail!("{rel} in {} is not UTF-8 text", short(&rev));
+    }
+    if out.stdout.len() as u64 > configs::MAX_CONFIG {
+        bail!(
+            "{rel} in {} is larger than blotctl reads of a config",
+            short(&rev)
+        );
+    }
+    Ok(Some(out.stdout.into_bytes()))
 }
 
 fn short(sha: &str) -> &str {
@@ -282,11 +345,28 @@ fn needs(job: &str) -> &'static [&'static str] {
     }
 }
 
-/// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step planned
-/// a change (`deploy` after a fast-forward).
+/// Restart one job: always (`restart`, `deploy --restart`), or when an earlier step of
+/// `deploy` planned what it runs: blot after the checkout's fast-forward, nginx and redis
+/// after a change to the copies of their configs. A job that a restart planned before it
+/// takes with it (blot with redis) is not restarted twice.
 pub struct Restart {
     pub job: &'static str,
     pub always: bool,
+}
+
+impl Restart {
+    /// Why this job must run something new, if it must.
+    fn reason(&self, earlier: &[Change]) -> Option<String> {
+        earlier.iter().find_map(|c| match &c.action {
+            Action::FastForward { .. } if self.job == "blot" => {
+                Some("the checkout moved".to_string())
+            }
+            Action::WriteFile { path, .. } if configs::job_reading(path) == Some(self.job) => {
+                Some(format!("{path} changed"))
+            }
+            _ => None,
+        })
+    }
 }
 
 impl Step for Restart {
@@ -301,20 +381,31 @@ impl Step for Restart {
 
     fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan> {
         let job = self.job;
-        if !self.always && earlier.is_empty() {
-            return Ok(StepPlan::skipped(
-                "nothing new to run (--restart restarts it anyway)",
-            ));
+        let taken = earlier.iter().any(|c| {
+            matches!(&c.action, Action::RestartJob { dependents, .. }
+                if dependents.iter().any(|d| d == job))
+        });
+        if taken {
+            return Ok(StepPlan::skipped("restarted with the job it depends on"));
+        }
+        let reason = self.reason(earlier);
+        if !self.always && reason.is_none() {
+            return Ok(StepPlan::skipped(if job == "blot" {
+                "nothing new to run (--restart restarts it anyway)"
+            } else {
+                "nothing new to run"
+            }));
         }
         let mut changes = Vec::new();
         let deps = init::dependents(job);
-        let what = if deps.is_empty() {
+        let mut why: Vec<String> = reason.into_iter().collect();
+        if !deps.is_empty() {
+            why.push(format!("upstart restarts {} with it", deps.join(", ")));
+        }
+        let what = if why.is_empty() {
             format!("restart {job}")
         } else {
-            format!(
-                "restart {job} (upstart restarts {} with it)",
-                deps.join(", ")
-            )
+            format!("restart {job} ({})", why.join("; "))
         };
         let restart = Change::new(
             what,
@@ -350,32 +441,61 @@ impl Step for Restart {
     }
 }
 
-/// `blotctl deploy`.
-pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
-    let steps: Vec<Box<dyn Step>> = vec![
-        Box::new(Checkout),
+/// What follows the checkout: the copies of its configs as the deployed commit has them,
+/// then what runs them: redis (which takes blot with it), blot (`Some(always)`; `None`: not
+/// at all), nginx.
+fn refresh_steps(blot: Option<bool>) -> Vec<Box<dyn Step>> {
+    let mut steps: Vec<Box<dyn Step>> = vec![
+        Box::new(configs::Configs {
+            read: Some(deployed_file),
+        }),
         Box::new(Restart {
-            job: "blot",
-            always: args.restart,
+            job: "redis",
+            always: false,
         }),
     ];
-    // After applying, the checkout must be up to date (a forced restart is not "left").
-    let replan = || -> Vec<Box<dyn Step>> {
-        vec![
-            Box::new(Checkout),
-            Box::new(Restart {
-                job: "blot",
-                always: false,
-            }),
-        ]
+    if let Some(always) = blot {
+        steps.push(Box::new(Restart {
+            job: "blot",
+            always,
+        }));
+    }
+    steps.push(Box::new(Restart {
+        job: "nginx",
+        always: false,
+    }));
+    steps
+}
+
+/// deploy's steps: the checkout, then [`refresh_steps`].
+fn deploy_steps(restart_blot: bool) -> Vec<Box<dyn Step>> {
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(Checkout)];
+    steps.extend(refresh_steps(Some(restart_blot)));
+    steps
+}
+
+/// `blotctl deploy`.
+pub fn deploy(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) -> Result<u8> {
+    // When the deployed commit was not here to read its configs from, the second round
+    // (after the fast-forward fetched it) refreshes the copies and restarts what runs them
+    // (blot restarted in the first round already, for the checkout's move).
+    let second = |first: &[Planned]| -> Option<Vec<Box<dyn Step>>> {
+        let unread = first
+            .iter()
+            .filter(|p| p.name == "app configs")
+            .any(|p| p.plan.as_ref().is_ok_and(|pl| !pl.not_checked.is_empty()));
+        unread.then(|| refresh_steps(None))
     };
+    // After applying, the checkout and the copies must be up to date (a forced restart is
+    // not "left").
     run(
         sys,
         settings,
         "deploy",
         args.dry_run,
-        steps,
-        replan,
+        deploy_steps(args.restart),
+        || deploy_steps(false),
+        second,
         printer,
     )
 }
@@ -391,11 +511,15 @@ pub fn restart(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Prin
         args.dry_run,
         steps,
         Vec::new,
+        |_| None,
         printer,
     )
 }
 
-/// Plan, show, and (unless a dry run) apply under the run lock, like `provision`.
+/// Plan, show, and (unless a dry run) apply under the run lock, like `provision`; then,
+/// when `then` asks for them after the first round was applied, plan and apply its steps as
+/// part of the same run.
+#[allow(clippy::too_many_arguments)]
 fn run(
     sys: &Sys,
     settings: &Settings,
@@ -403,6 +527,7 @@ fn run(
     dry_run: bool,
     steps: Vec<Box<dyn Step>>,
     replan: impl Fn() -> Vec<Box<dyn Step>>,
+    then: impl Fn(&[Planned]) -> Option<Vec<Box<dyn Step>>>,
     printer: Printer,
 ) -> Result<u8> {
     let _lock = if dry_run {
@@ -447,7 +572,26 @@ fn run(
     app::not_interrupted(sys, command, counts.changes)?;
     engine::preflight(&ctx, planned.iter().flat_map(|p| p.changes()))?;
     let mut journal = Journal::new(command, None);
-    let (applied, result) = app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let (mut applied, mut result) =
+        app::apply_all(&ctx, &planned, counts.changes, &mut journal, printer);
+    let mut planned = planned;
+    if let (Ok(()), Some(more)) = (&result, then(&planned)) {
+        let second = engine::plan_all(&ctx, &more);
+        let outcome = Outcome::new(command, false).with_planned(&second, false);
+        result = match app::refusal(&outcome) {
+            Some(err) => Err(err),
+            None => {
+                let n = outcome.counts().changes;
+                engine::preflight(&ctx, second.iter().flat_map(|p| p.changes()))?;
+                let (more_applied, r) = app::apply_all(&ctx, &second, n, &mut journal, printer);
+                let offset = planned.len();
+                applied.per_step.extend(more_applied.per_step);
+                applied.failed = more_applied.failed.map(|(i, e)| (i + offset, e));
+                r
+            }
+        };
+        planned.extend(second);
+    }
     let result = result.and_then(|()| {
         app::converged(
             &ctx,

@@ -313,22 +313,19 @@ fn restart_job(ctx: &Ctx, job: &str, dependents: &[String], probe: bool) -> Resu
     Ok(())
 }
 
-/// Wait (up to `start_timeout`) until a job's health probe answers: redis PING, blot's
-/// health path, nginx's front page. monit has no probe of its own.
+/// Wait (up to `start_timeout`) until a job's health probe answers: redis PING, blot's and
+/// nginx's health checks (`crate::health`, as monit asks them). monit has no probe of its own.
 fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
     let s = ctx.settings;
     let each = Duration::from_secs(2);
     let probe = || -> Result<()> {
         match job {
             "redis" => {
-                let port = crate::steps::templates::redis_config(ctx)?.port;
+                let port = crate::steps::templates::running_redis_config(ctx)?.port;
                 ctx.sys.probe_redis(port, each)
             }
-            "blot" => ctx
-                .sys
-                .probe_http(s.blot_port, &s.health_path, each)
-                .map(drop),
-            "nginx" => ctx.sys.probe_http(s.nginx_port, "/", each).map(drop),
+            "blot" => crate::health::app(ctx).probe(ctx, each).map(drop),
+            "nginx" => crate::health::nginx(ctx)?.probe(ctx, each).map(drop),
             _ => Ok(()),
         }
     };
@@ -383,6 +380,7 @@ fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
     let settle = Duration::from_millis(ctx.settings.start_settle_ms);
     let begun = Instant::now();
     let mut last;
+    let mut gone;
     let mut running_since: Option<Instant> = None;
     loop {
         if ctx.sys.interrupted().is_some() {
@@ -397,6 +395,8 @@ fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
         let status = parse_status(&out.stdout)
             .map_err(|e| anyhow!("cannot understand `initctl status {job}`: {e}"))?;
         let alive = status.is_running() && status.pid.is_some_and(|p| ctx.sys.process_exists(p));
+        // upstart 0.6.5 goes on saying start/running for a job whose tracked process died.
+        gone = status.pid.filter(|_| status.is_running() && !alive);
         if alive {
             if running_since.get_or_insert_with(Instant::now).elapsed() >= settle {
                 return Ok(());
@@ -409,8 +409,21 @@ fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100).min(settle.max(Duration::from_millis(10))));
     }
+    let seen = match gone {
+        Some(pid) => format!(
+            "upstart still says `{last}`, but process {pid}, the one it tracks, no longer exists"
+        ),
+        None => format!("last status: {last}"),
+    };
+    let output = crate::steps::templates::job_output(ctx.settings, job);
+    let whereto = if output.is_empty() {
+        String::new()
+    } else {
+        format!("; the job's output went to {}", output.join(" and "))
+    };
     Err(anyhow!(
-        "job {job} did not stay start/running within {}s; last status: {last}",
+        "job {job} did not stay start/running within {}s: {seen}{whereto} (upstart logs how \
+         its process ended to /var/log/messages)",
         timeout.as_secs()
     ))
 }

@@ -373,7 +373,6 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
     if !["provision", "rollback", "init", "deploy", "restart"].contains(&m.command.as_str()) {
         return Err(format!("unknown command {:?}", m.command));
     }
-    let managed = crate::steps::managed_paths(settings);
     let services: Vec<String> = crate::steps::chkconfig::services_of(settings);
     let perms_ok = |path: &str, kind: &str, mode: u32, uid: u32, gid: u32| {
         if mode & !0o7777 != 0 || (kind == "file" && mode & 0o7000 != 0) {
@@ -400,7 +399,7 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
                 original,
                 after,
             } => {
-                if !managed.contains(path) {
+                if !crate::steps::manages(settings, path) {
                     return Err(format!(
                         "it names {path}, which is not a path blotctl manages"
                     ));

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deploy;
 pub mod engine;
 pub mod fault;
+pub mod health;
 pub mod journal;
 pub mod nginx;
 pub mod outcome;

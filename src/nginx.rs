@@ -1,79 +1,228 @@
-//! A pure reader of the nginx config statements blotctl depends on (no I/O): the main
-//! context's `daemon` (the job's `expect`), and where nginx sends requests on this machine
-//! (`server` in `upstream { }` blocks, `proxy_pass http://...`).
+//! nginx's configuration language, as far as blotctl reads it. Pure: no I/O.
 //!
-//! nginx statements end in `;`, `{` or `}`; `#` starts a comment to the end of the line.
+//! One tokenizer ([`statements`]) serves everything blotctl asks of a config: its `daemon`
+//! and `pid` (the job's `expect` and monit's pidfile), its `include`s (copied beside a
+//! root-owned copy, or checked in place), the files nginx's master opens as root (which no
+//! other user may control), and where it sends requests on this machine ([`upstreams`]:
+//! `localhost` fails at boot, and the app's port must be `blot_port`).
+//!
+//! Statements end in `;`, `{` or `}`; `#` starts a comment outside quotes; a word may be
+//! quoted with `"` or `'` (a backslash escapes the next character).
 
 use anyhow::{bail, Result};
 
-/// One statement: its words, the line it starts on (1-based), and the names of the blocks
-/// it is in (`["http", "upstream"]`).
+/// One word of a statement, unquoted, with where it stands in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statement<'a> {
-    pub line: usize,
-    pub words: Vec<&'a str>,
-    pub blocks: Vec<&'a str>,
+pub struct Word {
+    pub text: String,
+    /// Byte range of the word in the source, quotes included.
+    pub start: usize,
+    pub end: usize,
 }
 
-/// Every statement of a config, in order (block openers too, with their words).
-pub fn statements(text: &str) -> Vec<Statement<'_>> {
+/// One statement: its words, the line it starts on, and the blocks it sits in (the first
+/// word of each enclosing block's statement, outermost first: `["http", "server"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stmt {
+    pub line: usize,
+    pub words: Vec<Word>,
+    pub blocks: Vec<String>,
+}
+
+impl Stmt {
+    pub fn name(&self) -> &str {
+        self.words.first().map_or("", |w| w.text.as_str())
+    }
+    pub fn arg(&self, i: usize) -> Option<&Word> {
+        self.words.get(i + 1)
+    }
+    /// In the main context (no enclosing block).
+    pub fn is_main(&self) -> bool {
+        self.blocks.is_empty()
+    }
+}
+
+/// Every statement of a config, in order (block openers included, with their words).
+pub fn statements(text: &str) -> Result<Vec<Stmt>> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut blocks: Vec<&str> = Vec::new();
-    let mut words: Vec<&str> = Vec::new();
+    let mut blocks: Vec<String> = Vec::new();
+    let mut words: Vec<Word> = Vec::new();
+    let mut line = 1;
     let mut first_line = 0;
-    for (i, raw) in text.lines().enumerate() {
-        let mut rest = raw.split('#').next().unwrap_or("");
-        while !rest.is_empty() {
-            let cut = rest.find([';', '{', '}']).unwrap_or(rest.len());
-            let (chunk, tail) = rest.split_at(cut);
-            for w in chunk.split_whitespace() {
-                if words.is_empty() {
-                    first_line = i + 1;
-                }
-                words.push(w);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => {
+                line += 1;
+                i += 1;
             }
-            let Some(delim) = tail.chars().next() else {
-                break;
-            };
-            if !words.is_empty() {
-                out.push(Statement {
-                    line: first_line,
-                    words: words.clone(),
-                    blocks: blocks.clone(),
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b';' | b'{' | b'}' => {
+                if c == b'}' && !words.is_empty() {
+                    bail!("line {line}: `}}` ends a statement that has no `;`");
+                }
+                if c != b'}' {
+                    if words.is_empty() {
+                        bail!("line {line}: unexpected `{}`", c as char);
+                    }
+                    let name = words[0].text.clone();
+                    out.push(Stmt {
+                        line: first_line,
+                        words: std::mem::take(&mut words),
+                        blocks: blocks.clone(),
+                    });
+                    if c == b'{' {
+                        blocks.push(name);
+                    }
+                } else if blocks.pop().is_none() {
+                    bail!("line {line}: unexpected `}}`");
+                }
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                let start_line = line;
+                let mut word = String::new();
+                if c == b'"' || c == b'\'' {
+                    i += 1;
+                    loop {
+                        if i >= b.len() {
+                            bail!("line {start_line}: unterminated quote");
+                        }
+                        match b[i] {
+                            q if q == c => {
+                                i += 1;
+                                break;
+                            }
+                            b'\\' if i + 1 < b.len() => {
+                                push_char(text, &mut i, 1, &mut word, &mut line);
+                            }
+                            _ => push_char(text, &mut i, 0, &mut word, &mut line),
+                        }
+                    }
+                } else {
+                    while i < b.len() && !b" \t\r\n;{}#\"'".contains(&b[i]) {
+                        if b[i] == b'\\' && i + 1 < b.len() {
+                            push_char(text, &mut i, 1, &mut word, &mut line);
+                        } else {
+                            push_char(text, &mut i, 0, &mut word, &mut line);
+                        }
+                    }
+                }
+                if words.is_empty() {
+                    first_line = start_line;
+                }
+                words.push(Word {
+                    text: word,
+                    start,
+                    end: i,
                 });
             }
-            match delim {
-                '{' => blocks.push(words.first().copied().unwrap_or("")),
-                '}' => {
-                    blocks.pop();
-                }
-                _ => {}
-            }
-            words.clear();
-            rest = &tail[1..];
+        }
+    }
+    if !words.is_empty() {
+        bail!("line {first_line}: the last statement has no `;`");
+    }
+    if let Some(open) = blocks.last() {
+        bail!("the `{open}` block is not closed");
+    }
+    Ok(out)
+}
+
+/// Append the character at `*i + skip` to `word` and move past it.
+fn push_char(text: &str, i: &mut usize, skip: usize, word: &mut String, line: &mut usize) {
+    *i += skip;
+    let ch = text[*i..].chars().next().expect("in bounds");
+    if ch == '\n' {
+        *line += 1;
+    }
+    word.push(ch);
+    *i += ch.len_utf8();
+}
+
+/// The main context's `daemon` (the last one wins); `None` when it does not say.
+pub fn daemon(stmts: &[Stmt]) -> Result<Option<bool>> {
+    let mut daemon = None;
+    for s in stmts.iter().filter(|s| s.is_main() && s.name() == "daemon") {
+        daemon = Some(match s.arg(0).map(|w| w.text.as_str()) {
+            Some("on") => true,
+            Some("off") => false,
+            other => bail!(
+                "line {}: daemon {} is neither on nor off",
+                s.line,
+                other.unwrap_or("(nothing)")
+            ),
+        });
+    }
+    Ok(daemon)
+}
+
+/// The main context's `pid` file: (line, path).
+pub fn pid(stmts: &[Stmt]) -> Option<(usize, &str)> {
+    stmts
+        .iter()
+        .rfind(|s| s.is_main() && s.name() == "pid")
+        .and_then(|s| s.arg(0).map(|w| (s.line, w.text.as_str())))
+}
+
+/// The `include` statements (any context): (line, the path word).
+pub fn includes(stmts: &[Stmt]) -> impl Iterator<Item = (usize, &Word)> {
+    stmts
+        .iter()
+        .filter(|s| s.name() == "include")
+        .filter_map(|s| s.arg(0).map(|w| (s.line, w)))
+}
+
+/// Directives whose files nginx's master process opens, as root, before it drops
+/// privileges: certificates and keys it reads, logs and the pid file it creates or appends
+/// to, modules it loads. (`include` is handled on its own.)
+const ROOT_OPENED: &[&str] = &[
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "ssl_trusted_certificate",
+    "ssl_client_certificate",
+    "ssl_crl",
+    "ssl_dhparam",
+    "ssl_password_file",
+    "ssl_session_ticket_key",
+    "ssl_stapling_file",
+    "load_module",
+    "error_log",
+    "access_log",
+    "pid",
+    "lock_file",
+];
+
+/// The files the master opens as root: (line, directive, path) for every such directive
+/// whose argument is a file (not `stderr`, `off`, `syslog:...`, `memory:...`, `data:...`,
+/// nor a value with variables, which workers resolve at run time).
+pub fn root_opened(stmts: &[Stmt]) -> Vec<(usize, &str, &str)> {
+    let mut out = Vec::new();
+    for s in stmts {
+        if !ROOT_OPENED.contains(&s.name()) {
+            continue;
+        }
+        let Some(arg) = s.arg(0).map(|w| w.text.as_str()) else {
+            continue;
+        };
+        let not_a_file = arg == "stderr"
+            || arg == "off"
+            || arg.starts_with("syslog:")
+            || arg.starts_with("memory:")
+            || arg.starts_with("data:")
+            || arg.contains('$');
+        if !not_a_file {
+            out.push((s.line, s.name(), arg));
         }
     }
     out
-}
-
-/// Whether nginx daemonizes (forks once) under this main config: its `daemon` directive
-/// (main context only, `on` by default).
-pub fn daemon(text: &str) -> Result<bool> {
-    let mut daemon = true;
-    for s in statements(text) {
-        if s.blocks.is_empty() && s.words.first() == Some(&"daemon") {
-            daemon = match s.words.get(1).map(|v| v.trim_matches(['"', '\''])) {
-                Some("on") => true,
-                Some("off") => false,
-                other => bail!(
-                    "line {}: daemon {} is neither on nor off",
-                    s.line,
-                    other.unwrap_or("(nothing)")
-                ),
-            };
-        }
-    }
-    Ok(daemon)
 }
 
 /// An address nginx sends requests to: `server ADDR` in an `upstream` block, or the host of
@@ -97,25 +246,28 @@ impl Upstream {
     }
 }
 
-/// Every address nginx sends requests to.
+/// Every address nginx sends requests to (none when the text is not a config nginx reads).
 pub fn upstreams(text: &str) -> Vec<Upstream> {
-    let all = statements(text);
+    let Ok(all) = statements(text) else {
+        return Vec::new();
+    };
     let names: Vec<&str> = all
         .iter()
-        .filter(|s| s.words.first() == Some(&"upstream"))
-        .filter_map(|s| s.words.get(1).copied())
+        .filter(|s| s.name() == "upstream")
+        .filter_map(|s| s.arg(0).map(|w| w.text.as_str()))
         .collect();
     let mut out = Vec::new();
     for s in &all {
-        match (s.words.first(), s.words.get(1)) {
-            (Some(&"server"), Some(addr)) if s.blocks.last() == Some(&"upstream") => {
-                out.push(Upstream {
-                    line: s.line,
-                    addr: addr.to_string(),
-                })
-            }
-            (Some(&"proxy_pass"), Some(url)) => {
-                let Some(rest) = url.strip_prefix("http://") else {
+        let Some(arg) = s.arg(0).map(|w| w.text.as_str()) else {
+            continue;
+        };
+        match s.name() {
+            "server" if s.blocks.last().is_some_and(|b| b == "upstream") => out.push(Upstream {
+                line: s.line,
+                addr: arg.to_string(),
+            }),
+            "proxy_pass" => {
+                let Some(rest) = arg.strip_prefix("http://") else {
                     continue;
                 };
                 let host = rest.split('/').next().unwrap_or("");
@@ -141,40 +293,119 @@ pub fn localhost_upstream(text: &str) -> Option<usize> {
         .map(|u| u.line)
 }
 
+/// `text` with the given words replaced (e.g. an `include` path); the rest byte for byte.
+pub fn replace_words(text: &str, edits: &[(&Word, String)]) -> String {
+    let mut edits: Vec<&(&Word, String)> = edits.iter().collect();
+    edits.sort_by_key(|(w, _)| w.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (w, new) in edits {
+        out.push_str(&text[at..w.start]);
+        out.push_str(new);
+        at = w.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Whether a name matches a shell glob of `*` and `?` (what nginx's `include` expands).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+pub fn has_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn words(s: &Stmt) -> Vec<&str> {
+        s.words.iter().map(|w| w.text.as_str()).collect()
+    }
+
     #[test]
-    fn daemon_is_read_from_the_main_context_only() {
-        assert!(daemon("").unwrap(), "on by default");
-        assert!(!daemon("user nginx;\ndaemon off;\n").unwrap());
-        assert!(!daemon("daemon\n  \"off\" ; # foreground\n").unwrap());
-        assert!(daemon("# daemon off;\nevents {}\n").unwrap());
-        assert!(daemon("http { server { daemon off; } }\n").unwrap());
-        assert!(daemon("daemon off; daemon on;\n").unwrap());
-        let e = daemon("events {\n}\ndaemon maybe;\n").unwrap_err();
+    fn statements_blocks_quotes_and_comments() {
+        let t = "user nginx; # who\nhttp {\n  server { listen 80; location = /health { return 200 \"ok;#\"; } }\n}\n";
+        let s = statements(t).unwrap();
+        assert_eq!(words(&s[0]), ["user", "nginx"]);
+        assert_eq!(s[1].name(), "http");
+        let ret = s.iter().find(|s| s.name() == "return").unwrap();
+        assert_eq!(words(ret), ["return", "200", "ok;#"]);
+        assert_eq!(ret.blocks, ["http", "server", "location"]);
+        assert_eq!(ret.line, 3);
+        assert!(statements("a b").is_err());
+        assert!(statements("a {").is_err());
+        assert!(statements("}").is_err());
+        assert!(statements("a \"b;").is_err());
+    }
+
+    #[test]
+    fn nginx_daemon_is_read_from_the_main_context_only() {
+        let d = |t: &str| daemon(&statements(t).unwrap());
+        assert_eq!(
+            d("").unwrap(),
+            None,
+            "nginx's default (on) is not a statement"
+        );
+        assert_eq!(d("user nginx;\ndaemon off;\n").unwrap(), Some(false));
+        assert_eq!(
+            d("daemon\n  \"off\" ; # foreground\n").unwrap(),
+            Some(false)
+        );
+        assert_eq!(d("# daemon off;\nevents {}\n").unwrap(), None);
+        assert_eq!(d("http { server { daemon off; } }\n").unwrap(), None);
+        assert_eq!(d("daemon off; daemon on;\n").unwrap(), Some(true));
+        let e = d("events {\n}\ndaemon maybe;\n").unwrap_err();
         assert_eq!(e.to_string(), "line 3: daemon maybe is neither on nor off");
     }
 
     #[test]
-    fn finds_localhost_upstreams() {
+    fn pid_includes_and_what_root_opens() {
+        let t = "pid /var/run/nginx.pid;\nerror_log stderr;\ninclude /etc/nginx/mime.types;\n\
+                 http { access_log /var/log/a.log main; access_log off; include conf.d/*.conf;\n\
+                 server { ssl_certificate /etc/ssl/x.pem; ssl_certificate_key $k; } }\n";
+        let s = statements(t).unwrap();
+        assert_eq!(pid(&s), Some((1, "/var/run/nginx.pid")));
+        let inc: Vec<&str> = includes(&s).map(|(_, w)| w.text.as_str()).collect();
+        assert_eq!(inc, ["/etc/nginx/mime.types", "conf.d/*.conf"]);
         assert_eq!(
-            localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"),
-            Some(2)
+            root_opened(&s),
+            vec![
+                (1, "pid", "/var/run/nginx.pid"),
+                (4, "access_log", "/var/log/a.log"),
+                (5, "ssl_certificate", "/etc/ssl/x.pem"),
+            ]
         );
-        assert_eq!(
-            localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"),
-            None
-        );
-        assert_eq!(
-            localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"),
-            Some(1)
-        );
-        assert_eq!(
-            localhost_upstream("# upstream b { server localhost; }\n"),
-            None
-        );
+    }
+
+    #[test]
+    fn replace_words_keeps_every_other_byte() {
+        let t = "include  'a.conf' ; # x\ninclude b.conf;\n";
+        let s = statements(t).unwrap();
+        let inc: Vec<(usize, &Word)> = includes(&s).collect();
+        let out = replace_words(t, &[(inc[1].1, "B".into()), (inc[0].1, "A".into())]);
+        assert_eq!(out, "include  A ; # x\ninclude B;\n");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.conf", "a.conf"));
+        assert!(!glob_match("*.conf", "a.conf~"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(has_glob("conf.d/*.conf") && !has_glob("/etc/nginx/mime.types"));
     }
 
     #[test]
@@ -196,5 +427,25 @@ mod tests {
             ]
         );
         assert!(upstreams("server { listen 80; }\n").is_empty());
+    }
+
+    #[test]
+    fn finds_localhost_upstreams() {
+        assert_eq!(
+            localhost_upstream("upstream b {\n  server localhost:8080;\n}\n"),
+            Some(2)
+        );
+        assert_eq!(
+            localhost_upstream("upstream b {\n  server 127.0.0.1:8080;\n}\nserver {\n}\n"),
+            None
+        );
+        assert_eq!(
+            localhost_upstream("location / { proxy_pass http://localhost:8080; }\n"),
+            Some(1)
+        );
+        assert_eq!(
+            localhost_upstream("# upstream b { server localhost; }\n"),
+            None
+        );
     }
 }

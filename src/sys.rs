@@ -1199,7 +1199,8 @@ impl Sys {
     /// that mirrors the box's layout, and `argv` runs with the copy of `main` appended
     /// (e.g. `visudo -c -f`). The temp directory's prefix is taken out of the output, so
     /// it names box paths. Includes between the files must be relative for the copy to
-    /// find them.
+    /// find them. `{dir}` in an argument stands for the temp directory (the root of the
+    /// mirrored layout).
     pub fn check_tree(
         &self,
         argv: &[&str],
@@ -1232,10 +1233,11 @@ impl Sys {
                 .context("cannot write a temp file for validation")?;
         }
         let main = place(main)?.display().to_string();
-        let mut full: Vec<&str> = argv.to_vec();
-        full.push(&main);
-        let mut out = self.run(&full)?;
         let prefix = tmp.path().display().to_string();
+        let mut full: Vec<String> = argv.iter().map(|a| a.replace("{dir}", &prefix)).collect();
+        full.push(main);
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        let mut out = self.run(&full)?;
         out.stdout = out.stdout.replace(&prefix, "");
         out.stderr = out.stderr.replace(&prefix, "");
         Ok(out)
@@ -1422,24 +1424,124 @@ impl Sys {
         }
     }
 
-    /// GET http://127.0.0.1:port{path}; Ok(status) when it answers with a status below 400
-    /// (what monit's `protocol http` accepts).
-    pub fn probe_http(&self, port: u16, path: &str, timeout: Duration) -> Result<u16> {
+    /// GET http://127.0.0.1:port{path} with the given `Host` header; Ok(status) when it
+    /// answers 2xx (the health definition in `crate::health`).
+    pub fn probe_http(&self, port: u16, path: &str, host: &str, timeout: Duration) -> Result<u16> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .max_redirects(0)
             .build()
             .into();
         let url = format!("http://127.0.0.1:{port}{path}");
         let resp = agent
             .get(&url)
+            .header("Host", host)
             .call()
-            .with_context(|| format!("no HTTP answer from {url}"))?;
+            .with_context(|| format!("no HTTP answer from {url} (Host: {host})"))?;
         let status = resp.status().as_u16();
-        if status >= 400 {
-            bail!("{url} answered HTTP {status}");
+        if !(200..300).contains(&status) {
+            bail!("{url} (Host: {host}) answered HTTP {status}");
         }
         Ok(status)
+    }
+
+    /// Who other than root could change what is at `box_path`: the first existing component
+    /// of the path (from `/` down, the path itself included) that a user other than root
+    /// owns, that a group other than root's or everyone may write, or that is a symlink
+    /// (which its directory's owner could repoint). `None`: only root can. "root" is uid and
+    /// gid 0, and whoever owns `--root` itself (a copy of a box made by a user belongs to that
+    /// user).
+    pub fn nonroot_writer(&self, box_path: &str) -> Result<Option<String>> {
+        let top = rustix::fs::stat(&self.root)
+            .map_err(io)
+            .with_context(|| format!("cannot inspect --root {}", self.root.display()))?;
+        let judge = |shown: &str, m: Meta| -> Option<String> {
+            let trusted = |id: u32, of_root: u32| id == 0 || id == of_root;
+            if m.kind == Kind::Symlink {
+                Some(format!("{shown} is a symlink"))
+            } else if !trusted(m.uid, top.st_uid) {
+                Some(format!("{shown} belongs to uid {}", m.uid))
+            } else if m.mode & 0o020 != 0 && !trusted(m.gid, top.st_gid) {
+                Some(format!(
+                    "{shown} is writable by group {} (mode {:04o})",
+                    m.gid, m.mode
+                ))
+            } else if m.mode & 0o002 != 0 {
+                Some(format!(
+                    "{shown} is writable by everyone (mode {:04o})",
+                    m.mode
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(why) = judge("/", Meta::of(&top)) {
+            return Ok(Some(why));
+        }
+        let mut prefix = String::new();
+        for c in components(box_path)? {
+            prefix.push('/');
+            prefix.push_str(c);
+            // Each component is looked at before the next: a symlink is reported, never
+            // followed.
+            let Some(m) = self.meta(&prefix)? else {
+                break;
+            };
+            if let Some(why) = judge(&prefix, m) {
+                return Ok(Some(why));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What is at a program's box path: links are followed (within `--root`, as on the box,
+    /// at most 40); `Ok(final box path)` when it is a regular file someone may execute.
+    pub fn program(&self, box_path: &str) -> Result<std::result::Result<String, String>> {
+        let mut cur = box_path.to_string();
+        for _ in 0..40 {
+            let meta = match self.meta(&cur)? {
+                None => return Ok(Err(format!("{cur} does not exist"))),
+                Some(m) => m,
+            };
+            match meta.kind {
+                Kind::Symlink => {
+                    let target = self
+                        .read_link(&cur)?
+                        .ok_or_else(|| anyhow!("{cur} disappeared"))?;
+                    let base = Path::new(&cur).parent().unwrap_or(Path::new("/"));
+                    let joined = if target.starts_with('/') {
+                        PathBuf::from(&target)
+                    } else {
+                        base.join(&target)
+                    };
+                    // Lexical `..` handling, as the kernel does under a chroot.
+                    let mut norm = PathBuf::from("/");
+                    for c in joined.components() {
+                        match c {
+                            Component::ParentDir => {
+                                norm.pop();
+                            }
+                            Component::Normal(n) => norm.push(n),
+                            _ => {}
+                        }
+                    }
+                    cur = norm.to_string_lossy().into_owned();
+                }
+                Kind::File if meta.mode & 0o111 != 0 => return Ok(Ok(cur)),
+                Kind::File => {
+                    return Ok(Err(format!(
+                        "{cur} is not executable (mode {:04o})",
+                        meta.mode
+                    )))
+                }
+                Kind::Dir => return Ok(Err(format!("{cur} is a directory"))),
+                Kind::Other => return Ok(Err(format!("{cur} is not a regular file"))),
+            }
+        }
+        Ok(Err(format!(
+            "{box_path}: too many levels of symbolic links"
+        )))
     }
 }
 

@@ -4,7 +4,7 @@
 //! owners, rc links), the configs are valid for their programs (visudo, `monit -t`, `nginx
 //! -t` where installed), nginx has no `localhost` upstream. Checks of the live box: every
 //! job is `start/running, process N` with N alive, the kernel values, redis answers PING,
-//! blot and nginx answer HTTP (the probes the monit control file uses).
+//! blot and nginx are healthy (`crate::health`: the checks the monit control file renders).
 //!
 //! What cannot be observed here (off the box: no init to ask, 127.0.0.1 is not the box;
 //! `--offline`: files only) is *not checked*: reported as skipped, never as passed.
@@ -15,6 +15,7 @@ use crate::engine;
 use crate::outcome::{Outcome, State, StepOutcome};
 use crate::plan::Status;
 use crate::printer::Printer;
+use crate::steps::configs::{self, Program};
 use crate::steps::{self, init, templates, Ctx};
 use crate::sys::Sys;
 use anyhow::Result;
@@ -64,18 +65,20 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         });
     }
     out.extend(config_checks(ctx));
-    let s = ctx.settings;
     out.push(StepOutcome::result(
         "nginx upstreams use 127.0.0.1",
         (|| {
-            let (path, text) = templates::nginx_config(ctx)?;
-            match crate::nginx::localhost_upstream(&text) {
-                Some(line) => Err(anyhow::anyhow!(
-                    "{path} line {line} names `localhost` in an upstream; nginx fails at boot \
-                     with `host not found in upstream \"localhost\"`: use 127.0.0.1"
-                )),
-                None => Ok("no localhost upstream".into()),
+            let conf = configs::resolve(ctx, Program::Nginx)?;
+            for (path, bytes) in &conf.files {
+                let text = String::from_utf8_lossy(bytes);
+                if let Some(line) = crate::nginx::localhost_upstream(&text) {
+                    anyhow::bail!(
+                        "{path} line {line} names `localhost` in an upstream; nginx fails at \
+                         boot with `host not found in upstream \"localhost\"`: use 127.0.0.1"
+                    );
+                }
             }
+            Ok("no localhost upstream".into())
         })(),
     ));
 
@@ -125,19 +128,15 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         None => StepOutcome::result(name, run()),
     };
     out.push(probe("redis answers PING", &|| {
-        let port = templates::redis_config(ctx)?.port;
+        let port = templates::running_redis_config(ctx)?.port;
         ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
         Ok(format!("PONG on 127.0.0.1:{port}"))
     }));
     out.push(probe("blot answers HTTP", &|| {
-        ctx.sys
-            .probe_http(s.blot_port, &s.health_path, PROBE_TIMEOUT)
-            .map(|st| format!("HTTP {st} from 127.0.0.1:{}{}", s.blot_port, s.health_path))
+        crate::health::app(ctx).probe(ctx, PROBE_TIMEOUT)
     }));
     out.push(probe("nginx answers HTTP", &|| {
-        ctx.sys
-            .probe_http(s.nginx_port, "/", PROBE_TIMEOUT)
-            .map(|st| format!("HTTP {st} from 127.0.0.1:{}/", s.nginx_port))
+        crate::health::nginx(ctx)?.probe(ctx, PROBE_TIMEOUT)
     }));
     out
 }
@@ -228,7 +227,7 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         StepOutcome::result(
             name,
             (|| {
-                let (path, _) = templates::nginx_config(ctx)?;
+                let path = configs::resolve(ctx, Program::Nginx)?.run;
                 let out = sys.run(&["nginx", "-t", "-q", "-c", &path])?;
                 if !out.success() {
                     anyhow::bail!("nginx -t rejects {path}: {}", output(&out));

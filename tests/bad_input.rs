@@ -191,33 +191,54 @@ fn cases() -> Vec<Case> {
             setup: |b| immutable(b, "/etc/sudoers"),
             expect: Error("/etc/sudoers is immutable or append-only"),
         },
-        // ---- hosts
+        // ---- hosts: localhost must resolve to 127.0.0.1; site names only when asked
         Case {
             name: "hosts: missing",
             setup: |b| std::fs::remove_file(b.path("/etc/hosts")).unwrap(),
             expect: Edit(|b| {
-                assert_eq!(b.read("/etc/hosts"), "127.0.0.1   blot.im www.blot.im\n");
+                assert_eq!(b.read("/etc/hosts"), "127.0.0.1   localhost\n");
                 assert_eq!(b.mode("/etc/hosts"), 0o644)
             }),
         },
         Case {
             name: "hosts: empty",
             setup: |b| b.write("/etc/hosts", ""),
-            expect: Edit(|b| assert_eq!(b.read("/etc/hosts"), "127.0.0.1   blot.im www.blot.im\n")),
+            expect: Edit(|b| assert_eq!(b.read("/etc/hosts"), "127.0.0.1   localhost\n")),
         },
         Case {
-            name: "hosts: no final newline",
-            setup: |b| b.write("/etc/hosts", "127.0.0.1 localhost"),
+            name: "hosts: localhost lost, IPv6 line kept",
+            setup: |b| b.write("/etc/hosts", "::1 localhost localhost6"),
             expect: Edit(|b| {
                 assert_eq!(
                     b.read("/etc/hosts"),
-                    "127.0.0.1 localhost\n127.0.0.1   blot.im www.blot.im\n"
+                    "::1 localhost localhost6\n127.0.0.1   localhost\n"
                 )
             }),
         },
         Case {
-            name: "hosts: entry present with other names",
-            setup: |b| b.write("/etc/hosts", "127.0.0.1 localhost blot.im\n"),
+            name: "hosts: no final newline, localhost there: left alone",
+            setup: |b| b.write("/etc/hosts", "127.0.0.1 localhost"),
+            expect: Edit(|b| assert_eq!(b.read("/etc/hosts"), "127.0.0.1 localhost")),
+        },
+        Case {
+            name: "hosts: the old rule's site line is kept",
+            setup: |b| {
+                let h = b.read("/etc/hosts") + "127.0.0.1   blot.im www.blot.im\n";
+                b.write("/etc/hosts", &h)
+            },
+            expect: Edit(|b| assert!(b.read("/etc/hosts").ends_with("\n127.0.0.1   blot.im www.blot.im\n"))),
+        },
+        Case {
+            name: "hosts: localhost mapped to another address",
+            setup: |b| b.write("/etc/hosts", "10.0.0.5 localhost\n"),
+            expect: Error("/etc/hosts maps localhost to 10.0.0.5, not 127.0.0.1"),
+        },
+        Case {
+            name: "hosts: sites asked for are added once",
+            setup: |b| {
+                config(b, "sites = [\"blot.im\", \"www.blot.im\"]\n");
+                b.write("/etc/hosts", "127.0.0.1 localhost blot.im\n")
+            },
             expect: Edit(|b| {
                 assert_eq!(
                     b.read("/etc/hosts"),
@@ -226,22 +247,23 @@ fn cases() -> Vec<Case> {
             }),
         },
         Case {
-            name: "hosts: all names present",
-            setup: |b| b.write("/etc/hosts", "127.0.0.1 www.blot.im blot.im\n"),
-            expect: Edit(|b| assert_eq!(b.read("/etc/hosts"), "127.0.0.1 www.blot.im blot.im\n")),
-        },
-        Case {
-            name: "hosts: name mapped to another address",
-            setup: |b| b.write("/etc/hosts", "10.0.0.5 blot.im\n"),
+            name: "hosts: a site mapped to another address",
+            setup: |b| {
+                config(b, "sites = [\"blot.im\"]\n");
+                b.write("/etc/hosts", "127.0.0.1 localhost\n10.0.0.5 blot.im\n")
+            },
             expect: Error("/etc/hosts maps blot.im to 10.0.0.5, not 127.0.0.1"),
         },
         Case {
             name: "hosts: IPv6 entry for a site",
-            setup: |b| b.write("/etc/hosts", "::1 blot.im\n"),
+            setup: |b| {
+                config(b, "sites = [\"blot.im\"]\n");
+                b.write("/etc/hosts", "127.0.0.1 localhost\n::1 blot.im\n")
+            },
             expect: Edit(|b| {
                 assert_eq!(
                     b.read("/etc/hosts"),
-                    "::1 blot.im\n127.0.0.1   blot.im www.blot.im\n"
+                    "127.0.0.1 localhost\n::1 blot.im\n127.0.0.1   blot.im\n"
                 )
             }),
         },
@@ -256,6 +278,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "hosts: read-only mode keeps its mode",
             setup: |b| {
+                b.write("/etc/hosts", "::1 localhost6\n");
                 std::fs::set_permissions(
                     b.path("/etc/hosts"),
                     std::fs::Permissions::from_mode(0o444),
@@ -263,7 +286,7 @@ fn cases() -> Vec<Case> {
                 .unwrap()
             },
             expect: Edit(|b| {
-                assert!(b.read("/etc/hosts").contains("blot.im"));
+                assert!(b.read("/etc/hosts").contains("127.0.0.1   localhost"));
                 assert_eq!(b.mode("/etc/hosts"), 0o444)
             }),
         },
@@ -352,32 +375,244 @@ fn cases() -> Vec<Case> {
             expect: Error("user ec2-user does not exist in /etc/passwd"),
         },
         Case {
-            name: "redis: config missing",
-            setup: |b| std::fs::remove_file(b.path("/etc/redis.conf")).unwrap(),
+            name: "redis: no config in the checkout, none on the box",
+            setup: |b| {
+                std::fs::remove_file(b.path("/var/www/blot/config/redis.conf")).unwrap();
+                std::fs::remove_file(b.path("/etc/redis.conf")).unwrap()
+            },
             expect: Error("the redis config /etc/redis.conf does not exist"),
         },
         Case {
-            name: "redis: daemonize garbage",
+            name: "redis: port garbage",
             setup: |b| {
-                let c = b
-                    .read("/etc/redis.conf")
-                    .replace("daemonize yes", "daemonize perhaps");
-                b.write("/etc/redis.conf", &c)
+                let p = "/var/www/blot/config/redis.conf";
+                let c = b.read(p).replace("port 6379", "port perhaps");
+                b.write(p, &c)
             },
-            expect: Error("daemonize \"perhaps\" is neither yes nor no"),
+            expect: Error("port \"perhaps\" is not a port number"),
         },
         Case {
-            name: "nginx: config missing",
-            setup: |b| std::fs::remove_file(b.path("/etc/nginx/nginx.conf")).unwrap(),
+            name: "nginx: no config in the checkout, none on the box",
+            setup: |b| {
+                std::fs::remove_file(b.path("/var/www/blot/config/nginx.conf")).unwrap();
+                std::fs::remove_file(b.path("/etc/nginx/nginx.conf")).unwrap()
+            },
             expect: Error("the nginx config /etc/nginx/nginx.conf does not exist"),
         },
         Case {
             name: "nginx: daemon garbage",
             setup: |b| {
-                let c = b.read("/etc/nginx/nginx.conf");
-                b.write("/etc/nginx/nginx.conf", &format!("daemon perhaps;\n{c}"))
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p);
+                b.write(p, &format!("daemon perhaps;\n{c}"))
             },
             expect: Error("line 1: daemon perhaps is neither on nor off"),
+        },
+        Case {
+            name: "nginx: a config nginx -t rejects",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p).replace("worker_connections 1024;", "worker_connections;");
+                b.write(p, &c)
+            },
+            expect: Error("`nginx -t` rejects /etc/blot/nginx.conf"),
+        },
+        Case {
+            name: "nginx: no pid file for monit",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p).replace("pid /var/run/nginx.pid;\n", "");
+                b.write(p, &c)
+            },
+            expect: Error("names no `pid` file: monit watches nginx by its pid file"),
+        },
+        Case {
+            name: "nginx: the checkout's config logs into the checkout",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b
+                    .read(p)
+                    .replace("error_log stderr;", "error_log /var/www/blot/logs/nginx.log;");
+                b.write(p, &c)
+            },
+            expect: Error("opens /var/www/blot/config/nginx.conf line 7's `error_log` /var/www/blot/logs/nginx.log"),
+        },
+        Case {
+            name: "nginx: an include from the checkout outside config/",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p).replace("include nginx/proxy.conf;", "include ../app/x.conf;");
+                b.write(p, &c)
+            },
+            expect: Error("a checkout file outside config/"),
+        },
+        Case {
+            name: "nginx: the box's config in place, group-writable",
+            setup: |b| {
+                std::fs::remove_file(b.path("/var/www/blot/config/nginx.conf")).unwrap();
+                std::fs::set_permissions(
+                    b.path("/etc/nginx/nginx.conf"),
+                    std::fs::Permissions::from_mode(0o666),
+                )
+                .unwrap()
+            },
+            expect: Error("/etc/nginx/nginx.conf is writable by everyone (mode 0666)"),
+        },
+        Case {
+            name: "nginx: an included checkout file nginx -t rejects",
+            setup: |b| b.write("/var/www/blot/config/nginx/proxy.conf", "proxy_read_timeout;\n"),
+            expect: Error("`nginx -t` rejects /etc/blot/nginx.conf"),
+        },
+        // ---- hostile checkout: root reads only a file that can be nothing else
+        Case {
+            name: "configs: an included checkout file is a symlink to a root-only file",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/nginx/proxy.conf");
+                std::fs::remove_file(&p).unwrap();
+                std::os::unix::fs::symlink("/etc/sudoers", &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config/nginx/proxy.conf is a symlink"),
+        },
+        Case {
+            name: "configs: the checkout's config directory is a symlink",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config");
+                std::fs::rename(&p, b.path("/var/www/blot/config.real")).unwrap();
+                std::os::unix::fs::symlink("config.real", &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config is a symlink"),
+        },
+        Case {
+            name: "configs: the checkout's redis.conf is a FIFO",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/redis.conf");
+                std::fs::remove_file(&p).unwrap();
+                let st = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
+                assert!(st.success());
+            },
+            expect: Error("/var/www/blot/config/redis.conf is a FIFO"),
+        },
+        Case {
+            name: "configs: the checkout's redis.conf is a hard link to a root-only file",
+            setup: |b| {
+                let p = b.path("/var/www/blot/config/redis.conf");
+                std::fs::remove_file(&p).unwrap();
+                std::fs::hard_link(b.path("/etc/sudoers"), &p).unwrap();
+            },
+            expect: Error("/var/www/blot/config/redis.conf has 2 hard links"),
+        },
+        Case {
+            name: "configs: nginx's master would load a module from the checkout",
+            setup: |b| {
+                let p = "/var/www/blot/config/nginx.conf";
+                let c = b.read(p);
+                b.write(p, &format!("load_module /var/www/blot/evil.so;\n{c}"))
+            },
+            expect: Error("`load_module` /var/www/blot/evil.so, but /var/www/blot belongs to uid 500"),
+        },
+        Case {
+            name: "configs: /etc/blot is a symlink",
+            setup: |b| {
+                std::fs::create_dir(b.path("/elsewhere")).unwrap();
+                std::os::unix::fs::symlink("/elsewhere", b.path("/etc/blot")).unwrap()
+            },
+            expect: Error("/etc/blot"),
+        },
+        Case {
+            name: "configs: /etc/blot is writable by everyone",
+            setup: |b| {
+                std::fs::create_dir(b.path("/etc/blot")).unwrap();
+                std::fs::set_permissions(b.path("/etc/blot"), std::fs::Permissions::from_mode(0o777))
+                    .unwrap()
+            },
+            expect: Error("/etc/blot is writable by everyone (mode 0777)"),
+        },
+        Case {
+            name: "configs: a copy in /etc/blot belongs to the app user",
+            setup: |b| {
+                std::fs::create_dir(b.path("/etc/blot")).unwrap();
+                b.write("/etc/blot/redis.conf", "port 1\n");
+                std::os::unix::fs::chown(b.path("/etc/blot/redis.conf"), Some(500), Some(500))
+                    .unwrap()
+            },
+            expect: Error("/etc/blot/redis.conf belongs to uid 500"),
+        },
+        // ---- programs the jobs exec: on the box and executable, else nothing changes
+        Case {
+            name: "programs: nginx missing",
+            setup: |b| std::fs::remove_file(b.path("/usr/sbin/nginx")).unwrap(),
+            expect: Error("the nginx job would run nginx /usr/sbin/nginx, but /usr/sbin/nginx does not exist on this box"),
+        },
+        Case {
+            name: "programs: redis-server set to a path that is not there",
+            setup: |b| config(b, "redis_server = \"/usr/local/bin/redis-server\"\n"),
+            expect: Error("the redis job would run redis-server /usr/local/bin/redis-server, but /usr/local/bin/redis-server does not exist"),
+        },
+        Case {
+            name: "programs: monit not executable",
+            setup: |b| {
+                std::fs::set_permissions(b.path("/usr/bin/monit"), std::fs::Permissions::from_mode(0o644))
+                    .unwrap()
+            },
+            expect: Error("/usr/bin/monit is not executable (mode 0644)"),
+        },
+        Case {
+            name: "programs: monit set to a path that is not there",
+            setup: |b| config(b, "monit = \"/usr/local/bin/monit\"\n"),
+            expect: Error("the monit job would run monit /usr/local/bin/monit, but /usr/local/bin/monit does not exist"),
+        },
+        Case {
+            name: "logs: root's log directory is a symlink",
+            setup: |b| {
+                std::fs::create_dir(b.path("/elsewhere")).unwrap();
+                std::os::unix::fs::symlink("/elsewhere", b.path("/var/log/blot")).unwrap()
+            },
+            expect: Error("refusing to manage /var/log/blot: /var/log/blot is a symlink"),
+        },
+        Case {
+            name: "logs: root's log directory belongs to the app user",
+            setup: |b| {
+                std::fs::create_dir(b.path("/var/log/blot")).unwrap();
+                std::os::unix::fs::chown(b.path("/var/log/blot"), Some(500), Some(500)).unwrap()
+            },
+            expect: Error("refusing to manage /var/log/blot: /var/log/blot belongs to uid 500"),
+        },
+        Case {
+            name: "programs: node set to a path that is not there",
+            setup: |b| config(b, "node = \"/usr/bin/node\"\n"),
+            expect: Error("the blot job would run node /usr/bin/node, but /usr/bin/node does not exist"),
+        },
+        Case {
+            name: "programs: no nvm node for node = auto",
+            setup: |b| std::fs::remove_dir_all(b.path("/home/ec2-user/.nvm")).unwrap(),
+            expect: Error("node = \"auto\": ec2-user has no nvm node"),
+        },
+        Case {
+            name: "programs: two nvm nodes for node = auto",
+            setup: |b| {
+                let d = b.path("/home/ec2-user/.nvm/versions/node/v6.1.0/bin");
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::copy(b.path("/home/ec2-user/.nvm/v4.4.2/bin/node"), d.join("node")).unwrap();
+            },
+            expect: Error("has several nvm nodes"),
+        },
+        Case {
+            name: "programs: /sbin/start links to a missing initctl",
+            setup: |b| std::fs::remove_file(b.path("/sbin/initctl")).unwrap(),
+            expect: Error("monit's start program /sbin/start, but /sbin/initctl does not exist"),
+        },
+        Case {
+            name: "programs: the nvm node is found through nvm's newer layout",
+            setup: |b| {
+                let d = b.path("/home/ec2-user/.nvm/versions/node/v4.4.2/bin");
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::rename(b.path("/home/ec2-user/.nvm/v4.4.2/bin/node"), d.join("node")).unwrap();
+            },
+            expect: Edit(|b| {
+                assert!(b
+                    .read("/etc/init/blot.conf")
+                    .contains("exec /home/ec2-user/.nvm/versions/node/v4.4.2/bin/node /var/www/blot/app/index.js'"))
+            }),
         },
         // ---- config
         Case {
@@ -512,7 +747,7 @@ fn cleanup() {
 
 #[test]
 fn bad_input_suite() {
-    if !require("visudo") || !require("chattr") {
+    if !require_all(&["visudo", "chattr", "nginx"]) {
         return;
     }
     let cases = cases();

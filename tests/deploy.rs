@@ -61,7 +61,17 @@ impl DeployBox {
             &["clone", "--quiet", remote.to_str().unwrap(), "dev"],
         );
         std::fs::write(dev.join("VERSION"), "v1\n").unwrap();
-        std::fs::copy(b.path("/var/www/blot/app.js"), dev.join("app.js")).unwrap();
+        // The fixture checkout (the app, its configs; nginx's upstream at the app's port)
+        // is what the repository holds.
+        let [blot_port] = free_ports::<1>();
+        b.set_nginx_upstream(blot_port);
+        let st = std::process::Command::new("cp")
+            .arg("-R")
+            .arg(format!("{}/.", b.path("/var/www/blot").display()))
+            .arg(&dev)
+            .status()
+            .unwrap();
+        assert!(st.success());
         git(&dev, &["checkout", "--quiet", "-b", "master"]);
         git(&dev, &["add", "."]);
         git(&dev, &["commit", "--quiet", "-m", "v1"]);
@@ -80,8 +90,6 @@ impl DeployBox {
             ],
         );
 
-        let [blot_port] = free_ports::<1>();
-        b.set_nginx_upstream(blot_port);
         b.write(
             "/etc/blotctl.toml",
             &format!("start_settle_ms = 0\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),
@@ -123,6 +131,17 @@ impl DeployBox {
     fn push_version(&self, v: &str) -> String {
         std::fs::write(self.dev.join("VERSION"), format!("{v}\n")).unwrap();
         git(&self.dev, &["commit", "--quiet", "-am", v]);
+        git(&self.dev, &["push", "--quiet", "origin", "master"]);
+        git(&self.dev, &["rev-parse", "HEAD"])
+    }
+
+    /// Commit new contents of a file of the repository upstream; its full hash.
+    fn push_file(&self, rel: &str, text: &str) -> String {
+        std::fs::write(self.dev.join(rel), text).unwrap();
+        git(
+            &self.dev,
+            &["commit", "--quiet", "-am", &format!("edit {rel}")],
+        );
         git(&self.dev, &["push", "--quiet", "origin", "master"]);
         git(&self.dev, &["rev-parse", "HEAD"])
     }
@@ -181,7 +200,10 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
         )),
         "{text}"
     );
-    assert!(text.contains("  - restart blot\n"), "{text}");
+    assert!(
+        text.contains("  - restart blot (the checkout moved)\n"),
+        "{text}"
+    );
     assert_eq!(d.head(), old);
     assert_eq!(d.pid("blot"), Some(pid));
 
@@ -223,6 +245,88 @@ fn deploy_fast_forwards_restarts_blot_and_a_second_deploy_does_nothing() {
     let pid3 = d.pid("blot").expect("blot runs after deploy --restart");
     assert_ne!(pid3, pid2);
     assert_eq!(d.head(), new);
+}
+
+/// deploy refreshes the root-owned copies of the checkout's configs from the commit it
+/// deploys (shown and validated first), and restarts what runs them.
+#[test]
+fn deploy_refreshes_the_config_copies_and_restarts_nginx() {
+    if !require("nginx") {
+        return;
+    }
+    // Something answering nginx's health check where nginx would listen.
+    let nginx = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = nginx.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in nginx.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nOK\n");
+        }
+    });
+    let Some(d) = DeployBox::with_config(&format!("nginx_port = {port}\n")) else {
+        return;
+    };
+    let (redis, blot, nginx) = (d.pid("redis"), d.pid("blot"), d.pid("nginx"));
+    let conf = std::fs::read_to_string(d.dev.join("config/nginx.conf")).unwrap();
+    let size = |n: u32| format!("client_max_body_size {n}m;");
+    let edited = conf.replace(&size(25), &size(50));
+    assert_ne!(conf, edited);
+    d.push_file("config/nginx.conf", &edited);
+
+    // A dry run does not fetch: what the new commit's configs hold is not known yet, and
+    // says so; nothing changes.
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    for line in [
+        "  ? refresh the copies of the checkout's configs in /etc/blot\n",
+        "  - restart blot (the checkout moved)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert_eq!(
+        d.b.read("/etc/blot/nginx.conf"),
+        conf,
+        "a dry run changed the copy"
+    );
+
+    // The deploy fetches, fast-forwards, then refreshes the copy and restarts nginx.
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(
+        stdout(&out).contains("restart nginx (/etc/blot/nginx.conf changed)"),
+        "{}",
+        all(&out)
+    );
+    assert_eq!(d.b.read("/etc/blot/nginx.conf"), edited);
+    assert_eq!(d.b.owner("/etc/blot/nginx.conf"), (0, 0));
+    assert_eq!(d.pid("redis"), redis, "redis untouched");
+    assert_ne!(d.pid("blot"), blot);
+    let nginx2 = d.pid("nginx");
+    assert_ne!(nginx2, nginx);
+
+    // With the commit fetched already, the dry run shows the copy's diff and the restart.
+    let again = edited.replace(&size(50), &size(60));
+    d.push_file("config/nginx.conf", &again);
+    git(&d.app(), &["fetch", "--quiet", "origin"]);
+    let dry = d.deploy(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(2), "{}", all(&dry));
+    let text = stdout(&dry);
+    for line in [
+        "  - refresh (the checkout's config changed) in /etc/blot/nginx.conf\n",
+        "-        client_max_body_size 50m;\n+        client_max_body_size 60m;\n",
+        "  - restart nginx (/etc/blot/nginx.conf changed)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let out = d.deploy(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert_eq!(d.b.read("/etc/blot/nginx.conf"), again);
+    assert_ne!(d.pid("nginx"), nginx2);
+    let settled = d.deploy(&["--dry-run"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", all(&settled));
 }
 
 #[test]
@@ -325,7 +429,7 @@ fn an_unreachable_remote_fails_the_dry_run() {
 #[test]
 fn restart_redis_brings_blot_back_too() {
     let Some(d) = DeployBox::new() else { return };
-    // Something answering PING where the box's redis config says redis listens.
+    // Something answering PING where the config redis runs (the installed copy) says.
     let redis = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = redis.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -337,9 +441,9 @@ fn restart_redis_brings_blot_back_too() {
         }
     });
     let conf =
-        d.b.read("/etc/redis.conf")
+        d.b.read("/etc/blot/redis.conf")
             .replace("port 6379", &format!("port {port}"));
-    d.b.write("/etc/redis.conf", &conf);
+    d.b.write("/etc/blot/redis.conf", &conf);
     let (redis_pid, blot_pid) = (d.pid("redis").unwrap(), d.pid("blot").unwrap());
 
     let dry =

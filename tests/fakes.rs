@@ -939,6 +939,67 @@ fn initctl_exec_hook_runs_the_real_thing() {
     assert!(wait_dead(pid));
 }
 
+/// FAKE_UPSTART_RUN_JOBS: without a hook, `start` runs the job's own processes as
+/// upstart 0.6.5 does (here on this machine's paths: "host"; the live test uses "chroot"):
+/// upstart's environment, not the caller's; `chdir`; pre-start before the main process,
+/// post-stop after it was killed; and `expect fork` tracks the child the main process
+/// leaves behind, not the main process.
+#[test]
+fn initctl_runs_a_jobs_own_processes() {
+    let b = TestBox::fresh();
+    let log = b.path("job.log");
+    let work = b.path("work");
+    fs::create_dir_all(&work).unwrap();
+    b.write(
+        "etc/init/own.conf",
+        &format!(
+            "env GREETING=hello\nchdir /work\n\
+             pre-start exec /bin/sh -c 'echo pre >> {log}'\n\
+             script\n    echo \"$UPSTART_JOB $GREETING $(pwd) $PATH ${{CALLER:-unset}}\" >> {log}\n    exec sleep 1000\nend script\n\
+             post-stop exec /bin/sh -c 'echo post >> {log}'\n",
+            log = log.display()
+        ),
+    );
+    let run = [("FAKE_UPSTART_RUN_JOBS", "host"), ("CALLER", "x")];
+    let out = b.run("initctl", &["start", "own"], &run);
+    assert_eq!(out.code, 0, "{out:?}");
+    let pid = pid_of(&out.stdout);
+    let t = Instant::now();
+    while fs::read_to_string(&log).unwrap_or_default().lines().count() < 2
+        && t.elapsed() < Duration::from_secs(3)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!(
+            "pre\nown hello {} /usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin unset\n",
+            work.display()
+        )
+    );
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep", "the script's shell exec'd sleep");
+    let out = b.run("initctl", &["stop", "own"], &run);
+    assert_eq!(out.stdout, "own stop/waiting\n", "{out:?}");
+    assert!(wait_dead(pid));
+    assert!(fs::read_to_string(&log).unwrap().ends_with("post\n"));
+
+    // `expect fork`: the main process forks once and exits; the child is what is tracked.
+    b.write(
+        "etc/init/forks.conf",
+        "expect fork\nexec /bin/sh -c 'sleep 1000 & exit 0'\n",
+    );
+    let out = b.run("initctl", &["start", "forks"], &run);
+    assert_eq!(out.code, 0, "{out:?}");
+    let daemon = pid_of(&out.stdout);
+    assert!(is_alive(daemon), "{out:?}");
+    let comm = fs::read_to_string(format!("/proc/{daemon}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep", "the forked child, not the shell");
+    let out = b.run("initctl", &["stop", "forks"], &run);
+    assert_eq!(out.stdout, "forks stop/waiting\n", "{out:?}");
+    assert!(wait_dead(daemon));
+}
+
 #[test]
 fn initctl_tasks_and_events() {
     let b = TestBox::fresh();

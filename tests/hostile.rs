@@ -468,7 +468,11 @@ fn cases() -> Vec<Case> {
         Case {
             class: "special files",
             name: "a FIFO at the redis config",
-            setup: |b| fifo(b, "/etc/redis.conf"),
+            setup: |b| {
+                // The box's own, which runs when the checkout has none.
+                std::fs::remove_file(b.inside("/var/www/blot/config/redis.conf")).unwrap();
+                fifo(b, "/etc/redis.conf")
+            },
             args: PROVISION,
             cmd: plain,
             expect: Refused(&["/etc/redis.conf is a FIFO"]),
@@ -591,14 +595,17 @@ fn cases() -> Vec<Case> {
         },
         Case {
             class: "special files",
-            name: "a FIFO at the redis config: no capture tarball",
+            name: "a FIFO at the checkout's redis config: no capture tarball",
             setup: |b| {
                 provisioned(b);
-                fifo(b, "/etc/redis.conf");
+                fifo(b, "/var/www/blot/config/redis.conf");
             },
             args: &["capture", "@TAR"],
             cmd: plain,
-            expect: Refused(&["/etc/redis.conf is a FIFO", "nothing was written to"]),
+            expect: Refused(&[
+                "/var/www/blot/config/redis.conf is a FIFO",
+                "nothing was written to",
+            ]),
         },
         Case {
             class: "special files",
@@ -1007,16 +1014,18 @@ fn cases() -> Vec<Case> {
         },
         Case {
             class: "rollback",
-            name: "a line added to /etc/hosts after the run is kept, with a note",
+            name: "a line added to /etc/sysctl.conf after the run is kept, with a note",
             setup: |b| {
                 provisioned(b);
-                let h = b.read("/etc/hosts") + "10.1.2.3 db.internal\n";
-                b.write("/etc/hosts", &h);
+                let h = b.read("/etc/sysctl.conf") + "net.ipv4.ip_forward = 0\n";
+                b.write("/etc/sysctl.conf", &h);
             },
             args: &["rollback", "--yes"],
             cmd: plain,
-            expect: Ends(0, &["kept /etc/hosts: it changed after run"], |b| {
-                assert!(b.read("/etc/hosts").contains("10.1.2.3 db.internal"));
+            expect: Ends(0, &["kept /etc/sysctl.conf: it changed after run"], |b| {
+                assert!(b
+                    .read("/etc/sysctl.conf")
+                    .contains("net.ipv4.ip_forward = 0"));
                 requiretty_back(b);
             }),
         },
@@ -1147,7 +1156,7 @@ fn cases() -> Vec<Case> {
             setup: |b| {
                 shadow(b);
                 provisioned(b);
-                let blob = blob_of(b, "/etc/hosts");
+                let blob = blob_of(b, "/etc/sysctl.conf");
                 replace_with_symlink(b, &blob, "/etc/shadow");
             },
             args: &["rollback", "--yes"],
@@ -1160,7 +1169,7 @@ fn cases() -> Vec<Case> {
             setup: |b| {
                 shadow(b);
                 provisioned(b);
-                let blob = blob_of(b, "/etc/hosts");
+                let blob = blob_of(b, "/etc/sysctl.conf");
                 std::fs::remove_file(b.inside(&blob)).unwrap();
                 hard_link(b, "/etc/shadow", &blob);
             },
@@ -1173,7 +1182,7 @@ fn cases() -> Vec<Case> {
             name: "a blob that is a FIFO",
             setup: |b| {
                 provisioned(b);
-                let blob = blob_of(b, "/etc/hosts");
+                let blob = blob_of(b, "/etc/sysctl.conf");
                 fifo(b, &blob);
             },
             args: &["rollback", "--yes"],
@@ -1182,16 +1191,16 @@ fn cases() -> Vec<Case> {
         },
         Case {
             class: "backups trusted blindly",
-            name: "a recorded mode 4755 for /etc/hosts",
+            name: "a recorded mode 4755 for /etc/sysctl.conf",
             setup: |b| {
                 provisioned(b);
                 edit_manifest(b, |v| {
-                    entry(v, "/etc/hosts")["original"]["mode"] = 0o4755.into()
+                    entry(v, "/etc/sysctl.conf")["original"]["mode"] = 0o4755.into()
                 });
             },
             args: &["rollback", "--yes"],
             cmd: plain,
-            expect: Refused(&["/etc/hosts: mode 4755"]),
+            expect: Refused(&["/etc/sysctl.conf: mode 4755"]),
         },
         Case {
             class: "backups trusted blindly",
@@ -1215,7 +1224,8 @@ fn cases() -> Vec<Case> {
                 shadow(b);
                 provisioned(b);
                 edit_manifest(b, |v| {
-                    entry(v, "/etc/hosts")["original"]["blob"] = "../../../../../etc/shadow".into()
+                    entry(v, "/etc/sysctl.conf")["original"]["blob"] =
+                        "../../../../../etc/shadow".into()
                 });
             },
             args: &["rollback", "--yes"],
@@ -1225,11 +1235,11 @@ fn cases() -> Vec<Case> {
         // ---- sudoers as sudo reads it
         Case {
             class: "sudoers as sudo reads it",
-            name: "requiretty scoped to the command (Defaults!/usr/bin/node)",
-            setup: |b| stock_sudoers_with(b, "Defaults!/usr/bin/node requiretty\n"),
+            name: "requiretty scoped to the command (Defaults!/bin/sh, what the job runs)",
+            setup: |b| stock_sudoers_with(b, "Defaults!/bin/sh requiretty\n"),
             args: PROVISION,
             cmd: plain,
-            expect: Converges(|b| sudoers_has(b, "#Defaults!/usr/bin/node requiretty")),
+            expect: Converges(|b| sudoers_has(b, "#Defaults!/bin/sh requiretty")),
         },
         Case {
             class: "sudoers as sudo reads it",
@@ -1237,7 +1247,7 @@ fn cases() -> Vec<Case> {
             setup: |b| {
                 stock_sudoers_with(
                     b,
-                    "Cmnd_Alias APP = /bin/true, /usr/bin/node\nDefaults!APP requiretty\n",
+                    "Cmnd_Alias APP = /bin/true, /bin/sh\nDefaults!APP requiretty\n",
                 )
             },
             args: PROVISION,
@@ -1369,7 +1379,7 @@ fn cases() -> Vec<Case> {
             setup: |b| b.write("/etc/sudoers", ""),
             args: PROVISION,
             cmd: plain,
-            expect: Refused(&["gives root no right to run `sudo -u ec2-user /usr/bin/node"]),
+            expect: Refused(&["gives root no right to run `sudo -u ec2-user /bin/sh"]),
         },
         Case {
             class: "sudoers as sudo reads it",
@@ -1383,7 +1393,10 @@ fn cases() -> Vec<Case> {
         Case {
             class: "dry runs and refusals",
             name: "a refused provision says so and changes nothing but the lock file",
-            setup: |b| std::fs::remove_file(b.inside("/etc/redis.conf")).unwrap(),
+            setup: |b| {
+                std::fs::remove_file(b.inside("/var/www/blot/config/redis.conf")).unwrap();
+                std::fs::remove_file(b.inside("/etc/redis.conf")).unwrap()
+            },
             args: PROVISION,
             cmd: plain,
             expect: Refused(&[

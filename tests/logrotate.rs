@@ -27,7 +27,7 @@ fn logrotate(conf: &Path, state: &Path) -> std::process::Output {
 }
 
 #[test]
-fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
+fn real_logrotate_rotates_the_app_and_root_logs_with_copytruncate() {
     if !require_all(&["logrotate", "visudo", "gzip"]) {
         return;
     }
@@ -43,7 +43,8 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
     let b = TestBox::fresh();
     b.write(
         "/etc/blotctl.toml",
-        "start_settle_ms = 0\nstart_timeout = 5\nuser = \"nfsnobody\"\nlog_keep = 3\n",
+        "start_settle_ms = 0\nstart_timeout = 5\nuser = \"nfsnobody\"\nlog_keep = 3\n\
+         node = \"/home/ec2-user/.nvm/v4.4.2/bin/node\"\n",
     );
     let out = b
         .blotctl()
@@ -72,9 +73,19 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
         [
             "/var/www/blot/logs/app.log",
             "/var/www/blot/logs/sys.log",
-            "/var/www/blot/logs/monit.log",
             "{",
             "su nfsnobody nfsnobody",
+            "daily",
+            "rotate 3",
+            "copytruncate",
+            "compress",
+            "delaycompress",
+            "missingok",
+            "notifempty",
+            "}",
+            "/var/log/blot/nginx.log",
+            "/var/log/blot/monit.log",
+            "{",
             "daily",
             "rotate 3",
             "copytruncate",
@@ -89,12 +100,14 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
 
     // Run it for real on this tree: box paths become host paths, box names host names.
     let logs = b.path("/var/www/blot/logs");
+    let root_logs = b.path("/var/log/blot");
     let work = tempfile::tempdir().unwrap();
     let conf = work.path().join("blot");
     std::fs::write(
         &conf,
         conf_text
             .replace("/var/www/blot/logs/", &format!("{}/", logs.display()))
+            .replace("/var/log/blot/", &format!("{}/", root_logs.display()))
             .replace(
                 "su nfsnobody nfsnobody",
                 &format!("su {host_user} {host_group}"),
@@ -110,16 +123,17 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
     )
     .unwrap();
 
-    let open = |name: &str| {
+    let open = |path: std::path::PathBuf| {
         std::fs::OpenOptions::new()
             .append(true)
-            .open(logs.join(name))
+            .create(true)
+            .open(path)
             .unwrap()
     };
-    // Writers hold the live files open in append mode, as the blot job's `>>` and monit do.
-    let mut app = open("app.log");
-    let mut sys = open("sys.log");
-    let mut monit = open("monit.log");
+    // Writers hold the live files open in append mode, as the jobs' `>>` and monit do.
+    let mut app = open(logs.join("app.log"));
+    let mut sys = open(logs.join("sys.log"));
+    let mut monit = open(root_logs.join("monit.log"));
     let inode = std::fs::metadata(logs.join("app.log")).unwrap().ino();
     app.write_all(b"before 1\nbefore 2\n").unwrap();
     sys.write_all(b"sys before\n").unwrap();
@@ -128,18 +142,27 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
     let out = logrotate(&conf, &state);
     assert!(out.status.success(), "logrotate: {}", stderr(&out));
     let read = |name: &str| std::fs::read_to_string(logs.join(name)).unwrap();
-    for (log, before) in [
-        ("app.log", "before 1\nbefore 2\n"),
-        ("sys.log", "sys before\n"),
-        ("monit.log", "monit before\n"),
+    for (dir, log, before, owner) in [
+        (&logs, "app.log", "before 1\nbefore 2\n", (65534, 65534)),
+        (&logs, "sys.log", "sys before\n", (65534, 65534)),
+        (&root_logs, "monit.log", "monit before\n", (0, 0)),
     ] {
-        assert_eq!(read(&format!("{log}.1")), before, "{log}.1");
-        assert_eq!(read(log), "", "{log} was not truncated");
-        let m = std::fs::metadata(logs.join(format!("{log}.1"))).unwrap();
+        let rotated = dir.join(format!("{log}.1"));
+        assert_eq!(
+            std::fs::read_to_string(&rotated).unwrap(),
+            before,
+            "{log}.1"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join(log)).unwrap(),
+            "",
+            "{log} was not truncated"
+        );
+        let m = std::fs::metadata(&rotated).unwrap();
         assert_eq!(
             (m.uid(), m.gid()),
-            (65534, 65534),
-            "{log}.1 not written as the su user"
+            owner,
+            "{log}.1 not written as its owner"
         );
     }
     // The writer was not interrupted: same file, and its next line lands at the start
@@ -153,7 +176,7 @@ fn real_logrotate_rotates_the_three_logs_with_copytruncate() {
 
     // Second rotation: the first rotated log is compressed now (delaycompress); an empty
     // log is left alone (notifempty) and a missing one is no error (missingok).
-    std::fs::remove_file(logs.join("monit.log")).unwrap();
+    std::fs::remove_file(root_logs.join("monit.log")).unwrap();
     let out = logrotate(&conf, &state);
     assert!(out.status.success(), "logrotate: {}", stderr(&out));
     assert_eq!(read("app.log.1"), "after\n");

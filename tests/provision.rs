@@ -45,7 +45,7 @@ fn dry_run_changes_nothing_and_exits_2() {
 
 #[test]
 fn provision_converges_and_a_second_run_changes_nothing() {
-    if !require("visudo") {
+    if !require_all(&["visudo", "nginx"]) {
         return;
     }
     let b = TestBox::fresh();
@@ -84,15 +84,32 @@ fn provision_converges_and_a_second_run_changes_nothing() {
     for job in ["redis", "blot", "nginx", "monit"] {
         assert_eq!(b.mode(&format!("/etc/init/{job}.conf")), 0o644);
     }
-    for log in ["app", "sys", "monit"] {
+    for log in ["app", "sys"] {
         assert_eq!(
             b.owner(&format!("/var/www/blot/logs/{log}.log")),
             (500, 500)
         );
     }
-    assert!(b
-        .read("/etc/hosts")
-        .ends_with("127.0.0.1   blot.im www.blot.im\n"));
+    // Root's own logs, and the root-owned copies of the checkout's configs.
+    assert_eq!(b.mode("/var/log/blot"), 0o755);
+    assert_eq!(b.owner("/var/log/blot"), (0, 0));
+    for (copy, source) in [
+        ("/etc/blot/nginx.conf", "/var/www/blot/config/nginx.conf"),
+        (
+            "/etc/blot/nginx/proxy.conf",
+            "/var/www/blot/config/nginx/proxy.conf",
+        ),
+        ("/etc/blot/redis.conf", "/var/www/blot/config/redis.conf"),
+    ] {
+        assert_eq!(b.read(copy), b.read(source), "{copy}");
+        assert_eq!((b.mode(copy), b.owner(copy)), (0o644, (0, 0)), "{copy}");
+    }
+    assert_eq!(b.owner("/etc/blot"), (0, 0));
+    // The stock hosts file maps localhost already: it is left as it was.
+    assert_eq!(
+        b.read("/etc/hosts"),
+        std::fs::read_to_string(fixture_box().join("etc/hosts")).unwrap()
+    );
 
     let again = b
         .blotctl()
@@ -189,17 +206,63 @@ fn bad_config_fails_clearly_and_changes_nothing() {
     assert_same_state(&b.managed_state(), &before, "the tree changed");
 }
 
+/// redis runs as the app user, under sudo, in the foreground whatever its config says about
+/// `daemonize` (Blot's says yes): the job expects no fork, tracks sudo, and gives redis
+/// `redis_kill_timeout` to save.
 #[test]
-fn redis_expect_follows_daemonize() {
+fn redis_runs_in_the_foreground_under_sudo() {
     let b = TestBox::fresh();
-    let render = |b: &TestBox| stdout(&b.blotctl().args(["render", "redis"]).output().unwrap());
-    assert!(render(&b).contains("\nexpect fork\n"));
-    let conf = b
-        .read("/etc/redis.conf")
-        .replace("daemonize yes", "daemonize no");
-    b.write("/etc/redis.conf", &conf);
-    let text = render(&b);
-    assert!(!text.contains("expect"), "{text}");
+    let job = b.render("redis");
+    assert!(b
+        .read("/var/www/blot/config/redis.conf")
+        .contains("\ndaemonize yes\n"));
+    assert!(!job.lines().any(|l| l.starts_with("expect")), "{job}");
+    assert!(job.contains("\nkill timeout 300\n"), "{job}");
+    assert!(
+        job.contains("\nexec /usr/bin/sudo -u ec2-user /bin/sh -c '")
+            && job.contains("exec /usr/sbin/redis-server /etc/blot/redis.conf --daemonize no'\n"),
+        "{job}"
+    );
+    b.write("/etc/blotctl.toml", "redis_kill_timeout = 900\n");
+    assert!(b.render("redis").contains("\nkill timeout 900\n"));
+}
+
+/// The app's environment is set after sudo (whose env_reset drops what the job sets before
+/// it), with HOME from the box's passwd; no PORT: Blot's port is in its own config.
+#[test]
+fn the_app_environment_is_set_after_sudo() {
+    let b = TestBox::fresh();
+    b.write(
+        "/etc/blotctl.toml",
+        "app_env = { NODE_ENV = \"production\", NODE_PATH = \"/var/www/blot/app\" }\n\
+         app_env_file = \"/var/www/blot/.env\"\n",
+    );
+    let job = b.render("blot");
+    assert!(
+        !job.contains("\nenv "),
+        "no env stanza (sudo drops it): {job}"
+    );
+    assert!(!job.contains("PORT"), "{job}");
+    assert!(
+        job.contains(
+            "set -a; . /var/www/blot/.env; set +a; export HOME=/home/ec2-user \
+             NODE_ENV=production NODE_PATH=/var/www/blot/app; exec \
+             /home/ec2-user/.nvm/v4.4.2/bin/node /var/www/blot/app/index.js'"
+        ),
+        "{job}"
+    );
+    // The env file must be there, or the app's shell would fail to source it.
+    let out = b
+        .blotctl()
+        .args(["provision", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("app_env_file /var/www/blot/.env does not exist"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -212,7 +275,7 @@ fn rendered_files_snapshot() {
 
 #[test]
 fn dry_run_plan_snapshot() {
-    if !require("visudo") {
+    if !require_all(&["visudo", "nginx"]) {
         return;
     }
     let b = TestBox::fresh();
@@ -224,16 +287,14 @@ fn dry_run_plan_snapshot() {
     insta::assert_snapshot!("fresh_box_plan", stdout(&out));
 }
 
-/// nginx's `expect` follows the box's nginx.conf, as redis's follows redis.conf.
+/// nginx's `expect` follows the config it runs (the checkout's, copied).
 #[test]
 fn nginx_in_the_foreground_gets_no_expect() {
     let b = TestBox::fresh();
     assert!(b.render("nginx").lines().any(|l| l == "expect fork"));
-    let conf = b.read("/etc/nginx/nginx.conf");
-    b.write(
-        "/etc/nginx/nginx.conf",
-        &format!("daemon off; # upstart supervises it\n{conf}"),
-    );
+    let p = "/var/www/blot/config/nginx.conf";
+    let conf = b.read(p);
+    b.write(p, &format!("daemon off; # upstart supervises it\n{conf}"));
     let job = b.render("nginx");
     assert!(!job.lines().any(|l| l.starts_with("expect")), "{job}");
     assert!(job.contains("says `daemon off`"), "{job}");

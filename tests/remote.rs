@@ -552,10 +552,10 @@ fn local_settings_reach_the_remote_run() {
     let (code, out, err, _) = run(&mut c);
     assert_eq!(code, 2, "{out}{err}");
     for want in [
-        "+env PORT=9000",                     // BLOTCTL_BLOT_PORT
-        "+    rotate 7",                      // --config FILE
-        "+set daemon 15 with start delay 60", // --set over --config
-        "+start on started redis",            // (the box's own settings apply too)
+        "+  if failed port 9000 protocol http", // BLOTCTL_BLOT_PORT (monit looks there)
+        "+    rotate 7",                        // --config FILE
+        "+set daemon 15 with start delay 60",   // --set over --config
+        "+start on started redis",              // (the box's own settings apply too)
     ] {
         assert!(
             out.contains(&format!("{addr} | {want}")),
@@ -757,7 +757,7 @@ fn sudo_over_ssh_needs_a_tty_until_provision_removes_requiretty() {
     let (code, out, _, _) = run(&mut c);
     assert_eq!(code, 0, "provision over sudo and -tt");
     assert!(out.contains(&format!("{dest} | provisioned: ")));
-    assert_eq!(row(&out, &dest)[1..4], ["ok", "22", "uploaded"][..]);
+    assert_eq!(row(&out, &dest)[1..4], ["ok", "26", "uploaded"][..]);
     assert!(b
         .read("/etc/sudoers")
         .contains("\n#Defaults    requiretty\n"));

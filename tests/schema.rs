@@ -52,7 +52,7 @@ fn every_command_prints_what_the_schema_describes() {
     let b = TestBox::fresh();
     let run = |args: &[&str]| b.blotctl().args(args).arg("--json").output().unwrap();
     let doc = check(&v, "provision --dry-run", &run(&["provision", "--dry-run"]));
-    assert_eq!(doc["summary"]["changes"], 22);
+    assert_eq!(doc["summary"]["changes"], 26);
     check(
         &v,
         "restart --dry-run",

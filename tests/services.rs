@@ -56,6 +56,8 @@ impl Drop for Responder {
     }
 }
 
+const REDIS_CONF: &str = "/var/www/blot/config/redis.conf";
+
 /// A provisioned box whose probes are answered by loopback listeners.
 struct Live {
     b: TestBox,
@@ -74,10 +76,11 @@ fn provisioned_live() -> Live {
             blot.port, nginx.port
         ),
     );
+    // The checkout's redis config is the one the job runs (as a root-owned copy).
     let conf = b
-        .read("/etc/redis.conf")
-        .replace("port 6379", &format!("port {}", redis.port));
-    b.write("/etc/redis.conf", &conf);
+        .read(REDIS_CONF)
+        .replace("\nport 6379\n", &format!("\nport {}\n", redis.port));
+    b.write(REDIS_CONF, &conf);
     b.set_nginx_upstream(blot.port);
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(
@@ -296,7 +299,18 @@ fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("job blot did not stay start/running within 2s; last status: blot start/running, process"), "{all}");
+    // What was seen: upstart (like 0.6.5) still reports the job running, for a PID that is
+    // gone; and where the job's output went.
+    let pid = job_pid(&b, "blot").expect("the fake reports the dead process");
+    assert!(
+        all.contains(&format!(
+            "job blot did not stay start/running within 2s: upstart still says `blot \
+             start/running, process {pid}`, but process {pid}, the one it tracks, no longer \
+             exists; the job's output went to /var/www/blot/logs/app.log and \
+             /var/www/blot/logs/sys.log"
+        )),
+        "{all}"
+    );
 }
 
 /// Sys::query asks chkconfig and initctl once per look at the box (`cargo xtask bench`
@@ -333,35 +347,33 @@ fn job_pid(b: &TestBox, job: &str) -> Option<u32> {
 }
 
 /// A running job keeps the definition it started with: when provision changes a job file
-/// (or monit's control file), it restarts that job after the reload, and only that job.
+/// (or monit's control file, or the copy of a config a job runs), it restarts that job after
+/// the reload, and only that job.
 #[test]
 fn a_changed_job_file_restarts_its_running_job() {
-    if !require("visudo") {
+    if !require_all(&["visudo", "nginx"]) {
         return;
     }
     let live = provisioned_live();
     let b = &live.b;
-    let before: Vec<Option<u32>> = ["redis", "blot", "nginx", "monit"]
-        .iter()
-        .map(|j| job_pid(b, j))
-        .collect();
+    let pids = || -> Vec<Option<u32>> {
+        ["redis", "blot", "nginx", "monit"]
+            .iter()
+            .map(|j| job_pid(b, j))
+            .collect()
+    };
+    let before = pids();
     assert!(before.iter().all(Option::is_some), "{before:?}");
+
+    // The app's environment is in blot's job file: blot restarts, nothing else.
     let conf = b.read("/etc/blotctl.toml");
-    let old_port = live.blot.as_ref().unwrap().port;
-    let new_port = old_port + 1;
     b.write(
         "/etc/blotctl.toml",
-        &conf.replace(
-            &format!("blot_port = {old_port}"),
-            &format!("blot_port = {new_port}"),
-        ),
+        &format!("{conf}app_env = {{ NODE_ENV = \"staging\" }}\n"),
     );
-    // nginx must follow, or the plan is refused (the site would answer 502).
-    let nginx = b.read("/etc/nginx/nginx.conf").replace(
-        &format!("server 127.0.0.1:{old_port};"),
-        &format!("server 127.0.0.1:{new_port};"),
-    );
-    b.write("/etc/nginx/nginx.conf", &nginx);
+    // The checkout's nginx config changed too: nginx restarts to run the new copy.
+    let nginx_conf = "/var/www/blot/config/nginx.conf";
+    b.write(nginx_conf, &format!("{}# edited\n", b.read(nginx_conf)));
 
     let dry = b
         .blotctl()
@@ -373,12 +385,12 @@ fn a_changed_job_file_restarts_its_running_job() {
     for line in [
         "  - initctl reload-configuration (job files changed)\n",
         "  - restart blot (/etc/init/blot.conf changed)\n",
-        "  - restart monit (/etc/monit.rc changed)\n",
+        "  - restart nginx (/etc/blot/nginx.conf changed)\n",
     ] {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
     assert!(
-        !text.contains("restart redis") && !text.contains("restart nginx"),
+        !text.contains("restart redis") && !text.contains("restart monit"),
         "{text}"
     );
 
@@ -390,20 +402,16 @@ fn a_changed_job_file_restarts_its_running_job() {
         stdout(&out),
         stderr(&out)
     );
-    let after: Vec<Option<u32>> = ["redis", "blot", "nginx", "monit"]
-        .iter()
-        .map(|j| job_pid(b, j))
-        .collect();
+    let after = pids();
     assert_eq!(after[0], before[0], "redis untouched");
-    assert_eq!(after[2], before[2], "nginx untouched");
-    assert!(
-        after[1].is_some() && after[1] != before[1],
-        "blot restarted: {after:?}"
-    );
-    assert!(
-        after[3].is_some() && after[3] != before[3],
-        "monit restarted: {after:?}"
-    );
+    assert_eq!(after[3], before[3], "monit untouched");
+    for (i, job) in [(1, "blot"), (2, "nginx")] {
+        assert!(
+            after[i].is_some() && after[i] != before[i],
+            "{job} restarted: {after:?}"
+        );
+    }
+    assert!(b.read("/etc/blot/nginx.conf").ends_with("# edited\n"));
     let again = b
         .blotctl()
         .args(["provision", "--dry-run"])

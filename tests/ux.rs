@@ -45,8 +45,8 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
         b.root.display()
     ));
     let name = session.0.clone();
-    let screen = wait_for(&name, "Apply 22 changes?");
-    assert!(screen.contains("Apply 22 changes? [y/N]"), "{screen}");
+    let screen = wait_for(&name, "Apply 26 changes?");
+    assert!(screen.contains("Apply 26 changes? [y/N]"), "{screen}");
     assert!(
         screen.contains("would change start jobs"),
         "the plan is shown first:\n{screen}"
@@ -67,7 +67,7 @@ fn prompt_in_a_terminal_waits_and_applies_on_y() {
     tmux(&["send-keys", "-t", &name, "y"]);
     let screen = wait_for(&name, "EXIT=");
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert!(screen.contains("provisioned: 22 changes"), "{screen}");
+    assert!(screen.contains("provisioned: 26 changes"), "{screen}");
     // A spinner per step, with its elapsed time, on the terminal (never in piped output).
     let raw = String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).into_owned();
     assert!(
@@ -530,7 +530,7 @@ fn provision_json_snapshot() {
     assert_eq!(out.status.code(), Some(2));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["exit_code"], 2);
-    assert_eq!(doc["summary"]["changes"], 22);
+    assert_eq!(doc["summary"]["changes"], 26);
     insta::assert_snapshot!("provision_dry_run_json", stdout(&out));
 
     let real = b
@@ -635,7 +635,7 @@ fn quiet_prints_only_what_changes_or_fails() {
     assert!(text.contains("would change sudoers: 1 change"), "{text}");
     // Live kernel values are not checked under --root: counted, not listed.
     assert!(
-        text.contains("\ndry run: 22 changes, 2 not checked here;"),
+        text.contains("\ndry run: 26 changes, 2 not checked here;"),
         "{text}"
     );
     assert!(!text.contains("note:") && !text.contains("  ? "), "{text}");

@@ -1,8 +1,8 @@
 //! `parse_redis_config` on arbitrary text.
 //!
-//! Properties: no panic; an accepted config has a TCP port (not 0), and its `daemonize`
-//! and `port` are those of the last such directive (as redis reads it), which appending
-//! `port P` / `daemonize yes|no` lines confirms.
+//! Properties: no panic; an accepted config has a TCP port (not 0), and its `port` and
+//! `dir` are those of the last such directive (as redis reads it), which appending
+//! `port P` / `dir D` lines confirms.
 #![no_main]
 
 use blotctl::steps::templates::parse_redis_config;
@@ -21,11 +21,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         "\n"
     };
-    let flipped = format!(
-        "{text}{sep}port 7001\ndaemonize {}\n",
-        if cfg.daemonize { "no" } else { "yes" }
-    );
+    let flipped = format!("{text}{sep}port 7001\ndir /fuzz/db\n");
     let last = parse_redis_config(&flipped).expect("appending valid directives");
     assert_eq!(last.port, 7001);
-    assert_eq!(last.daemonize, !cfg.daemonize);
+    assert_eq!(last.dir.as_deref(), Some("/fuzz/db"));
 });

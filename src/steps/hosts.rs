@@ -1,6 +1,11 @@
-//! /etc/hosts: every configured site name resolves to the configured address, so monit and
-//! sudo can reach the local sites. One line is appended with the missing names; every other
-//! byte is kept. A name that already maps to another address is an error, not an edit.
+//! /etc/hosts: `localhost` resolves to 127.0.0.1, so that monit reaches the app and nginx
+//! (its port tests connect to `localhost`, whose name opens Blot's health route); a box
+//! whose hosts file lost that line gets it back. Site names are mapped to `hosts_address`
+//! only when the `sites` setting lists some (default none: mapping them sends the box's
+//! own requests for the site to itself). A line with the missing names is appended; every
+//! other byte is kept, and no line is removed (a box provisioned when site names were
+//! mapped by default keeps its line). A name that already maps to another address is an
+//! error, not an edit.
 
 use super::{Ctx, Step, ROOT_0644};
 use crate::plan::{plan_file, Change, StepPlan};
@@ -8,6 +13,8 @@ use anyhow::{bail, Result};
 use std::net::IpAddr;
 
 pub const PATH: &str = "/etc/hosts";
+/// Where `localhost` must resolve (monit's port tests connect to it).
+const LOCALHOST: &str = "127.0.0.1";
 
 pub struct Hosts;
 
@@ -27,9 +34,22 @@ impl Step for Hosts {
             None => None,
         };
         let text = current.clone().unwrap_or_default();
-        let Some(new) = ensure_names(&text, &s.hosts_address, &s.sites)? else {
+        let mut wanted: Vec<(&str, Vec<String>)> = vec![(LOCALHOST, vec!["localhost".into()])];
+        if !s.sites.is_empty() {
+            wanted.push((&s.hosts_address, s.sites.clone()));
+        }
+        let mut new = text.clone();
+        let mut what = Vec::new();
+        for (address, names) in &wanted {
+            let missing = missing_names(&new, address, names);
+            if let Some(edited) = ensure_names(&new, address, names)? {
+                what.push(format!("map {} to {address}", missing.join(" ")));
+                new = edited;
+            }
+        }
+        if what.is_empty() {
             return Ok(StepPlan::changes(Vec::new()));
-        };
+        }
         let meta = observed.map(|(_, m)| m);
         // A file we edit keeps its own mode and owner; a missing one is created 0644 root.
         let perms = meta.map_or(ROOT_0644, |m| crate::plan::Perms {
@@ -38,17 +58,12 @@ impl Step for Hosts {
             gid: m.gid,
         });
         let cur = current.as_deref().zip(meta).map(|(t, m)| (t.as_bytes(), m));
-        let what = format!(
-            "map {} to {}",
-            missing_names(&text, &s.hosts_address, &s.sites).join(" "),
-            s.hosts_address
-        );
         Ok(StepPlan::changes(plan_file(
             PATH,
             cur,
             new.as_bytes(),
             perms,
-            &what,
+            &what.join("; "),
         )))
     }
 }

@@ -7,6 +7,7 @@
 //! as *not checked here*, never "in sync"; the reload is planned, blocked, exactly when job
 //! files change.
 
+use super::configs;
 use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
 use crate::plan::{Action, Change, NotChecked, StepPlan};
@@ -119,7 +120,8 @@ pub fn unknown_reason(why: &str) -> String {
 }
 
 /// What to do about each long-running job once the files in `written` are written: a
-/// running job whose job file (monit: also its control file) changed is restarted, to run
+/// running job whose job file (monit: also its control file; nginx, redis: the copies of
+/// their configs) changed is restarted, to run
 /// the new definition (a job upstart restarts with another is not restarted twice); with
 /// `start`, a job that is not running is started; jobs in `leave` are left alone. When init
 /// state is unknown none of that can be told here: each is reported as not checked.
@@ -130,15 +132,20 @@ pub fn plan_jobs(
     start: bool,
     leave: &[&str],
 ) -> (Vec<Change>, Vec<NotChecked>) {
+    // Besides its job file, what a job's program reads at start: monit its control file,
+    // nginx and redis the copies of their configs.
     let changed_file = |job: &str| {
         let job_file = job_path(job);
         if written.contains(&job_file.as_str()) {
-            Some(job_file)
-        } else if job == "monit" && written.contains(&ctx.settings.monit_rc.as_str()) {
-            Some(ctx.settings.monit_rc.clone())
-        } else {
-            None
+            return Some(job_file);
         }
+        written
+            .iter()
+            .find(|p| {
+                configs::job_reading(p) == Some(job)
+                    || (job == "monit" && **p == ctx.settings.monit_rc)
+            })
+            .map(|p| p.to_string())
     };
     let mut changes = Vec::new();
     let mut not_checked = Vec::new();
@@ -264,8 +271,8 @@ impl Step for Start {
         if ctx.no_start {
             return Ok(StepPlan::skipped("--no-start"));
         }
-        // A running job keeps the definition (and monit the control file) it started with:
-        // one whose file is about to change is restarted after the reload, to run the new one.
+        // A running job keeps the definition (and the config) it started with: one whose
+        // file is about to change is restarted after the reload, to run the new one.
         let pending: Vec<&str> = pending_writes(earlier).collect();
         let (changes, not_checked) = plan_jobs(ctx, &observe(ctx)?, &pending, true, &[]);
         let mut plan = StepPlan::changes(changes);

@@ -1,7 +1,8 @@
 //! Log rotation: Amazon Linux already runs logrotate daily (`/etc/cron.daily/logrotate`,
-//! which reads `/etc/logrotate.d/*`). `/etc/logrotate.d/blot` rotates the app's three logs
-//! by copy-then-truncate (the runbook's rule: a writer is never interrupted, it keeps its
-//! open file), as the app user who owns them (`su`), compressed, `log_keep` of them kept.
+//! which reads `/etc/logrotate.d/*`). `/etc/logrotate.d/blot` rotates the app's logs by
+//! copy-then-truncate (the runbook's rule: a writer is never interrupted, it keeps its open
+//! file), as the app user who owns them (`su`), and root's own logs of nginx and monit in
+//! /var/log/blot as root; compressed, `log_keep` of them kept.
 
 use super::templates::{plan_managed, render_with};
 use super::{Ctx, Step, ROOT_0644};
@@ -16,6 +17,7 @@ pub const PATH: &str = "/etc/logrotate.d/blot";
 #[derive(Serialize)]
 struct Data<'a> {
     log_files: Vec<String>,
+    root_log_files: Vec<String>,
     user: &'a str,
     group: String,
     log_rotate: &'a str,
@@ -42,6 +44,10 @@ pub fn render(ctx: &Ctx) -> Result<String> {
         "logrotate",
         &Data {
             log_files: s.log_files(),
+            root_log_files: ["nginx", "monit"]
+                .iter()
+                .map(|j| crate::config::root_log(j))
+                .collect(),
             user: &s.user,
             group,
             log_rotate: &s.log_rotate,

@@ -1,5 +1,8 @@
-//! Log files: `<app_dir>/logs/{app,sys,monit}.log` exist and belong to the app user
-//! (users resolved from the box's /etc/passwd, not the host's).
+//! Log files: `<app_dir>/logs/{app,sys}.log` exist and belong to the app user (users
+//! resolved from the box's /etc/passwd, not the host's), who writes them: the jobs open them
+//! after `sudo -u USER`. What programs running as root print (nginx's master, monit) goes
+//! to root's own directory, /var/log/blot: root never opens a file in the app user's
+//! checkout, where it could be a link to anywhere.
 
 use super::{Ctx, Step};
 use crate::plan::{plan_perms, Action, Change, Perms, StepPlan};
@@ -90,6 +93,11 @@ impl Step for Logs {
                 Some(_) => bail!("{file} exists but is not a regular file"),
             }
         }
+        changes.extend(super::plan_root_dir(
+            ctx,
+            crate::config::ROOT_LOG_DIR,
+            "for nginx's and monit's logs",
+        )?);
         Ok(StepPlan::changes(changes))
     }
 }

@@ -7,6 +7,7 @@ use crate::sys::Sys;
 use anyhow::Result;
 
 pub mod chkconfig;
+pub mod configs;
 pub mod hosts;
 pub mod hostsettings;
 pub mod init;
@@ -50,6 +51,8 @@ pub trait Step {
 pub fn all() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(sudoers::Sudoers),
+        // Before the jobs, which run the copies it installs.
+        Box::new(configs::Configs { read: None }),
         Box::new(templates::Jobs),
         Box::new(templates::MonitRc),
         Box::new(hosts::Hosts),
@@ -89,14 +92,58 @@ pub fn fixed_paths() -> Vec<(String, &'static str)> {
 }
 
 /// Every path a run may change with these settings: the fixed files, the monit control
-/// file, the app's logs directory and its log files. A backup that names anything else
-/// is not restored.
+/// file, the app's logs directory and its log files, root's log directory, and the
+/// directory of the config copies (see [`manages`] for what is in it). A backup that names
+/// anything else is not restored.
 pub fn managed_paths(s: &Settings) -> Vec<String> {
     let mut out: Vec<String> = fixed_paths().into_iter().map(|(p, _)| p).collect();
     out.push(s.monit_rc.clone());
     out.push(s.logs_dir());
     out.extend(s.log_files());
+    out.push(crate::config::ROOT_LOG_DIR.to_string());
+    out.push(configs::DIR.to_string());
     out
+}
+
+/// Whether a run may change `path`: one of [`managed_paths`], or anything under the
+/// directory of the config copies (the copies of what the checkout's nginx config includes
+/// have the names the checkout gives them).
+pub fn manages(s: &Settings, path: &str) -> bool {
+    managed_paths(s).iter().any(|p| p == path)
+        || path
+            .strip_prefix(configs::DIR)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| {
+                !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != ".." && c != ".")
+            })
+}
+
+/// A directory of root's, 0755 root:root, holding `holds` (for the plan's line): created
+/// when missing, its mode and owner set when they differ. Refused when it is not a
+/// directory, or when a user other than root could change it or a directory above it
+/// (whatever it already holds could have been planted).
+pub fn plan_root_dir(ctx: &Ctx, dir: &str, holds: &str) -> Result<Vec<Change>> {
+    const PERMS: Perms = Perms {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
+    if let Some(why) = ctx.sys.nonroot_writer(dir)? {
+        anyhow::bail!("refusing to manage {dir}: {why} (a user other than root could change what root keeps there)");
+    }
+    Ok(match ctx.sys.meta(dir)? {
+        None => vec![Change::new(
+            format!("create {dir}/ (root's, {holds})"),
+            Action::CreateDir {
+                path: dir.to_string(),
+                perms: PERMS,
+            },
+        )],
+        Some(m) if m.kind == crate::sys::Kind::Dir => {
+            crate::plan::plan_perms(dir, m, PERMS).into_iter().collect()
+        }
+        Some(_) => anyhow::bail!("{dir} exists but is not a directory"),
+    })
 }
 
 /// Paths that earlier steps are about to write.
@@ -108,8 +155,16 @@ pub fn pending_writes(earlier: &[Change]) -> impl Iterator<Item = &str> {
 }
 
 /// Read a file blotctl may replace: its contents and metadata (`None` when missing), after
-/// making sure it can be replaced at all (no symlink, not immutable).
+/// making sure it can be replaced at all (no symlink, not immutable), and that no user but
+/// root can change it (root writes it, and root's programs read it).
 pub fn observe_file(ctx: &Ctx, path: &str) -> Result<Option<(Vec<u8>, crate::sys::Meta)>> {
     ctx.sys.ensure_writable(path)?;
+    if let Some(why) = ctx.sys.nonroot_writer(path)? {
+        anyhow::bail!(
+            "refusing to manage {path}: {why}, so a user other than root could change a file \
+             that root writes and reads (make it and its directories root's, or change the \
+             setting that names it)"
+        );
+    }
     ctx.sys.observe(path)
 }

@@ -396,8 +396,8 @@ impl Sudo {
             let acct = crate::accounts::lookup_user(&passwd, name).ok();
             Who {
                 name: name.to_string(),
-                uid: acct.map(|a| a.uid),
-                groups: crate::accounts::groups_of(&group, name, acct.map(|a| a.gid)),
+                uid: acct.as_ref().map(|a| a.uid),
+                groups: crate::accounts::groups_of(&group, name, acct.as_ref().map(|a| a.gid)),
             }
         };
         let mut root = who("root");

@@ -3,7 +3,9 @@
 //! Templates are compiled into the binary. Every rendered job is linted against upstart
 //! 0.6.5's grammar before it may be installed: upstart silently skips a job it cannot parse.
 
+use super::configs::{self, Program};
 use super::{Ctx, Step, ROOT_0644};
+use crate::config::AUTO;
 use crate::plan::{plan_file, Change, Perms, StepPlan};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -34,63 +36,34 @@ pub fn job_path(job: &str) -> String {
     format!("/etc/init/{job}.conf")
 }
 
-/// What the templates see: the settings plus facts derived from the box.
-#[derive(Serialize)]
-struct Data<'a> {
-    #[serde(flatten)]
-    settings: &'a crate::config::Settings,
-    /// redis config says `daemonize yes`: the job needs `expect fork`. Derived only when
-    /// rendering redis's job.
-    redis_forks: bool,
-    /// nginx config leaves `daemon` on (its default): the job needs `expect fork`.
-    /// Derived only when rendering nginx's job (other files do not need nginx's config).
-    nginx_forks: bool,
-}
+/// The absolute path of `sudo` on the box (Amazon Linux's).
+pub const SUDO: &str = "/usr/bin/sudo";
 
-/// The nginx config the nginx job runs: its box path and text. Everything blotctl derives
-/// from nginx's config (the job's `expect`, the upstream checks) reads it through here.
-pub fn nginx_config(ctx: &Ctx) -> Result<(String, String)> {
-    let path = &ctx.settings.nginx_config;
-    let text = read_expect_source(ctx, "nginx", path, "nginx_config")?;
-    Ok((path.clone(), text))
-}
-
-/// Read the nginx config the job runs: does nginx fork?
-pub fn nginx_forks(ctx: &Ctx) -> Result<bool> {
-    let (path, text) = nginx_config(ctx)?;
-    crate::nginx::daemon(&text).with_context(|| format!("cannot use {path}"))
-}
-
-/// What blotctl reads from the box's redis config (it never writes it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What redis's job needs from its config (blotctl never writes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    pub daemonize: bool,
     pub port: u16,
+    /// `dir`, the data directory, when the config names one.
+    pub dir: Option<String>,
 }
 
 /// Parse the directives blotctl depends on; the last occurrence wins, as in redis.
 pub fn parse_redis_config(text: &str) -> Result<RedisConfig> {
     let mut cfg = RedisConfig {
-        daemonize: false,
         port: 6379,
+        dir: None,
     };
     for (i, line) in text.lines().enumerate() {
         let mut words = line.split_whitespace();
         let Some(key) = words.next() else { continue };
         let val = words.next();
         match (key.to_ascii_lowercase().as_str(), val) {
-            ("daemonize", Some(v)) => {
-                cfg.daemonize = match v.trim_matches('"').to_ascii_lowercase().as_str() {
-                    "yes" => true,
-                    "no" => false,
-                    other => bail!("line {}: daemonize {other:?} is neither yes nor no", i + 1),
-                }
-            }
             ("port", Some(v)) => {
                 cfg.port = v
                     .parse()
                     .map_err(|_| anyhow!("line {}: port {v:?} is not a port number", i + 1))?
             }
+            ("dir", Some(v)) => cfg.dir = Some(v.trim_matches('"').to_string()),
             _ => {}
         }
     }
@@ -100,32 +73,119 @@ pub fn parse_redis_config(text: &str) -> Result<RedisConfig> {
     Ok(cfg)
 }
 
-/// Read and parse the box's redis config named in the settings.
+/// The redis config the job is to run (as planned), parsed.
 pub fn redis_config(ctx: &Ctx) -> Result<RedisConfig> {
-    let path = &ctx.settings.redis_config;
-    let text = read_expect_source(ctx, "redis", path, "redis_config")?;
-    parse_redis_config(&text).with_context(|| format!("cannot use {path}"))
+    let r = configs::resolve(ctx, Program::Redis)?;
+    parse_redis_config(r.text()).with_context(|| format!("cannot use {}", r.files[0].0))
 }
 
-/// The text of a program's config that its job's `expect` is derived from; a missing one
-/// is an error (`key`: the setting that names it).
-fn read_expect_source(ctx: &Ctx, program: &str, path: &str, key: &str) -> Result<String> {
-    ctx.sys.read_text(path)?.ok_or_else(|| {
-        anyhow!(
-            "the {program} config {path} does not exist: blotctl derives the {program} job's \
-             `expect` from it and never guesses (install {program}, or set `{key}`)"
-        )
-    })
-}
-
-/// Render one template by file name (`blot.conf`, `monit.rc`).
-pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
-    // Each program's config is read only for the file derived from it.
-    let data = Data {
-        settings: ctx.settings,
-        redis_forks: name == "redis.conf" && redis_config(ctx)?.daemonize,
-        nginx_forks: name == "nginx.conf" && nginx_forks(ctx)?,
+/// The redis config redis runs now: the installed copy when there is one (the checkout's
+/// may have changed since provision), parsed. What verify and a restart probe.
+pub fn running_redis_config(ctx: &Ctx) -> Result<RedisConfig> {
+    let r = configs::resolve(ctx, Program::Redis)?;
+    let installed = match r.copied {
+        true => ctx.sys.read_text(&r.run)?,
+        false => None,
     };
+    let text = installed.as_deref().unwrap_or(r.text());
+    parse_redis_config(text).with_context(|| format!("cannot use {}", r.run))
+}
+
+/// The node the blot job runs: the `node` setting, else (`auto`) the app user's nvm node,
+/// when exactly one is installed (`~/.nvm/versions/node/vX/bin/node`, or nvm's old layout
+/// `~/.nvm/vX/bin/node`): Blot pins its node, whose native modules were built for it.
+pub fn node(ctx: &Ctx) -> Result<String> {
+    let s = ctx.settings;
+    if s.node != AUTO {
+        return Ok(s.node.clone());
+    }
+    let home = ctx.app_account()?.home;
+    let nvm = format!("{}/.nvm", home.trim_end_matches('/'));
+    let mut found = Vec::new();
+    for base in [format!("{nvm}/versions/node"), nvm.clone()] {
+        for v in ctx.sys.list_dir(&base)?.unwrap_or_default() {
+            let path = format!("{base}/{v}/bin/node");
+            if v.starts_with('v') && ctx.sys.meta(&path)?.is_some() {
+                found.push(path);
+            }
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!(
+            "node = \"auto\": {} has no nvm node ({nvm}/versions/node/vX/bin/node or \
+             {nvm}/vX/bin/node); install Blot's node with nvm as {}, or set `node`",
+            s.user,
+            s.user
+        ),
+        _ => bail!(
+            "node = \"auto\": {} has several nvm nodes ({}); set `node` to the one Blot's \
+             native modules were built for",
+            s.user,
+            found.join(", ")
+        ),
+    }
+}
+
+/// Render one template by file name (`blot.conf`, `monit.rc`): the settings, plus what each
+/// file needs from the box.
+pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
+    let s = ctx.settings;
+    let mut data = serde_json::to_value(s)?;
+    let extra = match name {
+        "blot.conf" => {
+            let acct = ctx.app_account()?;
+            if !acct.home.starts_with('/')
+                || acct
+                    .home
+                    .contains(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c)))
+            {
+                bail!(
+                    "the home of {} in /etc/passwd, {:?}, is not a plain absolute path: it would \
+                     be written into the job",
+                    s.user,
+                    acct.home
+                );
+            }
+            serde_json::json!({
+                "node": node(ctx)?,
+                "home": acct.home,
+                "sudo": SUDO,
+                "pidfile": crate::health::BLOT_PIDFILE,
+                "app_log": s.app_log(),
+                "sys_log": s.sys_log(),
+            })
+        }
+        "redis.conf" => {
+            let r = configs::resolve(ctx, Program::Redis)?;
+            serde_json::json!({
+                "config": r.run,
+                "config_origin": r.origin,
+                "sudo": SUDO,
+                "sys_log": s.sys_log(),
+            })
+        }
+        "nginx.conf" => {
+            let r = configs::resolve(ctx, Program::Nginx)?;
+            serde_json::json!({
+                "config": r.run,
+                "config_origin": r.origin,
+                "nginx_forks": configs::nginx_forks(&r)?,
+                "root_log": crate::config::root_log("nginx"),
+            })
+        }
+        "monit.conf" => serde_json::json!({ "root_log": crate::config::root_log("monit") }),
+        "monit.rc" => serde_json::json!({
+            "root_log": crate::config::root_log("monit"),
+            "checks": crate::health::checks(ctx)?,
+            "timeout": crate::health::TIMEOUT_SECONDS,
+            "cycles": crate::health::CYCLES,
+        }),
+        _ => serde_json::json!({}),
+    };
+    if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
+        d.extend(e);
+    }
     render_with(name, &data)
 }
 
@@ -153,34 +213,155 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
             e.display_with_path(&path)
         )
     })?;
-    let derived = match job {
-        "redis" => Some((
-            redis_config(ctx)?.daemonize,
-            &ctx.settings.redis_config,
-            ["daemonize yes", "daemonize no"],
-        )),
-        "nginx" => Some((
-            nginx_forks(ctx)?,
-            &ctx.settings.nginx_config,
-            ["daemon on", "daemon off"],
-        )),
-        _ => None,
-    };
-    if let Some((forks, config, [on, off])) = derived {
-        let expect_fork = parsed.expect == Some(crate::upstart::Expect::Fork);
-        if forks != expect_fork {
-            bail!(
-                "the rendered {path} does not match {config}: {} needs {}",
-                if forks { on } else { off },
-                if forks {
-                    "`expect fork`"
-                } else {
-                    "no expect stanza"
-                }
-            );
+    let expect_fork = parsed.expect == Some(crate::upstart::Expect::Fork);
+    match job {
+        // Under sudo, which stays its parent, redis must stay in the foreground and the
+        // job must expect no fork (see the job's comment).
+        "redis" => {
+            let exec = parsed.exec.as_deref().unwrap_or("");
+            let words: Vec<&str> = exec
+                .split(|c: char| c.is_whitespace() || c == '\'')
+                .filter(|w| !w.is_empty())
+                .collect();
+            let daemonize = words
+                .windows(2)
+                .rev()
+                .find(|w| w[0] == "--daemonize")
+                .map(|w| w[1]);
+            if parsed.expect.is_some() || daemonize != Some("no") {
+                bail!(
+                    "the rendered {path} would not track redis: under sudo, redis must run \
+                     with `--daemonize no` as its last word on daemonizing, and the job with no \
+                     expect stanza"
+                );
+            }
         }
+        "nginx" => {
+            let r = configs::resolve(ctx, Program::Nginx)?;
+            let forks = configs::nginx_forks(&r)?;
+            if forks != expect_fork {
+                bail!(
+                    "the rendered {path} does not match {}: {} needs {}",
+                    r.run,
+                    if forks { "daemon on" } else { "daemon off" },
+                    if forks {
+                        "`expect fork`"
+                    } else {
+                        "no expect stanza"
+                    }
+                );
+            }
+        }
+        _ => {}
     }
     Ok(text)
+}
+
+/// Where a job's output goes (for people: a job that will not stay up says why there).
+pub fn job_output(s: &crate::config::Settings, job: &str) -> Vec<String> {
+    match job {
+        "blot" => vec![s.app_log(), s.sys_log()],
+        "redis" => vec![s.sys_log()],
+        "nginx" | "monit" => vec![crate::config::root_log(job)],
+        _ => Vec::new(),
+    }
+}
+
+/// The programs a job execs, each with the setting that names it and whether it runs as
+/// root: (program, path, setting, as root).
+fn programs(ctx: &Ctx, job: &str) -> Result<Vec<(&'static str, String, &'static str, bool)>> {
+    let s = ctx.settings;
+    Ok(match job {
+        "redis" => vec![
+            ("sudo", SUDO.into(), "", true),
+            (
+                "redis-server",
+                s.redis_server.clone(),
+                "redis_server",
+                false,
+            ),
+        ],
+        "blot" => vec![
+            ("sudo", SUDO.into(), "", true),
+            ("node", node(ctx)?, "node", false),
+        ],
+        "nginx" => vec![("nginx", s.nginx.clone(), "nginx", true)],
+        "monit" => vec![
+            ("monit", s.monit.clone(), "monit", true),
+            (
+                "monit's start program",
+                s.start_program.clone(),
+                "start_program",
+                true,
+            ),
+            (
+                "monit's stop program",
+                s.stop_program.clone(),
+                "stop_program",
+                true,
+            ),
+        ],
+        _ => Vec::new(),
+    })
+}
+
+/// Every program a job will exec must be on the box and executable (else it would be
+/// written anyway and respawn until upstart gives up); one that runs as root must be one
+/// no other user can change.
+fn check_programs(ctx: &Ctx, job: &str) -> Result<()> {
+    for (what, path, key, as_root) in programs(ctx, job)? {
+        let fix = if key.is_empty() {
+            format!("install {what}")
+        } else {
+            format!("install it, or set `{key}`")
+        };
+        let real = ctx.sys.program(&path)?.map_err(|why| {
+            anyhow!(
+                "the {job} job would run {what} {path}, but {why} on this box: nothing was \
+                 changed ({fix})"
+            )
+        })?;
+        if as_root {
+            if let Some(why) = ctx.sys.nonroot_writer(&real)? {
+                bail!(
+                    "the {job} job would run {what} {real} as root, but {why}: a user other \
+                     than root could change what root runs; nothing was changed"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the jobs need from the box that is not a program: the app's environment file
+/// (an error when missing), redis's data directory (a warning when redis, as the app user,
+/// could not save there).
+fn job_needs(ctx: &Ctx) -> Result<Vec<String>> {
+    let s = ctx.settings;
+    let mut out = Vec::new();
+    if !s.app_env_file.is_empty() && ctx.sys.meta(&s.app_env_file)?.is_none() {
+        bail!(
+            "app_env_file {} does not exist: the app's shell would fail to source it and the \
+             app would not start",
+            s.app_env_file
+        );
+    }
+    // redis runs as the app user: it must be able to save where its config says.
+    if let Some(dir) = redis_config(ctx)?.dir.filter(|d| d.starts_with('/')) {
+        let acct = ctx.app_account()?;
+        match ctx.sys.meta(dir.trim_end_matches('/'))? {
+            Some(m) if m.uid == acct.uid => {}
+            Some(m) => out.push(format!(
+                "redis runs as {} (never root), but its data directory {dir} belongs to uid \
+                 {}: redis cannot save there",
+                s.user, m.uid
+            )),
+            None => out.push(format!(
+                "redis's data directory {dir} does not exist: redis will not start"
+            )),
+        }
+    }
+    Ok(out)
 }
 
 /// What the blot job runs through sudo, from its rendered `exec` line: (the `-u` user, the
@@ -194,16 +375,20 @@ pub fn blot_sudo_command(ctx: &Ctx) -> Result<(String, String, String)> {
 }
 
 /// [`blot_sudo_command`] of a job's text: the `exec` line split as the shell would, up to
-/// its first redirection, then sudo's options skipped.
+/// its first redirection or operator (a word of its own: `>>`, `2>&1`, `|`; a quoted
+/// argument that contains one, like `sh -c '... >> log'`, is an argument), then sudo's
+/// options skipped.
 fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
     let line = job
         .lines()
         .map(str::trim_start)
         .find(|l| l.starts_with("exec ") && l.contains("sudo"))?;
     let words = shlex::split(line.strip_prefix("exec ")?)?;
-    let mut words = words
-        .into_iter()
-        .take_while(|w| !w.contains(['>', '<', '|', ';', '&']));
+    let operator = |w: &str| {
+        w.trim_start_matches(|c: char| c.is_ascii_digit())
+            .starts_with(['>', '<', '|', ';', '&'])
+    };
+    let mut words = words.into_iter().take_while(|w| !operator(w));
     words.find(|w| w.rsplit('/').next() == Some("sudo"))?;
     let mut user = "root".to_string();
     let mut rest = Vec::new();
@@ -256,31 +441,39 @@ pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
 }
 
 /// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
-/// config the nginx job runs proxies to this machine's loopback and none of those
-/// addresses is `blot_port`, the site would answer 502 after the run: a planning error
-/// naming both places (blotctl does not own that config, so it cannot change both).
+/// config the nginx job runs (or a file it includes) proxies to this machine's loopback and
+/// none of those addresses is `blot_port`, the site would answer 502 after the run: a
+/// planning error naming both places (blotctl does not own that config, so it cannot change
+/// both).
 pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
-    let (path, text) = nginx_config(ctx)?;
+    let conf = configs::resolve(ctx, Program::Nginx)?;
     let port = ctx.settings.blot_port;
-    let ups = crate::nginx::upstreams(&text);
-    let local: Vec<String> = ups
-        .iter()
-        .filter_map(|u| {
-            u.loopback_port()
-                .map(|(_, p)| (p, format!("{} (line {})", u.addr, u.line)))
-        })
-        .filter_map(|(p, shown)| (p != port).then_some(shown))
-        .collect();
-    let matches = ups
-        .iter()
-        .any(|u| u.loopback_port().is_some_and(|(_, p)| p == port));
+    let mut local = Vec::new();
+    let mut matches = false;
+    let mut at = Vec::new();
+    for (path, bytes) in &conf.files {
+        let path = conf.source_of(ctx, path);
+        for u in crate::nginx::upstreams(&String::from_utf8_lossy(bytes)) {
+            match u.loopback_port() {
+                Some((_, p)) if p == port => matches = true,
+                Some(_) => {
+                    local.push(format!("{} (line {})", u.addr, u.line));
+                    if !at.contains(&path) {
+                        at.push(path.clone());
+                    }
+                }
+                None => {}
+            }
+        }
+    }
     if local.is_empty() || matches {
         return Ok(());
     }
+    let path = at.join(", ");
     bail!(
         "blot_port is {port}, but {path} sends requests to {} on this machine, not to port \
-         {port}: after the run nginx would answer 502. Set blot_port to the port in {path}, \
-         or change that upstream first",
+         {port}: after the run nginx would answer 502. Set blot_port to the port in {path} \
+         (where the app listens), or change that upstream first",
         local.join(", ")
     )
 }
@@ -301,10 +494,13 @@ impl Step for Jobs {
         let mut changes = Vec::new();
         for job in JOBS {
             let text = render_job(ctx, job)?;
+            check_programs(ctx, job)?;
             let path = job_path(job);
             changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
         }
-        Ok(StepPlan::changes(changes))
+        let mut plan = StepPlan::changes(changes);
+        plan.warnings = job_needs(ctx)?;
+        Ok(plan)
     }
 }
 
@@ -330,13 +526,30 @@ impl Step for MonitRc {
 
 /// Plan a file blotctl owns entirely: any difference is replaced.
 pub fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
+    plan_managed_as(
+        ctx,
+        path,
+        desired,
+        perms,
+        "replace (differs from the template)",
+    )
+}
+
+/// [`plan_managed`], saying `what` the replacement is.
+pub fn plan_managed_as(
+    ctx: &Ctx,
+    path: &str,
+    desired: &[u8],
+    perms: Perms,
+    what: &str,
+) -> Result<Vec<Change>> {
     let current = super::observe_file(ctx, path)?;
     Ok(plan_file(
         path,
         current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
         desired,
         perms,
-        "replace (differs from the template)",
+        what,
     ))
 }
 
@@ -346,35 +559,41 @@ mod tests {
 
     #[test]
     fn redis_config_last_wins() {
-        let c = parse_redis_config("daemonize no\nport 7000\n# daemonize yes\ndaemonize yes\n")
-            .unwrap();
+        let c =
+            parse_redis_config("port 7000\n# port 1\ndir /a\ndir \"/var/www/blot/db/\"\n").unwrap();
         assert_eq!(
             c,
             RedisConfig {
-                daemonize: true,
-                port: 7000
+                port: 7000,
+                dir: Some("/var/www/blot/db/".into())
             }
         );
-        assert!(!parse_redis_config("").unwrap().daemonize);
-        assert!(parse_redis_config("daemonize maybe\n").is_err());
+        assert_eq!(parse_redis_config("").unwrap().port, 6379);
         assert!(parse_redis_config("port 0\n").is_err());
+        assert!(parse_redis_config("port x\n").is_err());
     }
 
     #[test]
     fn the_command_the_blot_job_runs_through_sudo() {
-        let data = Data {
-            settings: &crate::config::Settings::default(),
-            redis_forks: true,
-            nginx_forks: true,
-        };
+        let mut data = serde_json::to_value(crate::config::Settings::default()).unwrap();
+        let extra = serde_json::json!({
+            "node": "/home/ec2-user/.nvm/v4.4.2/bin/node",
+            "home": "/home/ec2-user",
+            "sudo": SUDO,
+            "pidfile": "/var/run/blot.pid",
+            "app_log": "/var/www/blot/logs/app.log",
+            "sys_log": "/var/www/blot/logs/sys.log",
+        });
+        if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
+            d.extend(e);
+        }
         let job = render_with("blot.conf", &data).unwrap();
-        assert_eq!(
-            sudo_command_of(&job),
-            Some((
-                "ec2-user".into(),
-                "/usr/bin/node".into(),
-                "/var/www/blot/app/index.js".into()
-            ))
+        let (user, command, args) = sudo_command_of(&job).unwrap();
+        assert_eq!((user.as_str(), command.as_str()), ("ec2-user", "/bin/sh"));
+        assert!(args.starts_with("-c echo"), "{args}");
+        assert!(
+            args.ends_with("exec /home/ec2-user/.nvm/v4.4.2/bin/node /var/www/blot/app/index.js"),
+            "{args}"
         );
         assert_eq!(
             sudo_command_of("  exec /usr/bin/sudo -n -u ec2-user /bin/sh -c 'exec node x' >> l\n"),

@@ -53,6 +53,7 @@ impl TestBox {
             let path = root.join(it.next().unwrap());
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
+        apply_owners(&root);
         let tb = TestBox { _dir: dir, root };
         // Fake jobs have no daemon to wait for.
         tb.write(
@@ -168,6 +169,36 @@ impl Drop for TestBox {
                 .arg(pid.to_string())
                 .status();
         }
+    }
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The owners git does not keep (fixtures/boxes/<box>.owners, `UID:GID PATH`); as root
+/// only (a user cannot give files away: the copy stays theirs, which the tests that need
+/// the app user's ownership check for with `is_root`).
+fn apply_owners(root: &Path) {
+    if !is_root() {
+        return;
+    }
+    let owners =
+        std::fs::read_to_string(project().join("fixtures/boxes/amazon-linux-2018.03.owners"))
+            .unwrap();
+    for line in owners
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (ids, path) = line.split_once(' ').expect("UID:GID PATH");
+        let (uid, gid) = ids.split_once(':').expect("UID:GID");
+        std::os::unix::fs::lchown(
+            root.join(path),
+            Some(uid.parse().unwrap()),
+            Some(gid.parse().unwrap()),
+        )
+        .unwrap();
     }
 }
 
@@ -309,17 +340,19 @@ impl TestBox {
         }
     }
 
-    /// Point the upstream of the box's nginx.conf (the fixture's `server 127.0.0.1:8080;`)
-    /// at `port`: blotctl refuses a `blot_port` that nginx does not send requests to.
+    /// Point the upstream of the nginx config nginx runs (the checkout's
+    /// config/nginx.conf, the fixture's `server 127.0.0.1:8080;`) at `port`: blotctl refuses
+    /// a `blot_port` that nginx does not send requests to.
     pub fn set_nginx_upstream(&self, port: u16) {
-        let conf = self.read("/etc/nginx/nginx.conf");
+        let path = "/var/www/blot/config/nginx.conf";
+        let conf = self.read(path);
         assert_eq!(
             conf.matches("server 127.0.0.1:8080;").count(),
             1,
-            "the fixture's nginx.conf no longer has one `server 127.0.0.1:8080;`"
+            "the checkout's nginx.conf no longer has one `server 127.0.0.1:8080;`"
         );
         self.write(
-            "/etc/nginx/nginx.conf",
+            path,
             &conf.replace(
                 "server 127.0.0.1:8080;",
                 &format!("server 127.0.0.1:{port};"),

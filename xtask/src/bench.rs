@@ -437,21 +437,22 @@ fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
             ports.blot, ports.nginx
         ),
     )?;
-    let redis_conf = boxdir.join("etc/redis.conf");
+    // The checkout's own configs are the ones the jobs run (as root-owned copies).
+    let redis_conf = boxdir.join("var/www/blot/config/redis.conf");
     let text = std::fs::read_to_string(&redis_conf)?;
     if !text.contains("\nport 6379\n") {
-        bail!("the fixture's /etc/redis.conf has no `port 6379` line any more");
+        bail!("the fixture checkout's config/redis.conf has no `port 6379` line any more");
     }
     std::fs::write(
         &redis_conf,
         text.replace("\nport 6379\n", &format!("\nport {}\n", ports.redis)),
     )?;
     // nginx's upstream is the app: blotctl refuses a blot_port nginx does not send to.
-    let nginx_conf = boxdir.join("etc/nginx/nginx.conf");
+    let nginx_conf = boxdir.join("var/www/blot/config/nginx.conf");
     let text = std::fs::read_to_string(&nginx_conf)?;
     let upstream = "server 127.0.0.1:8080;";
     if text.matches(upstream).count() != 1 {
-        bail!("the fixture's /etc/nginx/nginx.conf has no one `{upstream}` upstream any more");
+        bail!("the fixture checkout's config/nginx.conf has no one `{upstream}` upstream any more");
     }
     std::fs::write(
         &nginx_conf,
@@ -983,9 +984,10 @@ fn floor_script(row: &Row, n: usize, boxdir: &Path, trace: &Trace, ports: Ports)
                 let request = if *port == ports.redis {
                     "PING\\r\\n".to_string()
                 } else {
-                    let path = if *port == ports.blot { "/health" } else { "/" };
+                    // blotctl's health checks: /health of the app and of nginx, asked as
+                    // monit asks them (blotctl::health).
                     format!(
-                        "GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nConnection: close\\r\\n\\r\\n"
+                        "GET /health HTTP/1.1\\r\\nHost: localhost:{port}\\r\\nConnection: close\\r\\n\\r\\n"
                     )
                 };
                 let _ = writeln!(

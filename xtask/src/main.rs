@@ -561,7 +561,8 @@ fn stop_fake_jobs(root: &Path, boxdir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Git keeps no modes or owners: apply fixtures/boxes/<box>.modes (`MODE PATH` lines).
+/// Git keeps no modes or owners: apply fixtures/boxes/<box>.modes (`MODE PATH` lines), and
+/// as root <box>.owners (`UID:GID PATH` lines).
 fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
     let modes = std::fs::read_to_string(root.join("fixtures/boxes/amazon-linux-2018.03.modes"))?;
     for line in modes
@@ -575,6 +576,22 @@ fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
         let mode = u32::from_str_radix(mode, 8)?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(boxdir.join(path), std::fs::Permissions::from_mode(mode))?;
+    }
+    if !rustix_is_root() {
+        return Ok(());
+    }
+    let owners = std::fs::read_to_string(root.join("fixtures/boxes/amazon-linux-2018.03.owners"))?;
+    for line in owners
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let parsed = line
+            .split_once(' ')
+            .and_then(|(ids, path)| ids.split_once(':').map(|(u, g)| (u, g, path)));
+        let Some((uid, gid, path)) = parsed else {
+            bail!("bad line in owners file: {line}");
+        };
+        std::os::unix::fs::lchown(boxdir.join(path), Some(uid.parse()?), Some(gid.parse()?))?;
     }
     Ok(())
 }
