@@ -69,7 +69,7 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         "nginx upstreams use 127.0.0.1",
         (|| {
             let conf = configs::resolve(ctx, Program::Nginx)?;
-            for (path, bytes) in &conf.files {
+            for (path, bytes) in conf.read_by_program() {
                 let text = String::from_utf8_lossy(bytes);
                 if let Some(line) = crate::nginx::localhost_upstream(&text) {
                     anyhow::bail!(

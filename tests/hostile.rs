@@ -254,6 +254,24 @@ fn sshd_service(b: &TestBox) {
     }
 }
 
+/// nginx runs the box's own /etc/nginx/nginx.conf (the checkout has no config/nginx.conf),
+/// whose upstream is moved, as `line`, into /etc/nginx/conf.d/blot.conf, which the stock
+/// `include /etc/nginx/conf.d/*.conf;` reads.
+fn upstream_in_conf_d(b: &TestBox, line: &str) {
+    std::fs::remove_file(b.inside("/var/www/blot/config/nginx.conf")).unwrap();
+    let conf = b.read("/etc/nginx/nginx.conf");
+    let inline = "    upstream blot {\n        server 127.0.0.1:8080;\n    }\n";
+    assert!(
+        conf.contains(inline) && conf.contains("include /etc/nginx/conf.d/*.conf;"),
+        "the fixture's nginx.conf changed"
+    );
+    b.write("/etc/nginx/nginx.conf", &conf.replace(inline, ""));
+    b.write(
+        "/etc/nginx/conf.d/blot.conf",
+        &format!("upstream blot {{\n    {line}\n}}\n"),
+    );
+}
+
 fn config(b: &TestBox, extra: &str) {
     b.write(
         "/etc/blotctl.toml",
@@ -781,6 +799,51 @@ fn cases() -> Vec<Case> {
             expect: Without(1, &["$6$secret", "root:", "hash:"]),
         },
         // ---- settings that make no sense
+        Case {
+            class: "settings that make no sense",
+            name: "blot_port against an upstream in the stock conf.d include",
+            setup: |b| upstream_in_conf_d(b, "server 127.0.0.1:8080;"),
+            args: &["provision", "--dry-run", "--set", "blot_port=9000"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &[
+                    "blot_port is 9000, but /etc/nginx/conf.d/blot.conf sends requests to \
+                     127.0.0.1:8080 (line 2)",
+                ],
+            ),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "blot_port against an upstream the checkout's config includes from conf.d",
+            setup: |b| {
+                b.write("/etc/nginx/conf.d/blot.conf", "upstream blot {\n    server 127.0.0.1:8080;\n}\n");
+                let conf = b.read("/var/www/blot/config/nginx.conf");
+                let inline = "    upstream blot {\n        server 127.0.0.1:8080;\n    }\n";
+                assert!(conf.contains(inline));
+                b.write(
+                    "/var/www/blot/config/nginx.conf",
+                    &conf.replace(inline, "    include /etc/nginx/conf.d/*.conf;\n"),
+                );
+            },
+            args: &["provision", "--dry-run", "--set", "blot_port=9000"],
+            cmd: plain,
+            expect: Unchanged(1, &["blot_port is 9000, but /etc/nginx/conf.d/blot.conf"]),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "a localhost upstream in conf.d fails verify --offline",
+            setup: |b| {
+                upstream_in_conf_d(b, "server localhost:8080;");
+                provisioned(b);
+            },
+            args: &["verify", "--offline"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &["FAIL  nginx upstreams use 127.0.0.1: /etc/nginx/conf.d/blot.conf line 2 names `localhost`"],
+            ),
+        },
         Case {
             class: "settings that make no sense",
             name: "user = root",

@@ -441,7 +441,7 @@ pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
 }
 
 /// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
-/// config the nginx job runs (or a file it includes) proxies to this machine's loopback and
+/// config the nginx job runs (or a file it includes, wherever it is) proxies to this machine's loopback and
 /// none of those addresses is `blot_port`, the site would answer 502 after the run: a
 /// planning error naming both places (blotctl does not own that config, so it cannot change
 /// both).
@@ -451,7 +451,7 @@ pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
     let mut local = Vec::new();
     let mut matches = false;
     let mut at = Vec::new();
-    for (path, bytes) in &conf.files {
+    for (path, bytes) in conf.read_by_program() {
         let path = conf.source_of(ctx, path);
         for u in crate::nginx::upstreams(&String::from_utf8_lossy(bytes)) {
             match u.loopback_port() {

@@ -362,7 +362,8 @@ impl TestBox {
 
     /// Replace the box's /etc/nginx/nginx.conf (the fixture's, which blotctl reads and
     /// relies on) by the same file made runnable here, unprivileged and on loopback: every
-    /// path it names is moved under this box (error_log, pid, access_log, mime.types, plus
+    /// path it names is moved under this box (error_log, pid, access_log, mime.types, the
+    /// stock `conf.d/*.conf` include, plus
     /// the temp paths Debian's nginx would otherwise put in /var/lib/nginx), `user nginx`
     /// is dropped (no such user here), it listens on 127.0.0.1:`nginx_port` only and
     /// proxies to 127.0.0.1:`blot_port`. Everything else is the fixture's text. Also writes
@@ -395,6 +396,10 @@ impl TestBox {
             (
                 "include             /etc/nginx/mime.types;".into(),
                 format!("include             {root}/etc/nginx/mime.types;"),
+            ),
+            (
+                "include /etc/nginx/conf.d/*.conf;".into(),
+                format!("include {root}/etc/nginx/conf.d/*.conf;"),
             ),
             (
                 "server 127.0.0.1:8080;".into(),
