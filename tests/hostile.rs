@@ -832,6 +832,45 @@ fn cases() -> Vec<Case> {
         },
         Case {
             class: "settings that make no sense",
+            name: "nginx_port against the listen of the config nginx runs",
+            setup: |_| {},
+            args: &["provision", "--dry-run", "--set", "nginx_port=81"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &[
+                    "nginx_port is 81, but /var/www/blot/config/nginx.conf has nginx listen \
+                     on *:80 (line 26), not on 127.0.0.1:81",
+                ],
+            ),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "nginx_port against the box's config: its listens are not loopback's 8081",
+            setup: |b| std::fs::remove_file(b.inside("/var/www/blot/config/nginx.conf")).unwrap(),
+            args: &["provision", "--dry-run", "--set", "nginx_port=8081"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &["nginx_port is 8081, but /etc/nginx/nginx.conf has nginx listen on *:80 (line 43), [::]:80 (line 44)"],
+            ),
+        },
+        Case {
+            class: "settings that make no sense",
+            name: "nginx_port that a server in conf.d listens on is planned",
+            setup: |b| {
+                std::fs::remove_file(b.inside("/var/www/blot/config/nginx.conf")).unwrap();
+                b.write(
+                    "/etc/nginx/conf.d/local.conf",
+                    "server {\n    listen 127.0.0.1:8081;\n}\n",
+                );
+            },
+            args: &["provision", "--dry-run", "--set", "nginx_port=8081"],
+            cmd: plain,
+            expect: Unchanged(2, &["if failed port 8081 protocol http"]),
+        },
+        Case {
+            class: "settings that make no sense",
             name: "a localhost upstream in conf.d fails verify --offline",
             setup: |b| {
                 upstream_in_conf_d(b, "server localhost:8080;");

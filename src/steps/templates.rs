@@ -478,6 +478,42 @@ pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
     )
 }
 
+/// monit (and verify) ask nginx on `nginx_port`; nginx must listen there. When the nginx
+/// config the nginx job runs (or any file it includes) listens, but on no address that
+/// 127.0.0.1:`nginx_port` reaches, monit would find nginx down at every cycle and restart
+/// it for ever: a planning error naming both places.
+pub fn check_nginx_listen(ctx: &Ctx) -> Result<()> {
+    let conf = configs::resolve(ctx, Program::Nginx)?;
+    let port = ctx.settings.nginx_port;
+    let mut elsewhere = Vec::new();
+    let mut at = Vec::new();
+    for (path, bytes) in conf.read_by_program() {
+        let Ok(stmts) = crate::nginx::statements(&String::from_utf8_lossy(bytes)) else {
+            continue; // not nginx's syntax: reported where the config is read
+        };
+        let path = conf.source_of(ctx, path);
+        for l in crate::nginx::listens(&stmts) {
+            if l.port == port && l.on_loopback_v4() {
+                return Ok(());
+            }
+            elsewhere.push(format!("{}:{} (line {})", l.host, l.port, l.line));
+            if !at.contains(&path) {
+                at.push(path.clone());
+            }
+        }
+    }
+    if elsewhere.is_empty() {
+        return Ok(()); // no http server at all: nothing it says contradicts the setting
+    }
+    let path = at.join(", ");
+    bail!(
+        "nginx_port is {port}, but {path} has nginx listen on {}, not on 127.0.0.1:{port}: \
+         monit would find nginx down at every cycle and restart it for ever. Set nginx_port \
+         to the port in {path}, or change that listen first",
+        elsewhere.join(", ")
+    )
+}
+
 /// The four upstart jobs.
 pub struct Jobs;
 
@@ -513,6 +549,7 @@ impl Step for MonitRc {
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        check_nginx_listen(ctx)?;
         let text = render(ctx, "monit.rc")?;
         let path = &ctx.settings.monit_rc;
         Ok(StepPlan::changes(plan_managed(

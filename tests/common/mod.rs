@@ -360,6 +360,24 @@ impl TestBox {
         );
     }
 
+    /// Make the nginx config nginx runs (the checkout's config/nginx.conf, the fixture's
+    /// `listen 80 default_server;`) listen on 127.0.0.1:`port`: blotctl refuses an
+    /// `nginx_port` that nginx does not listen on (monit would restart it for ever).
+    pub fn set_nginx_listen(&self, port: u16) {
+        let path = "/var/www/blot/config/nginx.conf";
+        let conf = self.read(path);
+        let listen = "listen 80 default_server;";
+        assert_eq!(
+            conf.matches(listen).count(),
+            1,
+            "the checkout's nginx.conf no longer has one `{listen}`"
+        );
+        self.write(
+            path,
+            &conf.replace(listen, &format!("listen 127.0.0.1:{port} default_server;")),
+        );
+    }
+
     /// Replace the box's /etc/nginx/nginx.conf (the fixture's, which blotctl reads and
     /// relies on) by the same file made runnable here, unprivileged and on loopback: every
     /// path it names is moved under this box (error_log, pid, access_log, mime.types, the
