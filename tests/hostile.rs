@@ -272,6 +272,13 @@ fn upstream_in_conf_d(b: &TestBox, line: &str) {
     );
 }
 
+/// Give a box file another owner (uid and gid) and mode.
+fn chown_mode(b: &TestBox, path: &str, id: u32, mode: u32) {
+    let p = b.inside(path);
+    std::os::unix::fs::chown(&p, Some(id), Some(id)).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 fn config(b: &TestBox, extra: &str) {
     b.write(
         "/etc/blotctl.toml",
@@ -650,6 +657,72 @@ fn cases() -> Vec<Case> {
             args: PROVISION,
             cmd: plain,
             expect: Refused(&["the app directory /var/www/blot is a symlink (to blot-real)"]),
+        },
+        // ---- system files root reads, edited in place: a file another user owns or may
+        // write is refused, naming it (it may have been tampered with already: the admin
+        // looks, and makes it root's), with nothing changed
+        Case {
+            class: "system files others can write",
+            name: "/etc/hosts owned by the app user (dry run)",
+            setup: |b| chown_mode(b, "/etc/hosts", 500, 0o640),
+            args: DRY_RUN,
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &["refusing to manage /etc/hosts: /etc/hosts belongs to uid 500"],
+            ),
+        },
+        Case {
+            class: "system files others can write",
+            name: "/etc/hosts owned by the app user (provision)",
+            setup: |b| chown_mode(b, "/etc/hosts", 500, 0o644),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "no managed file was changed",
+                "refusing to manage /etc/hosts: /etc/hosts belongs to uid 500",
+            ]),
+        },
+        Case {
+            class: "system files others can write",
+            name: "a world-writable /etc/hosts",
+            setup: |b| chown_mode(b, "/etc/hosts", 0, 0o666),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is writable by everyone (mode 0666)"]),
+        },
+        Case {
+            class: "system files others can write",
+            name: "/etc/hosts writable by the app user's group",
+            setup: |b| {
+                chown_mode(b, "/etc/hosts", 0, 0o664);
+                std::os::unix::fs::chown(b.inside("/etc/hosts"), None, Some(500)).unwrap();
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["/etc/hosts is writable by group 500 (mode 0664)"]),
+        },
+        Case {
+            class: "system files others can write",
+            name: "/etc/sysctl.conf owned by another user",
+            setup: |b| chown_mode(b, "/etc/sysctl.conf", 1000, 0o644),
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&["refusing to manage /etc/sysctl.conf: /etc/sysctl.conf belongs to uid 1000"]),
+        },
+        Case {
+            class: "system files others can write",
+            name: "verify --offline fails on a provisioned box whose hosts the app user took",
+            setup: |b| {
+                provisioned(b);
+                chown_mode(b, "/etc/hosts", 500, 0o644);
+            },
+            args: &["verify", "--offline"],
+            cmd: plain,
+            expect: Unchanged(
+                1,
+                &["FAIL  provisioned: hosts: refusing to manage /etc/hosts: /etc/hosts belongs to uid 500"],
+            ),
         },
         // ---- settings aimed at system files: refused at load time, naming key and source
         Case {
@@ -1556,8 +1629,9 @@ fn cases() -> Vec<Case> {
 }
 
 /// The classes of issue 16, each run by its own test below.
-const CLASSES: [&str; 10] = [
+const CLASSES: [&str; 11] = [
     "root does an attacker's chown",
+    "system files others can write",
     "special files",
     "settings aimed at system files",
     "settings that make no sense",
@@ -1572,6 +1646,11 @@ const CLASSES: [&str; 10] = [
 #[test]
 fn root_does_an_attackers_chown() {
     run_class("root does an attacker's chown");
+}
+
+#[test]
+fn system_files_others_can_write() {
+    run_class("system files others can write");
 }
 
 #[test]
