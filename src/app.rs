@@ -308,15 +308,19 @@ pub(crate) fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
         .map_err(|e| kinded(ErrorKind::Lock, e))
 }
 
-/// Why a real run must not start, from its plan: steps that failed, changes that are
-/// blocked, or things it would have to act on that could not be checked here.
-pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
-    let failed: Vec<String> = o
-        .steps
+/// Each failed step (or check) of an outcome: `name: reason`.
+fn failed_steps(o: &Outcome) -> Vec<String> {
+    o.steps
         .iter()
         .filter(|s| s.state == State::Failed)
         .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
-        .collect();
+        .collect()
+}
+
+/// Why a real run must not start, from its plan: steps that failed, changes that are
+/// blocked, or things it would have to act on that could not be checked here.
+pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
+    let failed = failed_steps(o);
     if !failed.is_empty() {
         return Some(kinded(
             ErrorKind::Refused,
@@ -405,12 +409,7 @@ pub(crate) fn end_look(
     });
     // A failed step or check is the document's error too (not `"error": null` with exit 1).
     let failed_err = (n.failed > 0).then(|| {
-        let failed: Vec<String> = o
-            .steps
-            .iter()
-            .filter(|s| s.state == State::Failed)
-            .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
-            .collect();
+        let failed = failed_steps(&o);
         let what = if verify {
             format!("{} failed", report::plural(n.failed, "check"))
         } else {

@@ -297,6 +297,25 @@ fn random_time_kills() {
     );
 }
 
+/// blotctl with `args` on the box, sent `sig` once `wait` returns; its output.
+fn signalled(b: &TestBox, args: &[&str], sig: i32, wait: impl FnOnce()) -> std::process::Output {
+    let child = b
+        .blotctl_std()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait();
+    // The child is not reaped before wait_with_output: its pid is still ours.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// SIGINT, SIGTERM and SIGHUP (an ssh session that dropped) at random times of a real run:
 /// the run finishes the atomic change
 /// under way and stops there (exit 130/143, the rollback hint printed when something was
@@ -330,22 +349,10 @@ fn sigint_and_sigterm_mid_run() {
             (libc::SIGTERM, "SIGTERM"),
             (libc::SIGHUP, "SIGHUP"),
         ][i as usize % 3];
-        let child = b
-            .blotctl_std()
-            .args(["provision", "--yes", "--no-start"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         let after = Duration::from_micros(next() % span);
-        std::thread::sleep(after);
-        // The child is not reaped before wait: its pid is still ours.
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(child.id() as i32, sig);
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = signalled(&b, &["provision", "--yes", "--no-start"], sig, || {
+            std::thread::sleep(after)
+        });
         let what = format!("run {i}: {name} after {after:?}");
         let err = stderr(&out);
         match (out.status.code(), out.status.signal()) {
@@ -452,26 +459,15 @@ fn a_signal_during_a_job_start_is_rolled_back_whole() {
         "start_settle_ms = 60000\nstart_timeout = 120\n",
     );
     let conf = b.path("/etc/blotctl.toml");
-    let child = b
-        .blotctl_std()
-        .args(["provision", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // The journal records the starts before `initctl start redis`; once redis runs, the
     // run is in its minute-long settle wait.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !jobs_running(&b).contains(&"redis".to_string()) {
-        assert!(std::time::Instant::now() < deadline, "redis never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // SAFETY: kill(2) on our own child's pid, not reaped before wait.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = signalled(&b, &["provision", "--yes"], libc::SIGTERM, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !jobs_running(&b).contains(&"redis".to_string()) {
+            assert!(std::time::Instant::now() < deadline, "redis never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(143), "{}{err}", stdout(&out));
     assert!(
@@ -526,21 +522,10 @@ fn signals_while_jobs_start() {
             (libc::SIGINT, "SIGINT"),
             (libc::SIGHUP, "SIGHUP"),
         ][i as usize % 3];
-        let child = b
-            .blotctl_std()
-            .args(["provision", "--yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         let after = Duration::from_micros(files + next() % (whole - files));
-        std::thread::sleep(after);
-        // SAFETY: kill(2) on our own child's pid, not reaped before wait.
-        unsafe {
-            libc::kill(child.id() as i32, sig);
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = signalled(&b, &["provision", "--yes"], sig, || {
+            std::thread::sleep(after)
+        });
         let what = format!("run {i}: {name} after {after:?}");
         let err = stderr(&out);
         match (out.status.code(), out.status.signal()) {
@@ -584,6 +569,22 @@ fn runs_of(b: &TestBox) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A real run (`provision --yes --no-start`) on a fresh box whose stdout is `out`: the box,
+/// the run's stderr and exit code, and the managed files before and after a whole run.
+fn provision_with_stdout(out: Stdio) -> (TestBox, String, Option<i32>, Files, Files) {
+    let (old, new) = old_and_new();
+    let b = TestBox::fresh();
+    let run = b
+        .blotctl_std()
+        .args(["provision", "--yes", "--no-start"])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (b, stderr(&run), run.status.code(), old, new)
+}
+
 /// stdout closed by its reader (`provision --yes | head -1`): the run is not killed
 /// half-way by SIGPIPE; it stops at the next change boundary, says how to undo what it did
 /// (on stderr), exits 141, and a second run converges.
@@ -593,24 +594,14 @@ fn a_closed_stdout_stops_a_run_between_two_changes() {
     if !require("visudo") {
         return;
     }
-    let (old, new) = old_and_new();
-    let b = TestBox::fresh();
     let mut fds = [0; 2];
     // SAFETY: pipe(2) fills two new descriptors, each owned once below.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(read_end); // the reader is gone before the first line
-    let out = b
-        .blotctl_std()
-        .args(["provision", "--yes", "--no-start"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write_end))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(141), "{err}");
+    let (b, err, code, old, new) = provision_with_stdout(Stdio::from(write_end));
+    assert_eq!(code, Some(141), "{err}");
     assert!(
         err.contains("interrupted by SIGPIPE (its output was closed) after ")
             && err.contains("or undo them with `blotctl rollback 2"),
@@ -628,22 +619,14 @@ fn a_full_stdout_stops_a_run_between_two_changes() {
     if !require("visudo") {
         return;
     }
-    let (old, new) = old_and_new();
-    let b = TestBox::fresh();
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = b
-        .blotctl_std()
-        .args(["provision", "--yes", "--no-start"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(full))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let (b, err, code, old, new) = provision_with_stdout(Stdio::from(full()));
+    assert_eq!(code, Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(
         err.contains(
@@ -655,14 +638,10 @@ fn a_full_stdout_stops_a_run_between_two_changes() {
     whole_files(&b, &old, &new, "stdout on /dev/full");
     check_after_crash(&b, &old, &new, "stdout on /dev/full");
     // A dry run whose output cannot be written fails too, without a panic.
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let dry = b
         .blotctl_std()
         .args(["provision", "--dry-run"])
-        .stdout(Stdio::from(full))
+        .stdout(Stdio::from(full()))
         .output()
         .unwrap();
     assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
