@@ -10,7 +10,7 @@ use crate::plan::Planned;
 use crate::printer::Printer;
 use crate::report;
 use crate::steps::{self, Ctx};
-use crate::sys::Sys;
+use crate::sys::{Stop, Sys};
 use anyhow::{anyhow, Context, Result};
 use std::io::IsTerminal;
 
@@ -38,7 +38,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     let printer = Printer::new(cli.color, cli.quiet, format);
     check_format(&cli.command, format)?;
     if let Command::Completions { shell } = cli.command {
-        crate::cli::completions(shell, &mut std::io::stdout());
+        let mut script = Vec::new();
+        crate::cli::completions(shell, &mut script);
+        crate::out!("{}", String::from_utf8_lossy(&script));
         return Ok(EXIT_OK);
     }
     let sys = open_box(&cli.root, !matches!(cli.command, Command::Config))?;
@@ -218,9 +220,9 @@ fn print_config(e: &Effective, printer: Printer) -> Result<u8> {
         .map(|(k, v)| (format!("{k} = {v}"), source(k)))
         .collect();
     let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-    println!("# effective settings; after each, where its value came from");
+    crate::outln!("# effective settings; after each, where its value came from");
     for (line, source) in lines {
-        println!("{line:<width$}  # {source}");
+        crate::outln!("{line:<width$}  # {source}");
     }
     Ok(EXIT_OK)
 }
@@ -291,7 +293,7 @@ fn init(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
     let mut o = Outcome::new("init", false);
     o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
     if !report::print_document(&o, printer.format) {
-        println!("wrote {DEFAULT_CONFIG}");
+        crate::outln!("wrote {DEFAULT_CONFIG}");
     }
     Ok(EXIT_OK)
 }
@@ -307,15 +309,19 @@ pub(crate) fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
         .map_err(|e| kinded(ErrorKind::Lock, e))
 }
 
-/// Why a real run must not start, from its plan: steps that failed, changes that are
-/// blocked, or things it would have to act on that could not be checked here.
-pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
-    let failed: Vec<String> = o
-        .steps
+/// Each failed step (or check) of an outcome: `name: reason`.
+fn failed_steps(o: &Outcome) -> Vec<String> {
+    o.steps
         .iter()
         .filter(|s| s.state == State::Failed)
         .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
-        .collect();
+        .collect()
+}
+
+/// Why a real run must not start, from its plan: steps that failed, changes that are
+/// blocked, or things it would have to act on that could not be checked here.
+pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
+    let failed = failed_steps(o);
     if !failed.is_empty() {
         return Some(kinded(
             ErrorKind::Refused,
@@ -355,7 +361,7 @@ pub(crate) fn refusal(o: &Outcome) -> Option<anyhow::Error> {
 pub(crate) fn refuse(o: Outcome, err: anyhow::Error, printer: Printer) -> Result<u8> {
     let o = o.with_error(&err, EXIT_FAILED);
     if !report::print_document(&o, printer.format) {
-        print!("{}", report::steps_text(&o.steps, printer.quiet()));
+        crate::out!("{}", report::steps_text(&o.steps, printer.quiet()));
     }
     Err(err)
 }
@@ -383,13 +389,36 @@ pub(crate) fn end_look(
     text: impl FnOnce(&Outcome) -> String,
 ) -> Result<u8> {
     let n = o.counts();
+    let verify = o.command.as_deref() == Some("verify");
+    // Counted as the summary line counts: verify's skipped checks, a plan's items.
     let strict_err = (strict && n.not_checked > 0).then(|| {
+        let what = if verify {
+            format!(
+                "{} skipped",
+                report::plural(report::skipped_checks(&o.steps), "check")
+            )
+        } else {
+            format!(
+                "{} not checked here",
+                report::plural(n.not_checked, "thing")
+            )
+        };
         kinded(
             ErrorKind::NotChecked,
-            anyhow!(
-                "{} could not be checked here (--strict)",
-                report::plural(n.not_checked, "thing")
-            ),
+            anyhow!("{what}, and --strict fails on what cannot be checked here"),
+        )
+    });
+    // A failed step or check is the document's error too (not `"error": null` with exit 1).
+    let failed_err = (n.failed > 0).then(|| {
+        let failed = failed_steps(&o);
+        let what = if verify {
+            format!("{} failed", report::plural(n.failed, "check"))
+        } else {
+            format!("{} could not be planned", report::plural(n.failed, "step"))
+        };
+        kinded(
+            ErrorKind::Failed,
+            anyhow!("{what}:\n  {}", failed.join("\n  ")),
         )
     });
     o.exit_code = if n.failed > 0 || strict_err.is_some() {
@@ -399,11 +428,11 @@ pub(crate) fn end_look(
     } else {
         EXIT_OK
     };
-    if let Some(e) = &strict_err {
+    if let Some(e) = strict_err.as_ref().or(failed_err.as_ref()) {
         o = o.with_error(e, EXIT_FAILED);
     }
     if !report::print_document(&o, printer.format) {
-        print!("{}", text(&o));
+        crate::out!("{}", text(&o));
     }
     print_hints(
         o.steps
@@ -436,13 +465,13 @@ pub(crate) fn end_run(
     }
     if !report::print_document(&o, printer.format) {
         if let Some(id) = &o.backup {
-            println!(
+            crate::outln!(
                 "backup: {}/{id} (undo with `blotctl rollback {id}`)",
                 journal::BACKUPS
             );
         }
         if result.is_ok() {
-            println!("{}", report::summary(done, o.counts()));
+            crate::outln!("{}", report::summary(done, o.counts()));
         }
     }
     result.map(|()| EXIT_OK)
@@ -452,8 +481,8 @@ pub(crate) fn end_run(
 pub(crate) fn end_nothing_to_do(mut o: Outcome, what: &str, printer: Printer) -> Result<u8> {
     o.exit_code = EXIT_OK;
     if !report::print_document(&o, printer.format) {
-        print!("{}", report::steps_text(&o.steps, printer.quiet()));
-        println!("{}", report::summary(what, o.counts()));
+        crate::out!("{}", report::steps_text(&o.steps, printer.quiet()));
+        crate::outln!("{}", report::summary(what, o.counts()));
     }
     Ok(EXIT_OK)
 }
@@ -502,10 +531,10 @@ fn provision(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Prin
         return end_nothing_to_do(plan, "nothing to do, the box is as provisioned", printer);
     }
     if !args.yes {
-        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
+        crate::out!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if !confirm(args.yes, counts.changes)? {
-        println!("cancelled: no managed file was changed");
+        crate::outln!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
     not_interrupted(sys, "provision", counts.changes)?;
@@ -586,7 +615,8 @@ fn confirm(yes: bool, changes: usize) -> Result<bool> {
 
 /// Apply every planned change in order, journaling each first; with text output, each
 /// step's line as soon as it is done. What was applied is counted as it is made. A signal
-/// (SIGINT, SIGTERM) stops the run between two changes, each whole.
+/// (SIGINT, SIGTERM, SIGHUP, SIGPIPE) or output that can no longer be written stops the run
+/// between two changes, each whole, or gives up the wait of the one under way.
 pub(crate) fn apply_all(
     sys: &Sys,
     ctx: &Ctx,
@@ -598,13 +628,14 @@ pub(crate) fn apply_all(
     let mut applied = Applied::default();
     let show = printer.text();
     let spinner = printer.spinner("applying");
-    let stopped = |applied: &Applied, journal: &Journal, sig| -> anyhow::Error {
+    let stopped = |applied: &Applied, journal: &Journal, stop, abandoned| -> anyhow::Error {
         Interrupted::new(
-            sig,
+            &stop,
             journal.command(),
             applied.changes(),
             total,
             journal.run_id(),
+            abandoned,
         )
         .into()
     };
@@ -613,18 +644,21 @@ pub(crate) fn apply_all(
         applied.per_step.push(0);
         for c in p.changes() {
             // The safe point: between two changes, each whole.
-            if let Some(sig) = sys.interrupted() {
-                let err = stopped(&applied, journal, sig);
+            if let Some(stop) = sys.interrupted() {
+                let err = stopped(&applied, journal, stop, None);
                 return (applied, Err(err));
             }
             spinner.set_message(format!("{}: {}", p.name, c.summary));
             if let Err(e) = engine::apply(sys, ctx, c, journal) {
-                applied.failed = Some((i, format!("{e:#}")));
-                if let Some(sig) = sys.interrupted() {
-                    // A wait given up (a job started, not yet seen running).
-                    let err = stopped(&applied, journal, sig);
+                if let Some(stop) = sys.interrupted() {
+                    // A wait given up: the command was run (a job started, and upstart may
+                    // have started the jobs chained to it), its outcome not yet seen.
+                    let abandoned = Abandoned::of(ctx, c);
+                    applied.failed = Some((i, abandoned.to_string()));
+                    let err = stopped(&applied, journal, stop, Some(abandoned));
                     return (applied, Err(err));
                 }
+                applied.failed = Some((i, format!("{e:#}")));
                 if show {
                     spinner.println(&format!("{:<13}{}: {e:#}\n", "failed", p.name));
                 }
@@ -646,11 +680,49 @@ pub(crate) fn apply_all(
             ));
         }
     }
-    if let Some(sig) = sys.interrupted() {
-        let err = stopped(&applied, journal, sig);
+    if let Some(stop) = sys.interrupted() {
+        let err = stopped(&applied, journal, stop, None);
         return (applied, Err(err));
     }
     (applied, Ok(()))
+}
+
+/// A change whose command ran but whose wait was given up when the run was interrupted:
+/// what it was, and which of blotctl's jobs upstart runs now (a start of redis also starts
+/// blot, nginx and monit, which upstart chains to it).
+#[derive(Debug, Clone)]
+pub struct Abandoned {
+    summary: String,
+    running: Option<Vec<&'static str>>,
+}
+
+impl Abandoned {
+    fn of(ctx: &Ctx, c: &crate::plan::Change) -> Abandoned {
+        use crate::plan::Action;
+        let jobs = matches!(
+            c.action,
+            Action::StartJob { .. } | Action::RestartJob { .. } | Action::StopJob { .. }
+        );
+        Abandoned {
+            summary: c.summary.clone(),
+            running: jobs.then(|| crate::jobs::running(ctx)).flatten(),
+        }
+    }
+}
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` was under way and its wait was given up",
+            self.summary
+        )?;
+        match self.running.as_deref() {
+            None => Ok(()),
+            Some([]) => write!(f, " (none of blotctl's jobs runs now)"),
+            Some(jobs) => write!(f, " (upstart runs {} now)", jobs.join(", ")),
+        }
+    }
 }
 
 /// Plan again after applying: anything left "did not converge".
@@ -697,13 +769,13 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
             return Ok(EXIT_OK);
         }
         if runs.is_empty() {
-            println!("no recorded runs in {}", journal::BACKUPS);
+            crate::outln!("no recorded runs in {}", journal::BACKUPS);
         }
         for run in runs {
             let m = match run.manifest {
                 Ok(m) => m,
                 Err(why) => {
-                    println!("{}  damaged: {why}", run.id);
+                    crate::outln!("{}  damaged: {why}", run.id);
                     continue;
                 }
             };
@@ -712,12 +784,9 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
                 (Some(of), None) => format!("undid {of}"),
                 (None, None) => "can be rolled back".into(),
             };
-            println!(
-                "{}  {:<10} {:>3} entries  {state}",
-                m.run_id,
-                m.command,
-                m.entries.len()
-            );
+            let n = m.entries.len();
+            let entries = format!("{n:>3} {}", if n == 1 { "entry" } else { "entries" });
+            crate::outln!("{}  {:<10} {entries}  {state}", m.run_id, m.command);
         }
         return Ok(EXIT_OK);
     }
@@ -742,7 +811,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
         o.steps
             .push(StepOutcome::check("rollback", State::Ok, why.clone()));
         if !report::print_document(&o, printer.format) {
-            println!("{why}");
+            crate::outln!("{why}");
         }
         Ok(EXIT_OK)
     };
@@ -789,7 +858,7 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
             match newest.map(|r| &r.manifest) {
                 Some(Ok(m)) => {
                     for p in passed {
-                        eprintln!("warning: passed over {p}");
+                        crate::errln!("warning: passed over {p}");
                     }
                     m
                 }
@@ -831,10 +900,10 @@ fn rollback(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printe
     }
     let counts = plan.counts();
     if !args.yes {
-        print!("{}", report::steps_text(&plan.steps, printer.quiet()));
+        crate::out!("{}", report::steps_text(&plan.steps, printer.quiet()));
     }
     if counts.changes > 0 && !confirm(args.yes, counts.changes)? {
-        println!("cancelled: no managed file was changed");
+        crate::outln!("cancelled: no managed file was changed");
         return Ok(EXIT_FAILED);
     }
     not_interrupted(sys, "rollback", counts.changes)?;
@@ -893,43 +962,57 @@ fn render(sys: &Sys, settings: &Settings, name: Option<&str>, printer: Printer) 
         return Ok(EXIT_OK);
     }
     for f in files {
-        println!("# ---- {}", f["path"].as_str().unwrap_or(""));
-        print!("{}", f["text"].as_str().unwrap_or(""));
+        crate::outln!("# ---- {}", f["path"].as_str().unwrap_or(""));
+        crate::out!("{}", f["text"].as_str().unwrap_or(""));
     }
     Ok(EXIT_OK)
 }
 
-/// A real run stopped by SIGINT or SIGTERM at a safe point: exit 128 + the signal, as a
-/// shell reports a process the signal ended.
+/// A real run stopped at a safe point by a signal (exit 128 + the signal, as a shell
+/// reports a process the signal ended) or because its output could not be written (exit 1).
 #[derive(Debug)]
 pub struct Interrupted {
-    pub signal: i32,
+    pub stop: Stop,
     msg: String,
 }
 
 impl Interrupted {
     /// What was done, and what to do now: run again to finish, or roll back.
     pub fn new(
-        signal: i32,
+        stop: &Stop,
         command: &str,
         done: usize,
         total: usize,
         run_id: Option<&str>,
+        abandoned: Option<Abandoned>,
     ) -> Interrupted {
-        let name = match signal {
-            libc::SIGINT => "SIGINT".to_string(),
-            libc::SIGTERM => "SIGTERM".to_string(),
-            n => format!("signal {n}"),
+        let cause = match stop {
+            Stop::Signal(libc::SIGINT) => "interrupted by SIGINT".to_string(),
+            Stop::Signal(libc::SIGTERM) => "interrupted by SIGTERM".to_string(),
+            Stop::Signal(libc::SIGHUP) => {
+                "interrupted by SIGHUP (the terminal or ssh session went away)".to_string()
+            }
+            Stop::Signal(libc::SIGPIPE) => {
+                "interrupted by SIGPIPE (its output was closed)".to_string()
+            }
+            Stop::Signal(n) => format!("interrupted by signal {n}"),
+            Stop::Output(why) => format!("stopped because its output failed ({why})"),
+        };
+        let under_way = match &abandoned {
+            None => " (the one under way was finished first)".to_string(),
+            Some(a) => format!("; the next, {a}"),
         };
         let msg = match run_id {
-            None => format!("interrupted by {name} before any change: no managed file was changed"),
+            None => format!("{cause} before any change: no managed file was changed"),
             Some(id) => format!(
-                "interrupted by {name} after {done} of {total} changes, each one whole (the \
-                 one under way was finished first): run `blotctl {command}` again to finish, \
-                 or undo them with `blotctl rollback {id}`"
+                "{cause} after {done} of {total} changes, each one whole{under_way}: run \
+                 `blotctl {command}` again to finish, or undo them with `blotctl rollback {id}`"
             ),
         };
-        Interrupted { signal, msg }
+        Interrupted {
+            stop: stop.clone(),
+            msg,
+        }
     }
 }
 
@@ -940,10 +1023,10 @@ impl std::fmt::Display for Interrupted {
 }
 impl std::error::Error for Interrupted {}
 
-/// Stop before the first change when a signal came while planning.
+/// Stop before the first change when a signal came (or the output failed) while planning.
 pub(crate) fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
     match sys.interrupted() {
-        Some(sig) => Err(Interrupted::new(sig, command, 0, total, None).into()),
+        Some(stop) => Err(Interrupted::new(&stop, command, 0, total, None, None).into()),
         None => Ok(()),
     }
 }
@@ -980,7 +1063,9 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
 /// run stopped by signal N, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(i) = err.downcast_ref::<Interrupted>() {
-        return (128 + i.signal) as u8;
+        if let Stop::Signal(n) = i.stop {
+            return (128 + n) as u8;
+        }
     }
     match crate::outcome::kind_of(err) {
         ErrorKind::Usage => EXIT_USAGE,
@@ -1011,12 +1096,12 @@ impl Invocation {
 /// output is a document that was not printed yet, a document holding the error (so that
 /// `--json` prints one document whatever happens). Returns the exit code.
 pub fn fail(err: &anyhow::Error, inv: Invocation) -> u8 {
-    eprintln!("error: {err}");
+    crate::errln!("error: {err}");
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        crate::errln!("  caused by: {cause}");
     }
     if let Some(hint) = hint(err) {
-        eprintln!("hint: {hint}");
+        crate::errln!("hint: {hint}");
     }
     let code = exit_code(err);
     if !crate::outcome::printed() {
@@ -1025,6 +1110,18 @@ pub fn fail(err: &anyhow::Error, inv: Invocation) -> u8 {
         report::print_document(&o, inv.format);
     }
     code
+}
+
+/// The exit code, unless blotctl's own output could not be written (a full disk, a
+/// terminal gone): a command whose result nobody could read has not succeeded (exit 1).
+pub fn output_written(code: u8) -> u8 {
+    match crate::sys::output_failure() {
+        Some(why) if matches!(code, EXIT_OK | EXIT_PENDING) => {
+            crate::errln!("error: {why}");
+            EXIT_FAILED
+        }
+        _ => code,
+    }
 }
 
 /// The command line could not be parsed: clap's message (help and version are not
@@ -1055,7 +1152,7 @@ pub fn print_hints(reasons: impl IntoIterator<Item = String>) {
     for r in reasons {
         if let Some(h) = hint_for(&r) {
             if !seen.contains(&h) {
-                eprintln!("hint: {h}");
+                crate::errln!("hint: {h}");
                 seen.push(h);
             }
         }

@@ -11,16 +11,21 @@
 //! log's owner) is created empty with its metadata; a listed directory gets its entries.
 //!
 //! Left out, and listed in DEST/blotctl-capture.json with the reason: secrets (shadow,
-//! gshadow, keys: planning never needs them), what is neither file, directory nor link,
-//! files over [`MAX_FILE`], links too deep, and what could not be read.
+//! gshadow, keys: planning never needs them), what is neither file, directory nor link
+//! among the entries of a listed directory, and links too deep. A box that planning cannot
+//! read (a step fails), or a file planning read that cannot be copied whole, fails the
+//! capture: a partial copy would give a false plan in CI. The copy is built beside DEST
+//! and put there whole (renamed, or a tarball created exclusively, mode 0600), or not at
+//! all.
 
 use crate::app::UsageError;
 use crate::config::{Settings, DEFAULT_CONFIG};
 use crate::ctx::Ctx;
 use crate::outcome::Outcome;
+use crate::outcome::{kinded, ErrorKind};
 use crate::printer::Printer;
 use crate::sys::{Kind, Meta, Seen, Sys};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,7 +77,7 @@ pub struct Manifest {
 
 struct Copier<'a> {
     from: &'a Sys,
-    to: Sys,
+    to: &'a Sys,
     owner: Option<(u32, u32)>,
     m: Manifest,
 }
@@ -164,6 +169,9 @@ impl Copier<'_> {
                 }
                 Kind::File if last => return self.file(&p, meta, seen),
                 Kind::File => return Ok(()), // not a directory: the path does not resolve
+                Kind::Other if last && seen == Seen::Read => {
+                    bail!("{p} is neither a file, a directory nor a link")
+                }
                 Kind::Other => {
                     self.leave_out(&p, "neither a file, a directory nor a link");
                     return Ok(());
@@ -203,17 +211,14 @@ impl Copier<'_> {
         }
         let (uid, gid) = self.owners(meta);
         let (bytes, what) = if seen == Seen::Read {
-            match self.from.read(p) {
-                Ok(Some(b)) if b.len() > MAX_FILE => {
-                    self.leave_out(p, format!("larger than {} MiB", MAX_FILE >> 20));
-                    return Ok(());
+            // Planning read it: a copy without it would plan falsely, so a file that cannot
+            // be copied whole fails the capture.
+            match self.from.read(p)? {
+                Some(b) if b.len() > MAX_FILE => {
+                    bail!("{p} is larger than {} MiB", MAX_FILE >> 20)
                 }
-                Ok(Some(b)) => (b, "file"),
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    self.leave_out(p, format!("{e:#}"));
-                    return Ok(());
-                }
+                Some(b) => (b, "file"),
+                None => return Ok(()),
             }
         } else {
             (Vec::new(), METADATA_ONLY)
@@ -240,23 +245,24 @@ fn dest_of(dest: &Path) -> Result<Dest<'_>> {
     } else {
         Dest::Dir(dest)
     };
-    let meta = std::fs::symlink_metadata(dest).ok();
-    let exists = meta.is_some();
-    if meta.is_some_and(|m| m.file_type().is_symlink()) {
+    let meta = Sys::host_meta(dest)?;
+    if meta.is_some_and(|m| m.kind == Kind::Symlink) {
         return Err(UsageError(format!(
             "{} is a symlink: capture writes only where it is told, not where a link points",
             dest.display()
         ))
         .into());
     }
-    let empty_dir = std::fs::read_dir(dest).is_ok_and(|mut d| d.next().is_none());
+    let empty_dir = || {
+        meta.is_some_and(|m| m.kind == Kind::Dir) && Sys::host_dir_is_empty(dest).unwrap_or(false)
+    };
     match d {
-        Dest::Tar(..) if exists => Err(UsageError(format!(
+        Dest::Tar(..) if meta.is_some() => Err(UsageError(format!(
             "{} already exists: capture never overwrites",
             dest.display()
         ))
         .into()),
-        Dest::Dir(_) if exists && !empty_dir => Err(UsageError(format!(
+        Dest::Dir(_) if meta.is_some() && !empty_dir() => Err(UsageError(format!(
             "{} exists and is not an empty directory: capture writes a new tree",
             dest.display()
         ))
@@ -276,32 +282,37 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         offline: true,
     };
     sys.record();
-    drop(crate::verify::checks(&ctx));
+    let planned = crate::steps::plan_all(&ctx, &crate::steps::all());
+    // A step that could not read the box stopped reading there: what it would have read
+    // next is not recorded, so a capture would be incomplete and plan falsely in CI.
+    let unreadable: Vec<String> = planned
+        .iter()
+        .filter_map(|p| p.plan.as_ref().err().map(|e| format!("{}: {e:#}", p.name)))
+        .collect();
+    drop(crate::verify::checks_of(&ctx, planned));
     let mut seen = sys.recorded();
+    if !unreadable.is_empty() {
+        return Err(kinded(
+            ErrorKind::Refused,
+            anyhow!(
+                "cannot capture {}: planning cannot read it, so a copy would be incomplete \
+                 and give a false plan; nothing was written to {}:\n  {}",
+                sys.root().display(),
+                dest.display(),
+                unreadable.join("\n  ")
+            ),
+        ));
+    }
     // Read before the recording began (settings come first); and what the box is checked by.
     seen.insert(DEFAULT_CONFIG.into(), Seen::Read);
 
-    let scratch; // a tarball is made from a tree beside it, removed afterwards
-    let tree: &Path = match &kind {
-        Dest::Dir(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            d
-        }
-        Dest::Tar(f, _) => {
-            let parent = f.parent().filter(|p| !p.as_os_str().is_empty());
-            scratch = tempfile::Builder::new()
-                .prefix(".blotctl-capture-")
-                .tempdir_in(parent.unwrap_or(Path::new(".")))
-                .context("cannot create a scratch directory beside the tarball")?;
-            scratch.path()
-        }
-    };
-    let to = Sys::new(tree)?;
+    // Built beside DEST and put there whole at the end, or not at all.
+    let staging = Sys::staging_beside(dest)?;
     let root_meta = sys.meta("/")?.ok_or_else(|| anyhow!("the root has gone"))?;
     let owner = (!sys.is_root()).then(|| (sys.euid(), rustix::process::getegid().as_raw()));
     let mut c = Copier {
         from: sys,
-        to,
+        to: &staging.sys,
         owner,
         m: Manifest {
             from: sys.root().display().to_string(),
@@ -313,21 +324,19 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
     let (uid, gid) = c.owners(root_meta);
     c.to.set_meta("/", None, root_meta.mode, uid, gid)?;
     for (path, how) in &seen {
-        c.copy(path, *how)
-            .with_context(|| format!("cannot copy {path}"))?;
+        c.copy(path, *how).with_context(|| {
+            format!(
+                "cannot capture {path}, which planning reads; nothing was written to {}",
+                dest.display()
+            )
+        })?;
     }
     let manifest = c.m;
     let text = serde_json::to_vec_pretty(&manifest)?;
-    c.to.write_atomic(MANIFEST, &text, 0o644, uid, gid)?;
-    if let Dest::Tar(file, gz) = kind {
-        let tree = tree.display().to_string();
-        let file = file.display().to_string();
-        let flags = if gz { "-czpf" } else { "-cpf" };
-        let argv = ["tar", "--numeric-owner", "-C", &tree, flags, &file, "."];
-        let out = sys.run(&argv)?;
-        if !out.success() {
-            anyhow::bail!("{}", crate::sys::command_failure(&argv, &out));
-        }
+    staging.sys.write_atomic(MANIFEST, &text, 0o644, uid, gid)?;
+    match kind {
+        Dest::Dir(d) => staging.place_dir(d)?,
+        Dest::Tar(file, gz) => staging.place_tar(file, gz)?,
     }
 
     let mut o = Outcome::new("capture", false);
@@ -336,7 +345,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         serde_json::json!({"dest": dest.display().to_string(), "manifest": manifest}),
     );
     if !crate::report::print_document(&o, printer.format) {
-        println!(
+        crate::outln!(
             "captured {} paths of {} into {} ({})",
             manifest.copied.len(),
             manifest.from,
@@ -348,9 +357,9 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
             }
         );
         for (p, why) in &manifest.left_out {
-            println!("  left out {p}: {why}");
+            crate::outln!("  left out {p}: {why}");
         }
-        println!(
+        crate::outln!(
             "the list is in {MANIFEST} inside it; check a change with `blotctl --root DIR \
              provision --dry-run`"
         );

@@ -125,7 +125,14 @@ Each command's --help lists the codes it can end with."
         // A command's own (hidden) argument stops the global one from being copied in.
         cmd = cmd.mut_subcommand(name, |sc| sc.args(remote.iter().cloned()));
     }
-    cmd
+    // `completions` prints a shell script: it has no document, so --json and --format are
+    // hidden there (and, given anyway, a usage error: app::check_format).
+    let formats: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| ["json", "format"].contains(&a.get_id().as_str()))
+        .map(|a| a.clone().global(false).hide(true))
+        .collect();
+    cmd.mut_subcommand("completions", |sc| sc.args(formats))
 }
 
 /// Parse the process's arguments (help, version and usage errors are `Err`).
@@ -212,7 +219,9 @@ Exit status:
   1   failure, refused before any change, not root, or \"no\" at the prompt; with
       --strict: something could not be checked here
   2   with --dry-run: changes pending
-  64  usage error, or no terminal to ask on and no --yes")]
+  64  usage error, or no terminal to ask on and no --yes
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Provision(ProvisionArgs),
     /// Check that the box is as provisioned and healthy (read-only).
     #[command(after_help = "Examples:
@@ -235,7 +244,9 @@ Exit status:
   0   restored, or nothing to undo; --list
   1   failure, not root, or \"no\" at the prompt
   2   with --dry-run: something would be restored
-  64  usage error: no such RUN, or no terminal to ask on and no --yes")]
+  64  usage error: no such RUN, or no terminal to ask on and no --yes
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Rollback(RollbackArgs),
     /// Print the effective settings and where each came from.
     #[command(after_help = "Examples:
@@ -297,7 +308,9 @@ Exit status:
   0   deployed, or already up to date
   1   failure or refusal (local changes, another branch, diverged), or not root
   2   with --dry-run: changes pending
-  64  usage error")]
+  64  usage error
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Deploy(DeployArgs),
     /// Restart one upstart job (stop, start, wait until it runs and answers).
     #[command(after_help = "Examples:
@@ -308,22 +321,27 @@ Exit status:
   0   restarted
   1   failure (the job did not come back or does not answer), or not root
   2   with --dry-run: it would restart
-  64  usage error")]
+  64  usage error
+  129/130/141/143  stopped by SIGHUP/SIGINT/SIGPIPE/SIGTERM between two changes (the
+      message says how many were made and how to undo them)")]
     Restart(RestartArgs),
     /// Copy the files planning and verify read into DEST, for --root (a CI fixture).
     #[command(
         after_help = "Copies exactly what planning and `verify --offline` read, with modes, owners
 (when run as root) and links, rc links included. Secrets (shadow, gshadow, keys) are left
 out: planning does not need them. DEST/blotctl-capture.json lists what was copied and what
-was left out, and why.
+was left out, and why. The copy is put at DEST whole or not at all: a box that planning
+cannot read (a FIFO at a job file) is an error, not a partial copy. A tarball is a new file
+(never written through a link or over a file), mode 0600: it holds sudoers.
 
-Examples:
-  sudo blotctl capture /tmp/box.tar.gz          on the box; commit the tarball for CI
-  sudo tar --same-owner -xpzf box.tar.gz -C box && blotctl provision --dry-run --root box
+Examples (the tarball and the copy hold root-only files: run them with sudo):
+  sudo blotctl capture box.tar.gz
+  mkdir box && sudo tar --same-owner -xpzf box.tar.gz -C box
+  sudo blotctl provision --dry-run --root box
 
 Exit status:
   0   captured
-  1   failure (DEST could not be written), not an Amazon Linux box
+  1   failure (DEST could not be written, planning cannot read the box), not a box
   64  usage error: DEST exists (a file, or a directory that is not empty)"
     )]
     Capture {

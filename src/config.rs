@@ -311,7 +311,7 @@ impl Settings {
             )?;
         }
         for s in &self.redis_services {
-            at("redis_services", service_name("redis_services", s))?;
+            at("redis_services", redis_service_name("redis_services", s))?;
         }
         for (key, v) in [
             ("monit_interval", self.monit_interval),
@@ -518,8 +518,9 @@ impl Layer {
         } else {
             format!("config file {origin}").replacen("config file --config ", "--config ", 1)
         };
-        let table: toml::Table =
-            toml::from_str(text).with_context(|| format!("invalid config file {origin}"))?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}", parse_error(text, &e)))
+            .with_context(|| format!("invalid config file {origin}"))?;
         for key in table.keys() {
             check_key(key).with_context(|| format!("invalid config file {origin}"))?;
         }
@@ -564,7 +565,7 @@ impl Layer {
             let key = key.to_ascii_lowercase();
             if let Err(e) = check_key(&key) {
                 // Other programs' variables may share the prefix: warn, do not fail.
-                eprintln!("warning: ignoring environment variable {name}: {e}");
+                crate::errln!("warning: ignoring environment variable {name}: {e}");
                 continue;
             }
             sources.insert(key.clone(), format!("environment variable {name}"));
@@ -602,6 +603,22 @@ impl Layer {
     }
 }
 
+/// A file that is not TOML, told by position and what was expected, never by its lines: a
+/// file given as `--config` may be anything (`/etc/shadow`), and the message reaches stderr
+/// and the JSON document.
+fn parse_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return format!("not a TOML file: {}", e.message().trim_end());
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!(
+        "not a TOML file: line {line}, column {column}: {} (the file's text is not shown)",
+        e.message().trim_end()
+    )
+}
+
 /// A value from the command line or the environment: TOML when it parses as a TOML value
 /// (a number, `true`, `["a", "b"]`, a quoted string), else the text as a string.
 fn loose_value(value: String) -> toml::Value {
@@ -619,7 +636,29 @@ fn check_type(key: &str, value: &toml::Value) -> Result<()> {
     table
         .try_into::<Settings>()
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))
+        .map_err(|e| anyhow::anyhow!("{}", in_words(e.message())))
+}
+
+/// serde's "expected u16" in words an operator reads: what the setting takes.
+fn in_words(message: &str) -> String {
+    let message = message.trim_end();
+    let (found, expected) = match message.rsplit_once(", expected ") {
+        Some(split) => split,
+        None => return message.to_string(),
+    };
+    let words = match expected {
+        "u16" => "a whole number from 0 to 65535 (a port: 1 to 65535)",
+        "u32" => "a whole number from 0 to 4294967295",
+        "u64" => "a whole number from 0 to 18446744073709551615",
+        "a boolean" => "true or false",
+        "a sequence" => "a list of quoted strings, e.g. [\"a\", \"b\"]",
+        "a string" => "a quoted string",
+        other => other,
+    };
+    let found = found
+        .replace("invalid type: ", "")
+        .replace("invalid value: ", "");
+    format!("{found} is not {words}")
 }
 
 /// The settings every layer may set.
@@ -682,7 +721,7 @@ pub fn resolve(layers: Vec<Layer>, passwd: Option<&str>) -> Result<Effective> {
         }
     }
     let settings: Settings = Settings::deserialize(merged)
-        .map_err(|e| anyhow::anyhow!("invalid settings: {}", e.message()))?;
+        .map_err(|e| anyhow::anyhow!("invalid settings: {}", in_words(e.message())))?;
     let checked = settings
         .check()
         .and_then(|()| passwd.map_or(Ok(()), |p| settings.check_user(p)));
@@ -761,7 +800,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "redis_services",
-        "SysV init script names tried, in order, for redis.",
+        "SysV init script names tried, in order, for redis (chkconfig turns it off): redis's own names only, redis, redis-server or redis_PORT.",
     ),
     ("nginx", "The nginx binary."),
     (
@@ -944,14 +983,20 @@ fn git_name(key: &str, val: &str) -> Result<()> {
     Ok(())
 }
 
-fn service_name(key: &str, val: &str) -> Result<()> {
-    let ok = !val.is_empty()
-        && val
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        && !val.starts_with('.');
+/// The names redis's own SysV init scripts go by: `redis` (Amazon Linux, EPEL),
+/// `redis-server` (Debian, and the runbook's), `redis_PORT` (redis's own
+/// `utils/install_server.sh`, e.g. `redis_6379`). The chkconfig step turns the service named
+/// here off in every runlevel, so any other name (`sshd`) could lock the operator out.
+fn redis_service_name(key: &str, val: &str) -> Result<()> {
+    let port = |p: &str| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit());
+    let ok =
+        val == "redis" || val == "redis-server" || val.strip_prefix("redis_").is_some_and(port);
     if !ok {
-        bail!("{key}: {val:?} is not a valid init script name");
+        bail!(
+            "{key}: {val:?} is not the name of a redis init script: blotctl turns the \
+             services named here off with chkconfig, so it accepts only redis's own names \
+             (redis, redis-server, or redis_PORT as redis's install_server.sh names it)"
+        );
     }
     Ok(())
 }
@@ -1067,6 +1112,29 @@ mod tests {
     }
 
     #[test]
+    fn redis_services_name_only_redis() {
+        for ok in ["redis", "redis-server", "redis_6379"] {
+            let l = Layer::parse(&format!("redis_services = [{ok:?}]"), "c").unwrap();
+            resolve(vec![l], None).unwrap();
+        }
+        for bad in [
+            "sshd",
+            "network",
+            "redis_",
+            "redis_port",
+            "redis-sentinel",
+            "xredis",
+        ] {
+            let l = Layer::parse(&format!("redis_services = [\"redis\", {bad:?}]"), "c").unwrap();
+            let e = err(vec![l], None);
+            assert!(
+                e.contains("is not the name of a redis init script") && e.contains("config file c"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn a_root_app_user_is_refused() {
         let l = Layer::parse("user = \"root\"", "/etc/blotctl.toml").unwrap();
         assert!(err(vec![l], None).contains("uid 0"));
@@ -1080,6 +1148,47 @@ mod tests {
         );
         let l = Layer::parse("user = \"blot\"", "c").unwrap();
         resolve(vec![l], Some(passwd)).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_never_quoted() {
+        let shadow = "root:$6$SECRET:20228:0:99999:7:::\nbin:*:17000::::::\n";
+        let e = format!(
+            "{:#}",
+            Layer::parse(shadow, "--config /etc/shadow").unwrap_err()
+        );
+        assert!(
+            e.contains("invalid config file --config /etc/shadow")
+                && e.contains("line 1, column 34")
+                && !e.contains("SECRET")
+                && !e.contains("root:"),
+            "{e}"
+        );
+        let e = format!("{:#}", Layer::parse("a = 1\nb = \"x\n", "c").unwrap_err());
+        assert!(e.contains("line 2, column 7") && !e.contains("b = "), "{e}");
+    }
+
+    #[test]
+    fn type_errors_say_what_the_key_takes_in_words() {
+        for (set, want) in [
+            ("blot_port=abc", "--set \"blot_port=abc\": string \"abc\" is not a whole number from 0 to 65535 (a port"),
+            ("nginx_port=70000", "integer `70000` is not a whole number from 0 to 65535"),
+            ("log_keep=-1", "integer `-1` is not a whole number from 0 to 4294967295"),
+            ("thp_never=3", "--set \"thp_never=3\": integer `3` is not true or false"),
+            ("sites=3", "integer `3` is not a list of quoted strings"),
+            ("user=3", "--set \"user=3\": integer `3` is not a quoted string"),
+        ] {
+            let e = format!("{:#}", Layer::from_flags(&[set.into()]).unwrap_err());
+            assert!(e.contains(want) && !e.contains("expected u"), "{set}: {e}");
+        }
+        let env = Layer::from_env(vars(&[("BLOTCTL_BLOT_PORT", "70000")]))
+            .unwrap()
+            .unwrap();
+        let e = err(vec![env], None);
+        assert!(
+            e.contains("environment variable BLOTCTL_BLOT_PORT: blot_port = 70000: integer `70000` is not a whole number"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1164,7 +1273,9 @@ mod tests {
         assert!(Layer::from_flags(&["blot_port".into()]).is_err());
         let err = Layer::from_flags(&["blot_port=abc".into()]).unwrap_err();
         assert!(
-            format!("{err:#}").contains("--set \"blot_port=abc\": invalid type: string \"abc\""),
+            format!("{err:#}").contains(
+                "--set \"blot_port=abc\": string \"abc\" is not a whole number from 0 to 65535"
+            ),
             "{err:#}"
         );
     }

@@ -117,7 +117,7 @@ pub fn apply(sys: &Sys, ctx: &Ctx, change: &Change, journal: &mut Journal) -> Re
     if let Some(why) = &change.blocked {
         bail!("cannot {}: {why}", change.summary);
     }
-    journal.record(sys, change)?;
+    journal.record(sys, ctx, change)?;
     crate::fault::point("apply");
     match &change.action {
         Action::WriteFile {

@@ -81,6 +81,9 @@ pub struct Resolved {
     /// these are the copies blotctl installs in /etc/blot (main config plus the checkout
     /// files it includes); otherwise only the main file, read where it is.
     pub files: Vec<(String, Vec<u8>)>,
+    /// The files nginx also reads where they are: what its config includes from outside
+    /// the checkout (`include /etc/nginx/conf.d/*.conf;`, globs expanded), never copied.
+    pub included: Vec<(String, Vec<u8>)>,
     pub copied: bool,
     /// Where `run` comes from, in a few words (for the job file's comment).
     pub origin: String,
@@ -92,6 +95,13 @@ impl Resolved {
     /// The text of the main config.
     pub fn text(&self) -> &str {
         std::str::from_utf8(&self.files[0].1).unwrap_or("")
+    }
+
+    /// Everything the program reads of its configuration: the files it runs (or their
+    /// copies) and, for nginx, what they include from elsewhere. What nginx does (where it
+    /// listens, where it sends requests, which paths it answers) is told by all of them.
+    pub fn read_by_program(&self) -> impl Iterator<Item = &(String, Vec<u8>)> {
+        self.files.iter().chain(&self.included)
     }
 
     /// Where a file of `files` comes from: for a copy, the checkout file to change (a copy
@@ -121,12 +131,13 @@ pub fn resolve_with(ctx: &Ctx, p: Program, read: &Reader) -> Result<Resolved> {
     let src = checkout_config(ctx, p);
     if let Some(bytes) = read(&src)? {
         let mut files = vec![(format!("{DIR}/{}", p.file()), Vec::new())];
+        let mut included = Vec::new();
         let main = String::from_utf8(bytes).map_err(|_| anyhow!("{src} is not UTF-8 text"))?;
         files[0].1 = match p {
             Program::Redis => main.into_bytes(),
             Program::Nginx => {
                 let mut extra = Vec::new();
-                let text = nginx_copy(ctx, &src, &main, read, &mut extra, 0)?;
+                let text = nginx_copy(ctx, &src, &main, read, &mut extra, &mut included, 0)?;
                 files.extend(extra);
                 text.into_bytes()
             }
@@ -143,6 +154,7 @@ pub fn resolve_with(ctx: &Ctx, p: Program, read: &Reader) -> Result<Resolved> {
                 ctx.settings.user
             ),
             files,
+            included,
             copied: true,
         });
     }
@@ -184,14 +196,16 @@ fn in_place(ctx: &Ctx, p: Program, path: &str, origin: String) -> Result<Resolve
             p.setting()
         )
     })?;
+    let mut included = Vec::new();
     if p == Program::Nginx {
         let prefix = parent(path);
-        check_in_place(ctx, path, &text, &prefix, 0)?;
+        check_in_place(ctx, path, &text, &prefix, &mut included, 0)?;
     }
     Ok(Resolved {
         program: p,
         run: path.to_string(),
         files: vec![(path.to_string(), text.into_bytes())],
+        included,
         copied: false,
         note: format!("{} runs {path}: {origin}", p.name()),
         origin,
@@ -270,8 +284,15 @@ fn glob_files(ctx: &Ctx, pattern: &str) -> Result<Vec<String>> {
 }
 
 /// An nginx config read in place: it, everything it includes and every file its master
-/// opens must be root's.
-fn check_in_place(ctx: &Ctx, path: &str, text: &str, prefix: &str, depth: usize) -> Result<()> {
+/// opens must be root's. What it includes is added to `included`.
+fn check_in_place(
+    ctx: &Ctx,
+    path: &str,
+    text: &str,
+    prefix: &str,
+    included: &mut Vec<(String, Vec<u8>)>,
+    depth: usize,
+) -> Result<()> {
     if depth > MAX_DEPTH {
         bail!("{path}: includes nest deeper than {MAX_DEPTH}");
     }
@@ -282,19 +303,21 @@ fn check_in_place(ctx: &Ctx, path: &str, text: &str, prefix: &str, depth: usize)
         let Some(abs) = absolute(prefix, &w.text) else {
             bail!("{path} line {line}: include {} leaves /", w.text);
         };
-        check_include(ctx, path, line, &abs, prefix, depth)?;
+        check_include(ctx, path, line, &abs, prefix, included, depth)?;
     }
     Ok(())
 }
 
 /// An include read where it is (outside the checkout): the files it names (a glob in the
-/// last component expanded, its directory root's) must exist and pass [`check_in_place`].
+/// last component expanded, its directory root's) must exist and pass [`check_in_place`];
+/// each is added to `included` (once).
 fn check_include(
     ctx: &Ctx,
     from: &str,
     line: usize,
     abs: &str,
     prefix: &str,
+    included: &mut Vec<(String, Vec<u8>)>,
     depth: usize,
 ) -> Result<()> {
     let files = if nginx::has_glob(abs) {
@@ -308,7 +331,11 @@ fn check_include(
             .sys
             .read_text(&f)?
             .ok_or_else(|| anyhow!("{from} line {line} includes {f}, which does not exist"))?;
-        check_in_place(ctx, &f, &inc, prefix, depth + 1)?;
+        if included.iter().any(|(p, _)| *p == f) {
+            continue;
+        }
+        included.push((f.clone(), inc.clone().into_bytes()));
+        check_in_place(ctx, &f, &inc, prefix, included, depth + 1)?;
     }
     Ok(())
 }
@@ -323,6 +350,7 @@ fn nginx_copy(
     text: &str,
     read: &Reader,
     extra: &mut Vec<(String, Vec<u8>)>,
+    included: &mut Vec<(String, Vec<u8>)>,
     depth: usize,
 ) -> Result<String> {
     if depth > MAX_DEPTH {
@@ -354,7 +382,7 @@ fn nginx_copy(
                 let inc =
                     String::from_utf8(bytes).map_err(|_| anyhow!("{abs} is not UTF-8 text"))?;
                 extra.push((dest.clone(), Vec::new()));
-                let copy = nginx_copy(ctx, &abs, &inc, read, extra, depth + 1)?;
+                let copy = nginx_copy(ctx, &abs, &inc, read, extra, included, depth + 1)?;
                 extra
                     .iter_mut()
                     .find(|(d, _)| *d == dest)
@@ -370,7 +398,7 @@ fn nginx_copy(
                  copies only what the checkout's config/ holds"
             );
         } else {
-            check_include(ctx, src, line, &abs, DIR, depth)?;
+            check_include(ctx, src, line, &abs, DIR, included, depth)?;
         }
     }
     Ok(nginx::replace_words(text, &edits))

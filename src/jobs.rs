@@ -206,6 +206,26 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
     Ok(InitState::Known(list))
 }
 
+/// Which of blotctl's jobs upstart runs now (goal start), in start order; `None` when that
+/// cannot be told here. A new look (for messages about a run that stopped part-way).
+pub fn running(ctx: &Ctx) -> Option<Vec<&'static str>> {
+    ctx.sys.forget();
+    match observe(ctx) {
+        Ok(state @ InitState::Known(_)) => Some(
+            Job::ALL
+                .map(Job::name)
+                .into_iter()
+                .filter(|j| {
+                    state
+                        .job(j)
+                        .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 pub fn unknown_reason(why: &str) -> String {
     format!("init state unknown: {why}")
 }

@@ -7,6 +7,8 @@
 //! first change.
 
 use crate::config::Settings;
+use crate::ctx::Ctx;
+use crate::jobs::{self, Job};
 use crate::plan::{Action, Change, RcLink};
 use crate::sys::{Kind, Look, Sys};
 use anyhow::{anyhow, bail, Context, Result};
@@ -131,7 +133,7 @@ impl Journal {
     }
 
     /// Save what `change` is about to alter. Must succeed before the change is applied.
-    pub fn record(&mut self, sys: &Sys, change: &Change) -> Result<()> {
+    pub fn record(&mut self, sys: &Sys, ctx: &Ctx, change: &Change) -> Result<()> {
         let entry = match &change.action {
             Action::WriteFile {
                 path, new, perms, ..
@@ -175,7 +177,7 @@ impl Journal {
                     links: service_links(sys, service)?,
                 }
             }
-            Action::StartJob { job } => Entry::JobStarted { job: job.clone() },
+            Action::StartJob { job } => return self.record_starts(sys, ctx, job),
             Action::SetKernel { path, from, .. } => Entry::KernelValue {
                 path: path.clone(),
                 value: from.clone(),
@@ -188,6 +190,33 @@ impl Journal {
             | Action::RestartJob { .. } => return Ok(()),
         };
         self.push(sys, entry)
+    }
+
+    /// A start of `job`: upstart starts the jobs chained to it too (`start on started
+    /// JOB`), so each of those that is not running now is recorded as started by this run
+    /// as well, before the start. A rollback then stops every job the run set going, even
+    /// when the run was stopped before it reached their own starts. Each job once per run.
+    fn record_starts(&mut self, sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
+        let state = jobs::observe(ctx)?;
+        let runs = |j: &str| {
+            state
+                .job(j)
+                .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
+        };
+        let chained = Job::named(job).map_or(Vec::new(), Job::chained);
+        let mut starting = vec![job.to_string()];
+        starting.extend(chained.iter().map(|j| j.to_string()).filter(|j| !runs(j)));
+        for j in &starting {
+            let known = self.manifest.as_ref().is_some_and(|m| {
+                m.entries
+                    .iter()
+                    .any(|e| matches!(e, Entry::JobStarted { job } if job == j))
+            });
+            if !known {
+                self.push(sys, Entry::JobStarted { job: j.to_string() })?;
+            }
+        }
+        Ok(())
     }
 
     /// A path's original, saved once per run (before its first change), and what the run
@@ -430,7 +459,7 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
                 }
             }
             Entry::JobStarted { job } => {
-                if crate::jobs::Job::named(job).is_none() {
+                if Job::named(job).is_none() {
                     return Err(format!("a started job {job:?} that is not blotctl's"));
                 }
             }

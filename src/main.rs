@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use blotctl::{app, cli};
 
 fn main() -> ExitCode {
-    // Die quietly on a closed pipe (`blotctl ... | head`), like other Unix tools.
+    // Die quietly on a closed pipe (`blotctl ... | head`), like other Unix tools; a real
+    // run, once it holds the lock, notes SIGPIPE instead and stops between two changes.
     // SAFETY: setting a signal disposition to its default before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -19,8 +20,9 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(app::parse_failed(&e, &args)),
     };
     let inv = app::Invocation::of(&cli);
-    match app::run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => ExitCode::from(app::fail(&err, inv)),
-    }
+    let code = match app::run(cli) {
+        Ok(code) => code,
+        Err(err) => app::fail(&err, inv),
+    };
+    ExitCode::from(app::output_written(code))
 }

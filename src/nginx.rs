@@ -284,6 +284,95 @@ pub fn upstreams(text: &str) -> Vec<Upstream> {
     out
 }
 
+/// Where an http `server` accepts connections: a `listen` (host and port as written, `*`
+/// for a bare port), or, for a server with none, nginx's default `*:80`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// The `listen` line, or the `server` block's for the default.
+    pub line: usize,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listen {
+    /// Whether a connection to 127.0.0.1 (monit's port test goes to `localhost`, which the
+    /// hosts step keeps at 127.0.0.1) reaches it: every IPv4 address, or 127.0.0.1 itself.
+    pub fn on_loopback_v4(&self) -> bool {
+        matches!(
+            self.host.as_str(),
+            "*" | "0.0.0.0" | "127.0.0.1" | "localhost"
+        )
+    }
+}
+
+/// The host and port of a `listen` argument (`80`, `127.0.0.1:8080`, `[::]:80`,
+/// `localhost`, `*:80`); `None` for a unix socket or what is not an address.
+fn listen_addr(arg: &str) -> Option<(String, u16)> {
+    if arg.starts_with("unix:") {
+        return None;
+    }
+    if let Some(rest) = arg.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']')?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => 80,
+        };
+        return Some((format!("[{host}]"), port));
+    }
+    if let Some((host, port)) = arg.rsplit_once(':') {
+        return Some((host.to_string(), port.parse().ok()?));
+    }
+    if arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(("*".into(), arg.parse().ok()?));
+    }
+    Some((arg.to_string(), 80))
+}
+
+/// Where the http `server`s of one config file listen (a server without `listen` listens
+/// on `*:80`). `server` blocks inside `stream` or `mail` are not http and are left out.
+pub fn listens(stmts: &[Stmt]) -> Vec<Listen> {
+    let mut out = Vec::new();
+    // The server block we are in: its depth (blocks of its statements), line, and whether
+    // it has said where it listens.
+    let mut open: Option<(usize, usize, bool)> = None;
+    let close = |open: &mut Option<(usize, usize, bool)>, out: &mut Vec<Listen>| {
+        if let Some((_, line, false)) = open.take() {
+            out.push(Listen {
+                line,
+                host: "*".into(),
+                port: 80,
+            });
+        }
+    };
+    for s in stmts {
+        if let Some((depth, ..)) = open {
+            if s.blocks.len() < depth || s.blocks[depth - 1] != "server" {
+                close(&mut open, &mut out);
+            }
+        }
+        let not_http = s.blocks.iter().any(|b| b == "stream" || b == "mail");
+        if s.name() == "server" && s.arg(0).is_none() && !not_http {
+            close(&mut open, &mut out);
+            open = Some((s.blocks.len() + 1, s.line, false));
+        } else if s.name() == "listen" && s.blocks.last().is_some_and(|b| b == "server") {
+            if let Some(o) = open.as_mut() {
+                o.2 = true;
+            }
+            if let Some((host, port)) = s.arg(0).and_then(|w| listen_addr(&w.text)) {
+                if !not_http {
+                    out.push(Listen {
+                        line: s.line,
+                        host,
+                        port,
+                    });
+                }
+            }
+        }
+    }
+    close(&mut open, &mut out);
+    out
+}
+
 /// The line of the first upstream that names `localhost` (nginx resolves it at start, and
 /// fails at boot with `host not found in upstream "localhost"`).
 pub fn localhost_upstream(text: &str) -> Option<usize> {
@@ -389,6 +478,46 @@ mod tests {
                 (5, "ssl_certificate", "/etc/ssl/x.pem"),
             ]
         );
+    }
+
+    #[test]
+    fn where_http_servers_listen() {
+        let l = |t: &str| -> Vec<(usize, String, u16)> {
+            listens(&statements(t).unwrap())
+                .into_iter()
+                .map(|l| (l.line, l.host, l.port))
+                .collect()
+        };
+        let t = "http {\n upstream a { server 127.0.0.1:8080; }\n server {\n  listen 80 default_server;\n  listen [::]:80;\n }\n server {\n  listen 127.0.0.1:8081 ssl;\n  listen unix:/run/n.sock;\n }\n server {\n  server_name x;\n }\n}\nstream { server { listen 9000; } }\n";
+        assert_eq!(
+            l(t),
+            [
+                (4, "*".to_string(), 80),
+                (5, "[::]".into(), 80),
+                (8, "127.0.0.1".into(), 8081),
+                (11, "*".into(), 80),
+            ]
+        );
+        // An included file holds `server` blocks at its top level.
+        assert_eq!(
+            l("server { listen localhost; }\n"),
+            [(1, "localhost".to_string(), 80)]
+        );
+        assert_eq!(
+            l("server {\n location / { }\n}\n"),
+            [(1, "*".to_string(), 80)]
+        );
+        assert!(l("events {}\n").is_empty());
+        let on = |host: &str| {
+            Listen {
+                line: 1,
+                host: host.into(),
+                port: 80,
+            }
+            .on_loopback_v4()
+        };
+        assert!(on("*") && on("127.0.0.1") && on("localhost") && on("0.0.0.0"));
+        assert!(!on("[::]") && !on("10.0.0.5"));
     }
 
     #[test]

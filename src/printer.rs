@@ -5,8 +5,45 @@
 
 use crate::cli::Format;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
+
+/// Write to stdout. A write that fails (a pipe closed by `| head`, a full disk, a terminal
+/// gone with the ssh session) never panics, as `print!` would: it is noted
+/// ([`crate::sys::note_output_failure`]), and a real run stops at its next safe point,
+/// between two changes, with the rollback hint ([`crate::sys::Sys::interrupted`]).
+pub fn write_stdout(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        crate::sys::note_output_failure("stdout", &e);
+    }
+}
+
+/// [`write_stdout`] for stderr.
+pub fn write_stderr(args: std::fmt::Arguments) {
+    if let Err(e) = std::io::stderr().lock().write_fmt(args) {
+        crate::sys::note_output_failure("stderr", &e);
+    }
+}
+
+/// `print!` that never panics: see [`write_stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::printer::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that never panics: see [`write_stdout`].
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::printer::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::printer::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` that never panics: see [`write_stdout`].
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::printer::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -55,9 +92,9 @@ impl Printer {
     /// command's one document.
     pub fn say(&self, line: &str) {
         if self.text() {
-            println!("{line}");
+            crate::outln!("{line}");
         } else {
-            eprintln!("{line}");
+            crate::errln!("{line}");
         }
     }
 
@@ -120,8 +157,8 @@ impl Progress {
     /// Print a line above the progress indicator without tearing it.
     pub fn println(&self, line: &str) {
         match &self.0 {
-            Some(pb) => pb.suspend(|| print!("{line}")),
-            None => print!("{line}"),
+            Some(pb) => pb.suspend(|| crate::out!("{line}")),
+            None => crate::out!("{line}"),
         }
     }
 }

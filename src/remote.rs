@@ -189,7 +189,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         env: cli.remote.remote_env.clone(),
         width: hosts.iter().map(|h| h.len()).max().unwrap_or(0),
     };
-    println!(
+    crate::outln!(
         "blotctl on {} ({} at a time): {} ({}, sha256 {})",
         crate::report::plural(hosts.len(), "host"),
         cli.remote.parallel.min(hosts.len() as u32),
@@ -217,7 +217,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         .map(|(h, o)| (h, o.expect("every host has an outcome")))
         .collect();
     let exit = worst(outcomes.iter().map(|(_, o)| o.exit));
-    print!("{}", table(&outcomes, started.elapsed(), exit));
+    crate::out!("{}", table(&outcomes, started.elapsed(), exit));
     Ok(exit)
 }
 
@@ -504,8 +504,8 @@ fn run_argv(job: &Job, host: &str, sudo: bool) -> Result<Vec<String>> {
 fn one_host(job: &Job, host: &str) -> Outcome {
     let started = Instant::now();
     let say = |s: Stream, line: &str| match s {
-        Stream::Stdout => println!("{host:<w$} | {line}", w = job.width),
-        Stream::Stderr => eprintln!("{host:<w$} | {line}", w = job.width),
+        Stream::Stdout => crate::outln!("{host:<w$} | {line}", w = job.width),
+        Stream::Stderr => crate::errln!("{host:<w$} | {line}", w = job.width),
     };
     let done = |status: String, exit: u8, changes, binary| Outcome {
         status,

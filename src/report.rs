@@ -187,10 +187,7 @@ pub fn check_lines(steps: &[StepOutcome], quiet: bool) -> String {
         .iter()
         .filter(|s| !matches!(s.state, State::Failed | State::Skipped | State::NotChecked))
         .count();
-    let skipped = steps
-        .iter()
-        .filter(|s| matches!(s.state, State::Skipped | State::NotChecked))
-        .count();
+    let skipped = skipped_checks(steps);
     let _ = writeln!(
         out,
         "verify: {passed} passed, {} failed, {skipped} skipped{}",
@@ -202,6 +199,15 @@ pub fn check_lines(steps: &[StepOutcome], quiet: bool) -> String {
         }
     );
     out
+}
+
+/// How many of verify's checks were skipped (deliberately, or not checked here), as its
+/// summary line counts them.
+pub fn skipped_checks(steps: &[StepOutcome]) -> usize {
+    steps
+        .iter()
+        .filter(|s| matches!(s.state, State::Skipped | State::NotChecked))
+        .count()
 }
 
 /// The one JSON document of a command (`schema/blotctl.schema.json`).
@@ -350,7 +356,7 @@ pub fn document(o: &Outcome, format: Format) -> Option<String> {
 pub fn print_document(o: &Outcome, format: Format) -> bool {
     match document(o, format) {
         Some(doc) => {
-            print!("{doc}");
+            crate::out!("{doc}");
             outcome::mark_printed();
             true
         }

@@ -165,6 +165,29 @@ enum Walked {
 static SIGNAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// Set with [`SIGNAL`]; a second signal then ends blotctl at once.
 static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The first write of blotctl's own output that failed ([`note_output_failure`]).
+static OUTPUT_LOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Why a real run stops at its next safe point ([`Sys::interrupted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT, SIGTERM, SIGHUP (the terminal or ssh session went away) or SIGPIPE (stdout
+    /// was closed, e.g. `| head`).
+    Signal(i32),
+    /// Writing blotctl's own output failed (a full disk, a terminal gone): what failed.
+    Output(String),
+}
+
+/// Note that writing blotctl's output to `stream` failed: a real run stops at its next
+/// safe point rather than going on unseen (or, as `print!` would, panicking half-way).
+pub fn note_output_failure(stream: &str, e: &std::io::Error) {
+    let _ = OUTPUT_LOST.set(format!("cannot write to {stream}: {e}"));
+}
+
+/// The first failed write of blotctl's own output, if any.
+pub fn output_failure() -> Option<&'static str> {
+    OUTPUT_LOST.get().map(String::as_str)
+}
 
 /// Symlinks followed in one walk before it gives up (as the kernel's `ELOOP`).
 const MAX_HOPS: usize = 40;
@@ -215,14 +238,34 @@ fn is_type(st: &Stat, t: FileType) -> bool {
     FileType::from_raw_mode(st.st_mode) == t
 }
 
+/// Whose a path is, for what an error advises: a path blotctl manages (changes, or keeps
+/// as its own) may be removed and put right; one it only reads (the box's configuration, a
+/// file named on the command line) is named by a setting or an option, which is what to
+/// fix: never advise removing it (it may be /dev/null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Managed,
+    Read,
+}
+
 /// Refuse anything but a regular file, naming what it is instead.
-fn want_regular(st: &Stat, shown: &str) -> Result<()> {
+fn want_regular(st: &Stat, shown: &str, whose: Whose) -> Result<()> {
     if is_type(st, FileType::RegularFile) {
         return Ok(());
     }
+    let advice = match whose {
+        Whose::Managed => "remove it, or put the real file there",
+        Whose::Read if shown.starts_with("/dev/") || shown.starts_with("/proc/") => {
+            "point the setting or option that names it at a regular file"
+        }
+        Whose::Read => {
+            "point the setting or option that names it at a regular file, or put the real \
+             file there"
+        }
+    };
     bail!(
         "{shown} is {}, not a regular file: blotctl reads and replaces only regular files \
-         (remove it, or put the real file there)",
+         ({advice})",
         describe(st)
     )
 }
@@ -547,6 +590,7 @@ impl Sys {
         name: &str,
         shown: &str,
         follow: bool,
+        whose: Whose,
     ) -> Result<Option<(fs::File, Stat)>> {
         let at = if follow {
             AtFlags::empty()
@@ -561,7 +605,7 @@ impl Sys {
         if is_type(&before, FileType::Symlink) {
             bail!("{shown} is a symlink; blotctl does not follow it here (replace the link with the real file)");
         }
-        want_regular(&before, shown)?;
+        want_regular(&before, shown, whose)?;
         let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         if !follow {
             flags |= OFlags::NOFOLLOW;
@@ -578,7 +622,7 @@ impl Sys {
         if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino) {
             bail!("{shown} was replaced while blotctl was reading it; run again");
         }
-        want_regular(&st, shown)?;
+        want_regular(&st, shown, whose)?;
         Ok(Some((fs::File::from(fd), st)))
     }
 
@@ -591,7 +635,7 @@ impl Sys {
             Some(Walked::Dir(_)) => bail!("{box_path} is a directory, not a regular file"),
             Some(Walked::Leaf { dir, name }) => (dir, name),
         };
-        match Self::open_regular(dir.as_fd(), &name, box_path, false)? {
+        match Self::open_regular(dir.as_fd(), &name, box_path, false, Whose::Read)? {
             None => Ok(None),
             Some((file, st)) => read_capped(file, &st, box_path, MAX_READ).map(Some),
         }
@@ -615,7 +659,9 @@ impl Sys {
         let Some((dir, name)) = self.parent(box_path, Links::Refuse)? else {
             return Ok(None);
         };
-        let Some((file, st)) = Self::open_regular(dir.as_fd(), &name, box_path, false)? else {
+        let Some((file, st)) =
+            Self::open_regular(dir.as_fd(), &name, box_path, false, Whose::Managed)?
+        else {
             return Ok(None);
         };
         want_one_link(&st, box_path)?;
@@ -642,7 +688,7 @@ impl Sys {
             return Err(symlink_refused(box_path, box_path));
         }
         if !is_type(&st, FileType::Directory) {
-            want_regular(&st, box_path)?;
+            want_regular(&st, box_path, Whose::Managed)?;
         }
         want_one_link(&st, box_path)?;
         let fd = rustix::fs::openat(
@@ -787,7 +833,7 @@ impl Sys {
                 return Err(symlink_refused(box_path, box_path))
             }
             Ok(st) => {
-                want_regular(&st, box_path)?;
+                want_regular(&st, box_path, Whose::Managed)?;
                 want_one_link(&st, box_path)?;
             }
             Err(Errno::NOENT) => {}
@@ -880,7 +926,7 @@ impl Sys {
             return Err(symlink_refused(box_path, box_path));
         }
         if !is_type(&before, FileType::Directory) {
-            want_regular(&before, box_path)?;
+            want_regular(&before, box_path, Whose::Managed)?;
         }
         let fd = rustix::fs::openat(
             dir,
@@ -979,7 +1025,7 @@ impl Sys {
             if is_type(&st, FileType::Symlink) {
                 return Err(symlink_refused(box_path, box_path));
             }
-            want_regular(&st, box_path)?;
+            want_regular(&st, box_path, Whose::Managed)?;
         }
         let fd = rustix::fs::openat(
             &dir,
@@ -990,7 +1036,7 @@ impl Sys {
         .map_err(io)
         .with_context(|| format!("cannot open the lock file {box_path}"))?;
         let st = rustix::fs::fstat(&fd).map_err(io)?;
-        want_regular(&st, box_path)?;
+        want_regular(&st, box_path, Whose::Managed)?;
         want_one_link(&st, box_path)?;
         let file = fs::File::from(fd);
         let deadline = std::time::Instant::now() + wait;
@@ -1005,7 +1051,8 @@ impl Sys {
                     let _ = (&file).take(64).read_to_string(&mut holder);
                     let pid = holder.trim();
                     bail!(
-                        "another blotctl run holds the lock (pid {}); wait for it to finish",
+                        "another blotctl run holds the lock (pid {}); no managed file was \
+                         changed: wait for it to finish, then run again",
                         if pid.is_empty() { "unknown" } else { pid }
                     );
                 }
@@ -1020,12 +1067,12 @@ impl Sys {
         Ok(RunLock { _file: file })
     }
 
-    /// The termination signal (SIGINT, SIGTERM) received since this run took the lock, if
-    /// any: the run stops at its next safe point.
-    pub fn interrupted(&self) -> Option<i32> {
+    /// Why the run must stop at its next safe point, if it must: a signal received since it
+    /// took the lock (SIGINT, SIGTERM, SIGHUP, SIGPIPE), or its output could not be written.
+    pub fn interrupted(&self) -> Option<Stop> {
         match SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
-            0 => None,
-            n => Some(n as i32),
+            0 => output_failure().map(|e| Stop::Output(e.to_string())),
+            n => Some(Stop::Signal(n as i32)),
         }
     }
 
@@ -1053,7 +1100,7 @@ impl Sys {
     /// when it does not exist.
     pub fn read_host_bytes(&self, path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
         let shown = path.display().to_string();
-        match Self::open_regular(rustix::fs::CWD, &shown, &shown, true)? {
+        match Self::open_regular(rustix::fs::CWD, &shown, &shown, true, Whose::Read)? {
             None => Ok(None),
             Some((file, st)) => read_capped(file, &st, &shown, cap).map(Some),
         }
@@ -1065,6 +1112,58 @@ impl Sys {
             .read_host_bytes(path, MAX_READ)?
             .ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not valid UTF-8 text", path.display()))
+    }
+
+    /// What sits at a host path named on the command line (`lstat`: a link is not
+    /// followed); `None` when nothing does.
+    pub fn host_meta(path: &Path) -> Result<Option<Meta>> {
+        match rustix::fs::statat(rustix::fs::CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io(e)).with_context(|| format!("cannot inspect {}", path.display())),
+        }
+    }
+
+    /// Whether the host directory `path` has no entries (it is opened without following a
+    /// link at its own name).
+    pub fn host_dir_is_empty(path: &Path) -> Result<bool> {
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut dir = rustix::fs::Dir::new(fd)
+            .map_err(io)
+            .with_context(|| format!("cannot list {}", path.display()))?;
+        while let Some(ent) = dir.read() {
+            let ent = ent.map_err(io)?;
+            if ![&b"."[..], b".."].contains(&ent.file_name().to_bytes()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A private directory beside the host path `dest` (created exclusively, mode 0700) to
+    /// build a tree in, and a `Sys` rooted there. Removed when dropped, unless placed at
+    /// `dest` ([`Staging::place_dir`], [`Staging::place_tar`]): nothing half-made is ever
+    /// left at `dest`.
+    pub fn staging_beside(dest: &Path) -> Result<Staging> {
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = tempfile::Builder::new()
+            .prefix(".blotctl-capture-")
+            .tempdir_in(parent)
+            .with_context(|| {
+                format!("cannot create a scratch directory in {}", parent.display())
+            })?;
+        let sys = Sys::new(dir.path())?;
+        Ok(Staging { dir, sys })
     }
 
     /// Validate files that only make sense together (e.g. a control file and a wrapper
@@ -1482,21 +1581,34 @@ fn components(box_path: &str) -> Result<Vec<&str>> {
     Ok(out)
 }
 
-/// From the moment a real run holds the lock, SIGINT and SIGTERM no longer kill blotctl at
-/// once: a signal-safe handler notes them ([`Sys::interrupted`]) and the run stops at its
-/// next safe point, between two atomic changes or in a wait, having finished the change
-/// under way (so no temp file is left, and the journal is whole). A second signal ends
-/// blotctl at once, with the shell's exit status for it (128 + N).
+/// From the moment a real run holds the lock, SIGINT, SIGTERM and SIGHUP (an ssh session
+/// that dropped) no longer kill blotctl at once: a signal-safe handler notes them
+/// ([`Sys::interrupted`]) and the run stops at its next safe point, between two atomic
+/// changes or in a wait, having finished the change under way (so no temp file is left,
+/// and the journal is whole). A second one ends blotctl at once, with the shell's exit
+/// status for it (128 + N). SIGPIPE (stdout closed, `| head`) is noted the same way but
+/// never ends it: every later write to the pipe fails with EPIPE, which the printer ignores.
 fn defer_signals() -> Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGTERM};
     use signal_hook::flag;
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         // The order matters: the shutdown looks at the flag before the first signal sets it.
         flag::register_conditional_shutdown(sig, 128 + sig, &SIGNALLED)
             .and_then(|_| flag::register_usize(sig, &SIGNAL, sig as usize))
             .and_then(|_| flag::register(sig, &SIGNALLED))
             .context("cannot install the signal handlers")?;
     }
+    // A SIGPIPE after another signal keeps that one (its exit status).
+    // SAFETY: the action only does atomic loads and stores, which are async-signal-safe.
+    unsafe {
+        signal_hook::low_level::register(SIGPIPE, || {
+            use std::sync::atomic::Ordering::SeqCst;
+            if !SIGNALLED.load(SeqCst) {
+                SIGNAL.store(SIGPIPE as usize, SeqCst);
+            }
+        })
+    }
+    .context("cannot install the signal handlers")?;
     Ok(())
 }
 
@@ -1513,6 +1625,78 @@ fn check_flags(fd: &OwnedFd, shown: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A tree being built beside its destination ([`Sys::staging_beside`]).
+pub struct Staging {
+    dir: tempfile::TempDir,
+    /// The tree, as a box.
+    pub sys: Sys,
+}
+
+impl Staging {
+    /// Put the tree at `dest` by renaming it there (a new name, or an empty directory it
+    /// replaces; a link swapped in at `dest` is replaced, never followed).
+    pub fn place_dir(self, dest: &Path) -> Result<()> {
+        let tree = self.dir.keep();
+        rustix::fs::renameat(rustix::fs::CWD, &tree, rustix::fs::CWD, dest)
+            .map_err(io)
+            .with_context(|| format!("cannot put the capture at {}", dest.display()))
+            .inspect_err(|_| {
+                let _ = fs::remove_dir_all(&tree);
+            })
+    }
+
+    /// Write the tree as a tarball (gzipped with `gz`) to `dest`: a new file, created
+    /// exclusively without following a link (`O_CREAT | O_EXCL | O_NOFOLLOW`), mode 0600
+    /// (it holds root-only files such as sudoers); `tar` writes to its stdout, which is
+    /// that file. A tarball that could not be made whole is removed.
+    pub fn place_tar(self, dest: &Path, gz: bool) -> Result<()> {
+        let shown = dest.display().to_string();
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            dest,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(io)
+        .with_context(|| format!("cannot create {shown} (it must not exist yet)"))?;
+        let file = fs::File::from(fd);
+        let tree = self.dir.path().display().to_string();
+        let argv = [
+            "tar",
+            "--numeric-owner",
+            "-C",
+            tree.as_str(),
+            if gz { "-czf" } else { "-cf" },
+            "-",
+            ".",
+        ];
+        let made = (|| -> Result<()> {
+            let out = duct::cmd(argv[0], &argv[1..])
+                .stdout_file(file.try_clone()?)
+                .stderr_capture()
+                .stdin_null()
+                .unchecked()
+                .run()
+                .with_context(|| format!("cannot run `{}`", argv.join(" ")))?;
+            let out = Output {
+                status: out.status.code().unwrap_or(-1),
+                stdout: String::new(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            };
+            if !out.success() {
+                bail!("{}", command_failure(&argv, &out));
+            }
+            file.sync_all()
+                .with_context(|| format!("cannot write {shown}"))
+        })();
+        if made.is_err() {
+            // The name is ours: created exclusively above.
+            let _ = fs::remove_file(dest);
+        }
+        made
+    }
 }
 
 /// Holds the run lock until dropped (closing the file releases the `flock`).
@@ -1613,6 +1797,19 @@ mod tests {
         assert!(e.to_string().contains("not a regular file"), "{e}");
         let e = sys.read("/etc").unwrap_err();
         assert!(e.to_string().contains("/etc is a directory"), "{e}");
+        // What blotctl only reads is named by a setting or option: never "remove it".
+        let e = sys.read_host_bytes(Path::new("/dev/null"), 1).unwrap_err();
+        assert!(
+            e.to_string().contains("point the setting or option")
+                && !e.to_string().contains("remove"),
+            "{e}"
+        );
+        let e = sys.observe("/etc/hosts").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("remove it, or put the real file there"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::jobconf::{self, Program};
 use crate::jobs::{self, InitState, Job};
 use crate::outcome::{Outcome, State, StepOutcome};
-use crate::plan::Status;
+use crate::plan::{Planned, Status};
 use crate::printer::Printer;
 use crate::steps::{self, Ctx};
 use crate::sys::Sys;
@@ -27,8 +27,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// upstream), then the live state (jobs, kernel values, redis/HTTP answers), which is
 /// reported as not checked where it cannot be observed.
 pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    checks_of(ctx, steps::plan_all(ctx, &steps::all()))
+}
+
+/// [`checks`], from the plan already made of every step (`capture` looks at it first).
+pub fn checks_of(ctx: &Ctx, planned: Vec<Planned>) -> Vec<StepOutcome> {
     let mut out = Vec::new();
-    for p in steps::plan_all(ctx, &steps::all()) {
+    for p in planned {
         let name = format!("provisioned: {}", p.name);
         out.push(match p.plan {
             Err(e) => StepOutcome::check(name, State::Failed, format!("{e:#}")),
@@ -64,7 +69,7 @@ pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
         "nginx upstreams use 127.0.0.1",
         (|| {
             let conf = jobconf::resolve(ctx, Program::Nginx)?;
-            for (path, bytes) in &conf.files {
+            for (path, bytes) in conf.read_by_program() {
                 let text = String::from_utf8_lossy(bytes);
                 if let Some(line) = crate::nginx::localhost_upstream(&text) {
                     anyhow::bail!(

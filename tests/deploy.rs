@@ -38,10 +38,11 @@ impl DeployBox {
         if !require_all(&["visudo", "git", "python3"]) {
             return None;
         }
-        DeployBox::with_config("")
+        DeployBox::with_config(None)
     }
 
-    fn with_config(extra: &str) -> Option<DeployBox> {
+    /// With `nginx_port`: the setting, and the checkout's nginx config listening there.
+    fn with_config(nginx_port: Option<u16>) -> Option<DeployBox> {
         let b = TestBox::fresh();
         let repos = tempfile::tempdir().unwrap();
         let remote = repos.path().join("blot.git");
@@ -65,6 +66,10 @@ impl DeployBox {
         // is what the repository holds.
         let [blot_port] = free_ports::<1>();
         b.set_nginx_upstream(blot_port);
+        if let Some(port) = nginx_port {
+            b.set_nginx_listen(port);
+        }
+        let extra = nginx_port.map_or(String::new(), |p| format!("nginx_port = {p}\n"));
         let st = std::process::Command::new("cp")
             .arg("-R")
             .arg(format!("{}/.", b.path("/var/www/blot").display()))
@@ -265,7 +270,7 @@ fn deploy_refreshes_the_config_copies_and_restarts_nginx() {
             let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nOK\n");
         }
     });
-    let Some(d) = DeployBox::with_config(&format!("nginx_port = {port}\n")) else {
+    let Some(d) = DeployBox::with_config(Some(port)) else {
         return;
     };
     let (redis, blot, nginx) = (d.pid("redis"), d.pid("blot"), d.pid("nginx"));
@@ -383,7 +388,7 @@ fn a_blot_that_never_answers_fails_the_deploy_with_its_status() {
     if !require_all(&["visudo", "git", "python3"]) {
         return;
     }
-    let Some(d) = DeployBox::with_config("") else {
+    let Some(d) = DeployBox::with_config(None) else {
         return;
     };
     d.b.write(

@@ -60,23 +60,15 @@ fn rollback_restores_the_fresh_box_byte_for_byte() {
 #[test]
 fn a_held_lock_makes_provision_fail_naming_the_holder() {
     let b = TestBox::fresh();
-    let lock = b.path("/var/lock/blotctl.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    std::fs::write(&lock, format!("{}\n", holder.id())).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let holder = LockHolder::new(&b.path("/var/lock/blotctl.lock"));
     let before = b.managed_state();
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    let pid = holder.pid();
+    drop(holder);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains(&format!(
-            "another blotctl run holds the lock (pid {})",
-            holder.id()
+            "another blotctl run holds the lock (pid {pid}); no managed file was changed"
         )),
         "{}",
         stderr(&out)
@@ -305,7 +297,27 @@ fn random_time_kills() {
     );
 }
 
-/// SIGINT and SIGTERM at random times of a real run: the run finishes the atomic change
+/// blotctl with `args` on the box, sent `sig` once `wait` returns; its output.
+fn signalled(b: &TestBox, args: &[&str], sig: i32, wait: impl FnOnce()) -> std::process::Output {
+    let child = b
+        .blotctl_std()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait();
+    // The child is not reaped before wait_with_output: its pid is still ours.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// SIGINT, SIGTERM and SIGHUP (an ssh session that dropped) at random times of a real run:
+/// the run finishes the atomic change
 /// under way and stops there (exit 130/143, the rollback hint printed when something was
 /// changed), or ended before the signal (exit 0), or was killed before it took the lock
 /// (nothing changed). Never a temp file left, every file wholly old or new, sudoers valid;
@@ -332,27 +344,15 @@ fn sigint_and_sigterm_mid_run() {
     let (mut part_way, mut before_any, mut finished) = (0, 0, 0);
     for i in 0..runs {
         let b = TestBox::fresh();
-        let (sig, name) = if i % 2 == 0 {
-            (libc::SIGINT, "SIGINT")
-        } else {
-            (libc::SIGTERM, "SIGTERM")
-        };
-        let child = b
-            .blotctl_std()
-            .args(["provision", "--yes", "--no-start"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (sig, name) = [
+            (libc::SIGINT, "SIGINT"),
+            (libc::SIGTERM, "SIGTERM"),
+            (libc::SIGHUP, "SIGHUP"),
+        ][i as usize % 3];
         let after = Duration::from_micros(next() % span);
-        std::thread::sleep(after);
-        // The child is not reaped before wait: its pid is still ours.
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(child.id() as i32, sig);
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = signalled(&b, &["provision", "--yes", "--no-start"], sig, || {
+            std::thread::sleep(after)
+        });
         let what = format!("run {i}: {name} after {after:?}");
         let err = stderr(&out);
         match (out.status.code(), out.status.signal()) {
@@ -406,5 +406,248 @@ fn sigint_and_sigterm_mid_run() {
     assert!(
         part_way >= runs / 5,
         "only {part_way} of {runs} signals landed while changes were being applied"
+    );
+}
+
+/// The jobs of ours the fake upstart runs for this box (goal start).
+fn jobs_running(b: &TestBox) -> Vec<String> {
+    let list = stdout(&b.fake("initctl", &["list"]));
+    list.lines()
+        .filter(|l| l.contains(" start/"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|j| ["redis", "blot", "nginx", "monit"].contains(&j.as_str()))
+        .collect()
+}
+
+/// Roll back the newest run: every job it set going is stopped (upstart chains blot, nginx
+/// and monit to redis, so a start of redis sets all four going), and the managed files are
+/// the fresh box's again.
+fn rolled_back_to(b: &TestBox, fresh: &BTreeMap<String, String>, what: &str) {
+    let rb = b.blotctl().args(["rollback", "--yes"]).output().unwrap();
+    assert_eq!(
+        rb.status.code(),
+        Some(0),
+        "{what}: rollback failed:\n{}{}",
+        stdout(&rb),
+        stderr(&rb)
+    );
+    assert_eq!(
+        jobs_running(b),
+        Vec::<String>::new(),
+        "{what}: jobs left running after the rollback:\n{}",
+        stdout(&rb)
+    );
+    assert_same_state(
+        &b.managed_state(),
+        fresh,
+        &format!("{what}: rollback did not restore the box"),
+    );
+}
+
+/// A signal while provision waits for redis to settle, after upstart has started the whole
+/// chain: the message says the start was under way and which jobs run, and a rollback
+/// stops all of them, not only the one blotctl started itself.
+#[test]
+fn a_signal_during_a_job_start_is_rolled_back_whole() {
+    if !require("visudo") {
+        return;
+    }
+    let b = TestBox::fresh();
+    let fresh = b.managed_state();
+    b.write(
+        "/etc/blotctl.toml",
+        "start_settle_ms = 60000\nstart_timeout = 120\n",
+    );
+    let conf = b.path("/etc/blotctl.toml");
+    // The journal records the starts before `initctl start redis`; once redis runs, the
+    // run is in its minute-long settle wait.
+    let out = signalled(&b, &["provision", "--yes"], libc::SIGTERM, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !jobs_running(&b).contains(&"redis".to_string()) {
+            assert!(std::time::Instant::now() < deadline, "redis never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(143), "{}{err}", stdout(&out));
+    assert!(
+        err.contains(
+            "the next, `start redis` was under way and its wait was given up (upstart runs \
+             redis, blot, nginx, monit now)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("or undo them with `blotctl rollback 2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("the one under way was finished first"),
+        "{err}"
+    );
+    std::fs::write(&conf, "start_settle_ms = 0\nstart_timeout = 5\n").unwrap();
+    rolled_back_to(&b, &fresh, "after SIGTERM in redis's wait");
+}
+
+/// Signals at random times while provision starts the jobs (the runs above use
+/// --no-start): a run stopped part-way, rolled back, leaves no job running and the files
+/// of the fresh box. Fewer runs than above: each starts and stops four jobs.
+#[test]
+fn signals_while_jobs_start() {
+    use std::os::unix::process::ExitStatusExt;
+    if !require("visudo") {
+        return;
+    }
+    let runs = runs_from_env("BLOTCTL_SIGNAL_RUNS", 100) / 8;
+    let settle = "start_settle_ms = 150\nstart_timeout = 5\n";
+    let timed = |args: &[&str]| {
+        let b = TestBox::fresh();
+        b.write("/etc/blotctl.toml", settle);
+        let t = std::time::Instant::now();
+        let out = b.blotctl().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        t.elapsed().as_micros() as u64
+    };
+    // The signals land after the files are written, while the jobs start.
+    let files = timed(&["provision", "--yes", "--no-start"]);
+    let whole = timed(&["provision", "--yes"]).max(files + 1);
+    let mut next = xorshift(0x1234_5678_9ABC_DEF1);
+    let mut in_a_wait = 0;
+    for i in 0..runs {
+        let b = TestBox::fresh();
+        let fresh = b.managed_state();
+        b.write("/etc/blotctl.toml", settle);
+        let (sig, name) = [
+            (libc::SIGTERM, "SIGTERM"),
+            (libc::SIGINT, "SIGINT"),
+            (libc::SIGHUP, "SIGHUP"),
+        ][i as usize % 3];
+        let after = Duration::from_micros(files + next() % (whole - files));
+        let out = signalled(&b, &["provision", "--yes"], sig, || {
+            std::thread::sleep(after)
+        });
+        let what = format!("run {i}: {name} after {after:?}");
+        let err = stderr(&out);
+        match (out.status.code(), out.status.signal()) {
+            (Some(0), _) => {}
+            (Some(c), _) if c == 128 + sig => {
+                assert!(
+                    err.contains(&format!("interrupted by {name}")),
+                    "{what}: {err}"
+                );
+                if err.contains("its wait was given up") {
+                    in_a_wait += 1;
+                }
+            }
+            (None, Some(s)) if s == sig => {}
+            other => panic!("{what}: ended with {other:?}\n{}{err}", stdout(&out)),
+        }
+        assert!(temps(&b).is_empty(), "{what}: temp files left");
+        b.write(
+            "/etc/blotctl.toml",
+            "start_settle_ms = 0\nstart_timeout = 5\n",
+        );
+        if out.status.code() != Some(0) && !runs_of(&b).is_empty() {
+            rolled_back_to(&b, &fresh, &what);
+        }
+    }
+    eprintln!("{runs} signal runs while jobs start: {in_a_wait} gave up a wait");
+    assert!(
+        in_a_wait >= runs / 4,
+        "only {in_a_wait} of {runs} signals landed in a job's wait"
+    );
+}
+
+/// The run ids recorded in the box's backups.
+fn runs_of(b: &TestBox) -> Vec<String> {
+    std::fs::read_dir(b.path("/var/lib/blotctl/backups"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A real run (`provision --yes --no-start`) on a fresh box whose stdout is `out`: the box,
+/// the run's stderr and exit code, and the managed files before and after a whole run.
+fn provision_with_stdout(out: Stdio) -> (TestBox, String, Option<i32>, Files, Files) {
+    let (old, new) = old_and_new();
+    let b = TestBox::fresh();
+    let run = b
+        .blotctl_std()
+        .args(["provision", "--yes", "--no-start"])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (b, stderr(&run), run.status.code(), old, new)
+}
+
+/// stdout closed by its reader (`provision --yes | head -1`): the run is not killed
+/// half-way by SIGPIPE; it stops at the next change boundary, says how to undo what it did
+/// (on stderr), exits 141, and a second run converges.
+#[test]
+fn a_closed_stdout_stops_a_run_between_two_changes() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if !require("visudo") {
+        return;
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two new descriptors, each owned once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end); // the reader is gone before the first line
+    let (b, err, code, old, new) = provision_with_stdout(Stdio::from(write_end));
+    assert_eq!(code, Some(141), "{err}");
+    assert!(
+        err.contains("interrupted by SIGPIPE (its output was closed) after ")
+            && err.contains("or undo them with `blotctl rollback 2"),
+        "{err}"
+    );
+    assert!(temps(&b).is_empty());
+    whole_files(&b, &old, &new, "closed stdout");
+    check_after_crash(&b, &old, &new, "closed stdout");
+}
+
+/// stdout on a full disk (`> /dev/full`): no panic ("failed printing to stdout", exit
+/// 101) half-way; the run stops between two changes with the rollback hint, exit 1.
+#[test]
+fn a_full_stdout_stops_a_run_between_two_changes() {
+    if !require("visudo") {
+        return;
+    }
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let (b, err, code, old, new) = provision_with_stdout(Stdio::from(full()));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(
+            "stopped because its output failed (cannot write to stdout: No space left on device"
+        ) && err.contains("or undo them with `blotctl rollback 2"),
+        "{err}"
+    );
+    assert!(temps(&b).is_empty());
+    whole_files(&b, &old, &new, "stdout on /dev/full");
+    check_after_crash(&b, &old, &new, "stdout on /dev/full");
+    // A dry run whose output cannot be written fails too, without a panic.
+    let dry = b
+        .blotctl_std()
+        .args(["provision", "--dry-run"])
+        .stdout(Stdio::from(full()))
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    assert!(
+        stderr(&dry).contains("error: cannot write to stdout"),
+        "{}",
+        stderr(&dry)
     );
 }

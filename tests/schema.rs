@@ -4,8 +4,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
-use std::time::Duration;
 
 fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(project().join("schema/blotctl.schema.json")).unwrap();
@@ -33,6 +31,15 @@ fn check(v: &jsonschema::Validator, what: &str, out: &std::process::Output) -> s
         out.status.code(),
         "{what}: exit_code is the exit status"
     );
+    // A command that failed says why in its document; one that did not has no error.
+    let failed = !matches!(doc["exit_code"].as_i64(), Some(0 | 2));
+    assert_eq!(
+        doc["error"].is_object(),
+        failed,
+        "{what}: exit {} with error {}",
+        doc["exit_code"],
+        doc["error"]
+    );
     doc
 }
 
@@ -51,7 +58,15 @@ fn every_command_prints_what_the_schema_describes() {
         "restart --dry-run",
         &run(&["restart", "blot", "--dry-run"]),
     );
-    check(&v, "verify, fresh box", &run(&["verify"]));
+    let doc = check(&v, "verify, fresh box", &run(&["verify"]));
+    assert_eq!(doc["error"]["kind"], "failed", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("checks failed:\n  provisioned: sudoers: drift"),
+        "{doc}"
+    );
     check(
         &v,
         "rollback --dry-run, nothing",
@@ -64,7 +79,11 @@ fn every_command_prints_what_the_schema_describes() {
     check(&v, "rollback --list", &run(&["rollback", "--list"]));
     let doc = check(&v, "rollback --dry-run", &run(&["rollback", "--dry-run"]));
     assert_eq!(doc["exit_code"], 2);
-    check(&v, "deploy --dry-run", &run(&["deploy", "--dry-run"]));
+    let doc = check(&v, "deploy --dry-run", &run(&["deploy", "--dry-run"]));
+    assert_eq!(
+        doc["exit_code"], 1,
+        "the fixture's app_dir is no checkout: {doc}"
+    );
     check(&v, "config", &run(&["config"]));
     check(&v, "render", &run(&["render"]));
     check(&v, "init --force", &run(&["init", "--force"]));
@@ -111,16 +130,9 @@ fn every_command_prints_what_the_schema_describes() {
         let kind = what.split(' ').next().unwrap();
         assert_eq!(doc["error"]["kind"], kind, "{what}: {doc}");
     }
-    let lock = b.path("/var/lock/blotctl.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let holder = LockHolder::new(&b.path("/var/lock/blotctl.lock"));
     let out = run(&["provision", "--yes"]);
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     assert_eq!(check(&v, "lock", &out)["error"]["kind"], "lock");
 }
 

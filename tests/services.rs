@@ -82,6 +82,7 @@ fn provisioned_live() -> Live {
         .replace("\nport 6379\n", &format!("\nport {}\n", redis.port));
     b.write(REDIS_CONF, &conf);
     b.set_nginx_upstream(blot.port);
+    b.set_nginx_listen(nginx.port);
     let out = b.blotctl().args(["provision", "--yes"]).output().unwrap();
     assert_eq!(
         out.status.code(),

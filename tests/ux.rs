@@ -123,7 +123,17 @@ fn verify_junit_is_well_formed_with_one_testcase_per_check() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, checks);
+    // One case per check, and one for the error of a verify that failed (as in --json).
+    assert_eq!(cases, checks + 1);
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(" checks failed:"));
+    let error = tree
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an <error> case");
+    assert_eq!(error.attribute("type"), Some("failed"));
     let failures = tree
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
@@ -204,7 +214,7 @@ fn config_shows_where_each_setting_came_from() {
     for (set, says) in [
         (
             "blot_port=abc",
-            "invalid type: string \"abc\", expected u16",
+            "string \"abc\" is not a whole number from 0 to 65535 (a port: 1 to 65535)",
         ),
         ("blot_port=80", "blot_port and nginx_port are both 80"),
     ] {
@@ -676,4 +686,89 @@ fn every_command_has_its_exit_codes_in_the_readme_and_its_help() {
         let help = help(&[name, "--help"]);
         assert!(help.contains("\nExit status:\n  0 "), "{name}:\n{help}");
     }
+}
+
+/// `completions` prints a shell script, which has no JSON form: its help does not offer
+/// --json or --format, and given anyway they are a usage error (one document with --json).
+#[test]
+fn completions_offer_no_output_format() {
+    let text = help(&["completions", "--help"]);
+    assert!(
+        !text.contains("--json") && !text.contains("--format"),
+        "{text}"
+    );
+    for flags in [&["--json"][..], &["--format", "junit"]] {
+        let out = assert_cmd::Command::cargo_bin("blotctl")
+            .unwrap()
+            .args(["completions", "bash"])
+            .args(flags)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{flags:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("drop --json/--format"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// `--help` and `--version` are for people: text, exit 0, even with --json (as documented
+/// in the README's "JSON output"): they are not a command's outcome.
+#[test]
+fn help_and_version_are_text_even_with_json() {
+    for args in [
+        &["--json", "--help"][..],
+        &["--json", "--version"],
+        &["provision", "--help", "--json"],
+    ] {
+        let out = assert_cmd::Command::cargo_bin("blotctl")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("blotctl")
+                || text.starts_with("Bring")
+                || text.starts_with("Provision"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_err(),
+            "{args:?}"
+        );
+    }
+    let readme = std::fs::read_to_string(project().join("README.md")).unwrap();
+    assert!(
+        readme.contains("`--help` and `--version` print text"),
+        "README"
+    );
+}
+
+/// `rollback --list` counts in words a person reads: "1 entry", "22 entries".
+#[test]
+fn rollback_list_counts_entries_in_english() {
+    if !require("visudo") || !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let b = TestBox::fresh();
+    let init = b.blotctl().args(["init", "--force"]).output().unwrap();
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let out = b
+        .blotctl()
+        .args(["provision", "--yes", "--no-start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = stdout(&b.blotctl().args(["rollback", "--list"]).output().unwrap());
+    let line = |cmd: &str| {
+        list.lines()
+            .find(|l| l.contains(&format!("  {cmd} ")))
+            .unwrap_or_else(|| panic!("no {cmd} run:\n{list}"))
+            .to_string()
+    };
+    assert!(line("init").contains("  1 entry  "), "{list}");
+    assert!(line("provision").contains(" entries  "), "{list}");
 }

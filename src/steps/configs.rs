@@ -63,7 +63,7 @@ fn validate_nginx(ctx: &Ctx, r: &Resolved) -> Result<()> {
 /// Whether any of nginx's files has a `location` for the health path (Blot's answers
 /// `location = /health` itself: monit and verify ask nginx for it).
 fn answers_health(r: &Resolved, path: &str) -> bool {
-    r.files.iter().any(|(_, bytes)| {
+    r.read_by_program().any(|(_, bytes)| {
         nginx::statements(&String::from_utf8_lossy(bytes))
             .map(|st| {
                 st.iter().any(|s| {

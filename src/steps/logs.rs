@@ -21,7 +21,17 @@ impl Step for Logs {
         let acct = ctx.app_account()?;
         match ctx.sys.meta(&s.app_dir)? {
             Some(m) if m.kind == Kind::Dir => {}
-            Some(_) => bail!("{} is not a directory", s.app_dir),
+            Some(m) if m.kind == Kind::Symlink => bail!(
+                "the app directory {} is a symlink (to {}): blotctl creates the app's logs \
+                 under it and never follows a link for files it writes; set `app_dir` to the \
+                 real directory",
+                s.app_dir,
+                ctx.sys.read_link(&s.app_dir)?.unwrap_or_default()
+            ),
+            Some(_) => bail!(
+                "the app directory {} is not a directory: clone Blot there, or set `app_dir`",
+                s.app_dir
+            ),
             None => bail!(
                 "the app directory {} does not exist: clone Blot there first, or set `app_dir`",
                 s.app_dir
@@ -117,8 +127,8 @@ mod tests {
                     .symlink("/var/www/blot", "/srv/blot");
             },
             expect![[r#"
-            error: /var/www/blot is not a directory
-        "#]],
+                error: the app directory /var/www/blot is a symlink (to /srv/blot): blotctl creates the app's logs under it and never follows a link for files it writes; set `app_dir` to the real directory
+            "#]],
         );
     }
 }

@@ -319,7 +319,7 @@ fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
 }
 
 /// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
-/// config the nginx job runs (or a file it includes) proxies to this machine's loopback and
+/// config the nginx job runs (or a file it includes, wherever it is) proxies to this machine's loopback and
 /// none of those addresses is `blot_port`, the site would answer 502 after the run: a
 /// planning error naming both places (blotctl does not own that config, so it cannot change
 /// both).
@@ -329,7 +329,7 @@ pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
     let mut local = Vec::new();
     let mut matches = false;
     let mut at = Vec::new();
-    for (path, bytes) in &conf.files {
+    for (path, bytes) in conf.read_by_program() {
         let path = conf.source_of(ctx, path);
         for u in crate::nginx::upstreams(&String::from_utf8_lossy(bytes)) {
             match u.loopback_port() {
@@ -353,6 +353,42 @@ pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
          {port}: after the run nginx would answer 502. Set blot_port to the port in {path} \
          (where the app listens), or change that upstream first",
         local.join(", ")
+    )
+}
+
+/// monit (and verify) ask nginx on `nginx_port`; nginx must listen there. When the nginx
+/// config the nginx job runs (or any file it includes) listens, but on no address that
+/// 127.0.0.1:`nginx_port` reaches, monit would find nginx down at every cycle and restart
+/// it for ever: a planning error naming both places.
+pub fn check_nginx_listen(ctx: &Ctx) -> Result<()> {
+    let conf = jobconf::resolve(ctx, Program::Nginx)?;
+    let port = ctx.settings.nginx_port;
+    let mut elsewhere = Vec::new();
+    let mut at = Vec::new();
+    for (path, bytes) in conf.read_by_program() {
+        let Ok(stmts) = crate::nginx::statements(&String::from_utf8_lossy(bytes)) else {
+            continue; // not nginx's syntax: reported where the config is read
+        };
+        let path = conf.source_of(ctx, path);
+        for l in crate::nginx::listens(&stmts) {
+            if l.port == port && l.on_loopback_v4() {
+                return Ok(());
+            }
+            elsewhere.push(format!("{}:{} (line {})", l.host, l.port, l.line));
+            if !at.contains(&path) {
+                at.push(path.clone());
+            }
+        }
+    }
+    if elsewhere.is_empty() {
+        return Ok(()); // no http server at all: nothing it says contradicts the setting
+    }
+    let path = at.join(", ");
+    bail!(
+        "nginx_port is {port}, but {path} has nginx listen on {}, not on 127.0.0.1:{port}: \
+         monit would find nginx down at every cycle and restart it for ever. Set nginx_port \
+         to the port in {path}, or change that listen first",
+        elsewhere.join(", ")
     )
 }
 
@@ -391,6 +427,7 @@ impl Step for MonitRc {
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
+        check_nginx_listen(ctx)?;
         let text = render(ctx, "monit.rc")?;
         let path = &ctx.settings.monit_rc;
         Ok(StepPlan::changes(plan_managed(

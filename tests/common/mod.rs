@@ -360,9 +360,28 @@ impl TestBox {
         );
     }
 
+    /// Make the nginx config nginx runs (the checkout's config/nginx.conf, the fixture's
+    /// `listen 80 default_server;`) listen on 127.0.0.1:`port`: blotctl refuses an
+    /// `nginx_port` that nginx does not listen on (monit would restart it for ever).
+    pub fn set_nginx_listen(&self, port: u16) {
+        let path = "/var/www/blot/config/nginx.conf";
+        let conf = self.read(path);
+        let listen = "listen 80 default_server;";
+        assert_eq!(
+            conf.matches(listen).count(),
+            1,
+            "the checkout's nginx.conf no longer has one `{listen}`"
+        );
+        self.write(
+            path,
+            &conf.replace(listen, &format!("listen 127.0.0.1:{port} default_server;")),
+        );
+    }
+
     /// Replace the box's /etc/nginx/nginx.conf (the fixture's, which blotctl reads and
     /// relies on) by the same file made runnable here, unprivileged and on loopback: every
-    /// path it names is moved under this box (error_log, pid, access_log, mime.types, plus
+    /// path it names is moved under this box (error_log, pid, access_log, mime.types, the
+    /// stock `conf.d/*.conf` include, plus
     /// the temp paths Debian's nginx would otherwise put in /var/lib/nginx), `user nginx`
     /// is dropped (no such user here), it listens on 127.0.0.1:`nginx_port` only and
     /// proxies to 127.0.0.1:`blot_port`. Everything else is the fixture's text. Also writes
@@ -395,6 +414,10 @@ impl TestBox {
             (
                 "include             /etc/nginx/mime.types;".into(),
                 format!("include             {root}/etc/nginx/mime.types;"),
+            ),
+            (
+                "include /etc/nginx/conf.d/*.conf;".into(),
+                format!("include {root}/etc/nginx/conf.d/*.conf;"),
             ),
             (
                 "server 127.0.0.1:8080;".into(),
@@ -486,12 +509,44 @@ pub fn write_monit_wrapper(control_file: &Path, dir: &Path) -> PathBuf {
 pub const LOCK_FILE: &str = "var/lock/blotctl.lock";
 
 impl TestBox {
-    /// Every path under the box (the run lock excepted) -> what it is, in full.
+    /// Every path under the box, and the box's root itself (as `.`) -> what it is, in
+    /// full. The run lock is left out only while it is what blotctl makes of it, a regular
+    /// file with one link (the one trace a refused run may leave): a link, a FIFO or a hard
+    /// link there is described like any other path, so a case can see what became of it.
     pub fn fingerprint(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         walk(&self.root, &self.root, &mut out, Contents::Digest);
-        out.remove(LOCK_FILE);
+        let root = std::fs::symlink_metadata(&self.root).unwrap();
+        out.insert(
+            ".".into(),
+            format!("dir {:o} {}:{}", root.mode(), root.uid(), root.gid()),
+        );
+        if out
+            .get(LOCK_FILE)
+            .is_some_and(|l| l.starts_with("file ") && l.contains(" links=1 "))
+        {
+            out.remove(LOCK_FILE);
+        }
         out
+    }
+
+    /// [`TestBox::fingerprint`] with the run lock too, whatever it is (its pid contents
+    /// aside): for what must not even take the lock.
+    pub fn fingerprint_with_lock(&self) -> BTreeMap<String, String> {
+        let mut all = self.fingerprint();
+        if let Ok(m) = std::fs::symlink_metadata(self.root.join(LOCK_FILE)) {
+            all.insert(
+                LOCK_FILE.into(),
+                format!(
+                    "lock {:o} {}:{} links={}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    m.nlink()
+                ),
+            );
+        }
+        all
     }
 
     /// A box path under this box, checked to stay under it (for tests that make links,
@@ -538,7 +593,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>, contents: C
         let head_links = format!("{head} links={}", m.nlink());
         let head = if ft.is_dir() { head } else { head_links };
         let what = if ft.is_symlink() {
-            format!("link -> {}", std::fs::read_link(&p).unwrap().display())
+            // A link's own mode is always 777; its owner is what `lchown` changes.
+            format!(
+                "link {}:{} -> {}",
+                m.uid(),
+                m.gid(),
+                std::fs::read_link(&p).unwrap().display()
+            )
         } else if ft.is_dir() {
             walk(root, &p, out, contents);
             format!("dir {head}")
@@ -569,4 +630,43 @@ pub fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
+}
+
+/// Another process holding the run lock of a box: `flock` on the lock file, with its pid
+/// written in it as blotctl writes its own. Returned only once the lock is held (the
+/// command `flock` runs after taking it says so on a pipe), so no test waits on a guess.
+/// Released (the holder killed and reaped) when dropped.
+pub struct LockHolder {
+    child: std::process::Child,
+}
+
+impl LockHolder {
+    pub fn new(lock: &Path) -> LockHolder {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("flock")
+            .arg(lock)
+            .args(["sh", "-c", "echo held; exec sleep 60"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "held\n", "flock did not take {}", lock.display());
+        std::fs::write(lock, format!("{}\n", child.id())).unwrap();
+        LockHolder { child }
+    }
+
+    /// The pid of the process that holds the lock (`flock`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
