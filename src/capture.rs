@@ -18,11 +18,10 @@
 //! and put there whole (renamed, or a tarball created exclusively, mode 0600), or not at
 //! all.
 
-use crate::app::UsageError;
 use crate::config::{Settings, DEFAULT_CONFIG};
 use crate::ctx::Ctx;
+use crate::failure::{kinded, ErrorKind, UsageError, EXIT_OK};
 use crate::outcome::Outcome;
-use crate::outcome::{kinded, ErrorKind};
 use crate::printer::Printer;
 use crate::sys::{Kind, Meta, Seen, Sys};
 use anyhow::{anyhow, bail, Context, Result};
@@ -364,7 +363,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
              provision --dry-run`"
         );
     }
-    Ok(crate::app::EXIT_OK)
+    Ok(EXIT_OK)
 }
 
 #[cfg(test)]

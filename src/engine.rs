@@ -118,7 +118,7 @@ pub fn apply(sys: &Sys, ctx: &Ctx, change: &Change, journal: &mut Journal) -> Re
         bail!("cannot {}: {why}", change.summary);
     }
     journal.record(sys, ctx, change)?;
-    crate::fault::point("apply");
+    crate::sys::fault::point("apply");
     match &change.action {
         Action::WriteFile {
             path,

@@ -1,16 +1,15 @@
-//! blotctl as a library: the binary (`main.rs`) is a thin shell over [`app::run`]; tests and
+//! blotctl as a library: the binary (`main.rs`) is a thin shell over [`commands::exec`]; tests and
 //! fuzz targets reach the parsers from here.
 
 pub mod accounts;
-pub mod app;
 pub mod capture;
 pub mod chkconfig;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod ctx;
-pub mod deploy;
 pub mod engine;
-pub mod fault;
+pub mod failure;
 pub mod git;
 pub mod health;
 pub mod jobconf;
@@ -26,6 +25,8 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod rollback;
+pub mod run;
+pub mod settings;
 pub mod steps;
 pub mod sys;
 pub mod upstart;

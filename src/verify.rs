@@ -9,17 +9,13 @@
 //! What cannot be observed here (off the box: no init to ask, 127.0.0.1 is not the box;
 //! `--offline`: files only) is *not checked*: reported as skipped, never as passed.
 
-use crate::cli::VerifyArgs;
-use crate::config::Settings;
 use crate::jobconf::{self, Program};
 use crate::jobs::{self, InitState, Job};
-use crate::outcome::{Outcome, State, StepOutcome};
+use crate::outcome::{State, StepOutcome};
 use crate::plan::{Planned, Status};
-use crate::printer::Printer;
 use crate::steps::{self, Ctx};
-use crate::sys::Sys;
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -286,38 +282,4 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         )
     });
     checks
-}
-
-pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) -> Result<u8> {
-    let ctx = Ctx {
-        sys,
-        settings,
-        no_start: false,
-        offline: args.offline,
-    };
-    let failing = |r: &[StepOutcome]| r.iter().any(|c| c.state == State::Failed);
-    let wait = args.wait.unwrap_or(0);
-    let begun = Instant::now();
-    let deadline = jobs::deadline_after(Duration::from_secs(wait));
-    let results = {
-        let spinner = printer.spinner("checking");
-        let mut results = checks(&ctx);
-        if wait > 0 && failing(&results) {
-            drop(spinner);
-            let bar = printer.seconds_bar(wait, "waiting for the box to become healthy");
-            while failing(&results) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_secs(1));
-                bar.set_position(begun.elapsed().as_secs().min(wait));
-                let n = results.iter().filter(|c| c.state == State::Failed).count();
-                bar.set_message(format!("{n} check(s) failing"));
-                results = checks(&ctx);
-            }
-        }
-        results
-    };
-    let mut o = Outcome::new("verify", false);
-    o.steps = results;
-    crate::app::end_look(o, args.strict, printer, |o| {
-        crate::report::check_lines(&o.steps, printer.quiet())
-    })
 }

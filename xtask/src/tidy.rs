@@ -231,7 +231,8 @@ fn command_files_and_parsers_stay_small() {
     for (name, text) in modules() {
         let n = text.lines().count();
         let limit = match top(&name) {
-            "commands" => 120,
+            // Each command's own file (mod.rs dispatches).
+            "commands" if name != "commands" => 120,
             "upstart" => 900,
             _ => continue,
         };

@@ -1,0 +1,38 @@
+//! `blotctl restart JOB`: stop and start one job through upstart, through the run pipeline;
+//! a job it needs that is stopped is started first (`steps::restart`).
+
+use crate::cli::RestartArgs;
+use crate::config::Settings;
+use crate::printer::Printer;
+use crate::run::{self, Plan, Run, Start};
+use crate::steps::restart::Restart;
+use crate::sys::Sys;
+use anyhow::Result;
+
+pub fn run(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Printer) -> Result<u8> {
+    let restart = Restart {
+        job: args.job.job(),
+        always: true,
+    };
+    let run = Run {
+        start: Start {
+            command: "restart",
+            dry_run: args.dry_run,
+            confirm: None,
+            verb: "restart",
+            needs_root: "restart must run as root (git as the app user, upstart)",
+        },
+        strict: false,
+        no_start: false,
+        plan: Plan::Steps(vec![Box::new(restart)]),
+        // A restart leaves nothing to converge to.
+        replan: Some(Plan::Steps(Vec::new())),
+        then: None,
+        after: None,
+        undoes: None,
+        dry_what: "dry run".into(),
+        nothing: Some("nothing to do".into()),
+        done: "restarted".into(),
+    };
+    crate::report::finish(run::run(sys, settings, &run, printer)?, printer)
+}
