@@ -89,6 +89,26 @@ pub struct Run<'a> {
     pub done: String,
 }
 
+impl<'a> Run<'a> {
+    /// A run of `plan` that says `done` when it is done; the rest as most commands want it
+    /// (no `--strict`, jobs started, no second round, "dry run", nothing-to-do goes on).
+    pub fn new(start: Start, plan: Plan<'a>, done: impl Into<String>) -> Run<'a> {
+        Run {
+            start,
+            strict: false,
+            no_start: false,
+            plan,
+            replan: None,
+            then: None,
+            after: None,
+            undoes: None,
+            dry_what: "dry run".into(),
+            nothing: None,
+            done: done.into(),
+        }
+    }
+}
+
 /// [`start`], then [`go`].
 pub fn run(sys: &Sys, settings: &Settings, r: &Run, printer: Printer) -> Result<Ended> {
     let _lock = start(sys, settings, &r.start, printer)?;

@@ -31,26 +31,20 @@ pub fn run(sys: &Sys, settings: &Settings, args: &DeployArgs, printer: Printer) 
             .any(|p| p.plan.as_ref().is_ok_and(|pl| !pl.not_checked.is_empty()));
         unread.then(|| refresh_steps(None))
     };
+    let start = Start {
+        command: "deploy",
+        dry_run: args.dry_run,
+        confirm: None,
+        verb: "deploy",
+        needs_root: "deploy must run as root (git as the app user, upstart)",
+    };
     let run = Run {
-        start: Start {
-            command: "deploy",
-            dry_run: args.dry_run,
-            confirm: None,
-            verb: "deploy",
-            needs_root: "deploy must run as root (git as the app user, upstart)",
-        },
-        strict: false,
-        no_start: false,
-        plan: Plan::Steps(deploy_steps(args.restart)),
         // After applying, the checkout and the copies must be up to date (a forced
         // restart is not "left").
         replan: Some(Plan::Steps(deploy_steps(false))),
         then: Some(&second),
-        after: None,
-        undoes: None,
-        dry_what: "dry run".into(),
         nothing: Some("already up to date, nothing restarted".into()),
-        done: "deployed".into(),
+        ..Run::new(start, Plan::Steps(deploy_steps(args.restart)), "deployed")
     };
     crate::report::finish(run::run(sys, settings, &run, printer)?, printer)
 }

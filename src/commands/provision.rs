@@ -8,24 +8,18 @@ use crate::sys::Sys;
 use anyhow::Result;
 
 pub fn run(sys: &Sys, settings: &Settings, args: &ProvisionArgs, printer: Printer) -> Result<u8> {
+    let start = Start {
+        command: "provision",
+        dry_run: args.dry_run,
+        confirm: Some(args.yes),
+        verb: "provision",
+        needs_root: "provision must run as root to change the box",
+    };
     let run = Run {
-        start: Start {
-            command: "provision",
-            dry_run: args.dry_run,
-            confirm: Some(args.yes),
-            verb: "provision",
-            needs_root: "provision must run as root to change the box",
-        },
         strict: args.strict,
         no_start: args.no_start,
-        plan: Plan::Steps(crate::steps::all()),
-        replan: None,
-        then: None,
-        after: None,
-        undoes: None,
-        dry_what: "dry run".into(),
         nothing: Some("nothing to do, the box is as provisioned".into()),
-        done: "provisioned".into(),
+        ..Run::new(start, Plan::Steps(crate::steps::all()), "provisioned")
     };
     crate::report::finish(run::run(sys, settings, &run, printer)?, printer)
 }

@@ -10,29 +10,22 @@ use crate::sys::Sys;
 use anyhow::Result;
 
 pub fn run(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Printer) -> Result<u8> {
+    let start = Start {
+        command: "restart",
+        dry_run: args.dry_run,
+        confirm: None,
+        verb: "restart",
+        needs_root: "restart must run as root (git as the app user, upstart)",
+    };
     let restart = Restart {
         job: args.job.job(),
         always: true,
     };
     let run = Run {
-        start: Start {
-            command: "restart",
-            dry_run: args.dry_run,
-            confirm: None,
-            verb: "restart",
-            needs_root: "restart must run as root (git as the app user, upstart)",
-        },
-        strict: false,
-        no_start: false,
-        plan: Plan::Steps(vec![Box::new(restart)]),
         // A restart leaves nothing to converge to.
         replan: Some(Plan::Steps(Vec::new())),
-        then: None,
-        after: None,
-        undoes: None,
-        dry_what: "dry run".into(),
         nothing: Some("nothing to do".into()),
-        done: "restarted".into(),
+        ..Run::new(start, Plan::Steps(vec![Box::new(restart)]), "restarted")
     };
     crate::report::finish(run::run(sys, settings, &run, printer)?, printer)
 }

@@ -61,17 +61,16 @@ pub fn run(sys: &Sys, settings: &Settings, args: &RollbackArgs, printer: Printer
         journal::save(sys, &marked)
     };
     let run = Run {
-        start,
         strict: args.strict,
         no_start: true,
-        plan: Plan::Made(&plan_of),
-        replan: None,
-        then: None,
         after: Some(&mark),
         undoes: Some(target.run_id.clone()),
         dry_what: format!("rollback of {} (dry run)", target.run_id),
-        nothing: None,
-        done: format!("rolled back {}", target.run_id),
+        ..Run::new(
+            start,
+            Plan::Made(&plan_of),
+            format!("rolled back {}", target.run_id),
+        )
     };
     report::finish(run::go(sys, settings, &run, printer)?, printer)
 }
