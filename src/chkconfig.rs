@@ -1,13 +1,12 @@
-//! Pure parsers for chkconfig 1.3.49.3, which manages the SysV services of
-//! Amazon Linux AMI 2018.03.
+//! chkconfig 1.3.49.3, which manages the SysV services of Amazon Linux AMI 2018.03, as
+//! data.
 //!
-//! * [`parse_list_line`] / [`parse_list`] read `chkconfig --list [NAME]`.
-//! * [`classify_stderr`] turns chkconfig's error messages into an enum.
-//! * [`parse_header`] reads the `# chkconfig: - 85 15` line of an init script.
-//! * [`levels_from_links`] computes what `--list` would print from the
-//!   `rcN.d` link names, for trees chkconfig cannot be run on.
+//! * [`parse_header`] reads an init script as chkconfig does (does it "support chkconfig"?).
+//! * [`list_line`] is `chkconfig --list NAME` computed from what chkconfig reads (the init
+//!   script and the `rcN.d` link names), with its rules and its errors: blotctl observes
+//!   SysV state this way, with no spawn, and runs chkconfig only to change it.
 //!
-//! Nothing here does I/O: strings in, data out.
+//! Nothing here does I/O: bytes and names in, data out.
 
 use std::error::Error;
 use std::fmt;
@@ -18,13 +17,6 @@ pub struct ServiceLevels {
     pub name: String,
     /// `levels[n]` is true when the service is on in runlevel `n`.
     pub levels: [bool; 7],
-}
-
-impl ServiceLevels {
-    /// On in at least one runlevel.
-    pub fn any_on(&self) -> bool {
-        self.levels.contains(&true)
-    }
 }
 
 /// Reproduces chkconfig's line (without the newline): the name in
@@ -39,90 +31,6 @@ impl fmt::Display for ServiceLevels {
         }
         Ok(())
     }
-}
-
-pub use crate::output::ParseError;
-
-/// One `--list` line, without its newline. Strict: the name must be padded
-/// with spaces to exactly 15 bytes (longer names are not padded), followed
-/// by exactly `\t0:on|off` ... `\t6:on|off`.
-fn parse_line(line: &str) -> Result<ServiceLevels, &'static str> {
-    let mut fields = line.split('\t');
-    let padded = fields.next().unwrap_or_default();
-    let name = padded.trim_end_matches(' ');
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("bad service name");
-    }
-    if padded.len() != name.len().max(15) {
-        return Err("service name is not padded to 15 columns");
-    }
-    let mut levels = [false; 7];
-    for (level, slot) in levels.iter_mut().enumerate() {
-        let field = fields.next().ok_or("expected seven runlevel fields")?;
-        let (n, state) = field.split_once(':').ok_or("expected N:on or N:off")?;
-        if n != level.to_string() {
-            return Err("runlevels not in order 0-6");
-        }
-        *slot = match state {
-            "on" => true,
-            "off" => false,
-            _ => return Err("expected on or off"),
-        };
-    }
-    if fields.next().is_some() {
-        return Err("more than seven runlevel fields");
-    }
-    Ok(ServiceLevels {
-        name: name.to_string(),
-        levels,
-    })
-}
-
-/// Parse the stdout of `chkconfig --list NAME`: exactly one line. The final
-/// newline chkconfig prints may be missing (e.g. trimmed by the caller).
-pub fn parse_list_line(out: &str) -> Result<ServiceLevels, ParseError> {
-    let body = out.strip_suffix('\n').unwrap_or(out);
-    let mut lines = body.split('\n');
-    let first = lines.next().unwrap_or_default();
-    if let Some(second) = lines.next() {
-        return Err(ParseError {
-            program: "chkconfig",
-            line: 2,
-            text: second.to_string(),
-            reason: "expected exactly one line",
-        });
-    }
-    let reason = if first.is_empty() {
-        Err("no output")
-    } else {
-        parse_line(first)
-    };
-    reason.map_err(|reason| ParseError {
-        program: "chkconfig",
-        line: 1,
-        text: first.to_string(),
-        reason,
-    })
-}
-
-/// Parse the stdout of `chkconfig --list`: one line per service that has rc
-/// links (chkconfig sorts them by name; not checked here). Empty output, as
-/// on a tree with no links at all, is an empty list.
-///
-/// Only the SysV section is understood: with xinetd installed chkconfig
-/// appends an "xinetd based services:" section, which is reported as an error.
-pub fn parse_list(out: &str) -> Result<Vec<ServiceLevels>, ParseError> {
-    out.split_terminator('\n')
-        .enumerate()
-        .map(|(i, line)| {
-            parse_line(line).map_err(|reason| ParseError {
-                program: "chkconfig",
-                line: i + 1,
-                text: line.to_string(),
-                reason,
-            })
-        })
-        .collect()
 }
 
 /// What went wrong, from chkconfig's stderr.
@@ -160,98 +68,182 @@ impl fmt::Display for ChkconfigError {
 
 impl Error for ChkconfigError {}
 
-/// Classify chkconfig's stderr by its first non-empty line.
-pub fn classify_stderr(stderr: &str) -> ChkconfigError {
-    const NOT_REFERENCED: &str =
-        " supports chkconfig, but is not referenced in any runlevel (run 'chkconfig --add ";
-    let line = stderr
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim_end();
-    let service = line.strip_prefix("service ");
-    if let Some(name) = line
-        .strip_prefix("error reading information on service ")
-        .and_then(|r| r.strip_suffix(": No such file or directory"))
-    {
-        ChkconfigError::NoSuchService(name.to_string())
-    } else if let Some(name) = service.and_then(|r| r.strip_suffix(" does not support chkconfig")) {
-        ChkconfigError::NotSupported(name.to_string())
-    } else if let Some((name, _)) = service
-        .and_then(|r| r.split_once(NOT_REFERENCED))
-        .filter(|(name, tail)| tail.strip_suffix("')") == Some(*name))
-    {
-        ChkconfigError::NotReferenced(name.to_string())
-    } else {
-        ChkconfigError::Other(stderr.trim().to_string())
-    }
-}
-
 /// The `# chkconfig: LEVELS START STOP` header of an init script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// `-` (off everywhere after `--add`) or the runlevel digits, e.g. `2345`.
     pub levels: String,
     /// Start priority: the `nn` of `rcN.d/Snn<name>`.
-    pub start: u32,
+    pub start: i64,
     /// Stop priority: the `nn` of `rcN.d/Knn<name>`.
-    pub stop: u32,
+    pub stop: i64,
 }
 
-/// Find and parse the first `# chkconfig:` line (a `#` in column 0, then
-/// any blanks; fields separated by any spaces/tabs). `None` when there is no
-/// such line, or the first one is not `LEVELS START STOP` with LEVELS `-` or
-/// digits 0-6 and two non-negative integers (`02` is 2).
-///
-/// LSB `### BEGIN INIT INFO` blocks, which chkconfig also honours, are not
-/// read here.
-pub fn parse_header(script: &str) -> Option<Header> {
-    let args = script.lines().find_map(|line| {
-        line.strip_prefix('#')?
-            .trim_start_matches([' ', '\t'])
-            .strip_prefix("chkconfig:")
-    })?;
-    let mut fields = args.split([' ', '\t']).filter(|f| !f.is_empty());
-    let levels = fields.next()?;
-    let start = fields.next()?.parse().ok()?;
-    let stop = fields.next()?.parse().ok()?;
-    let levels_ok = levels == "-" || levels.bytes().all(|b| (b'0'..=b'6').contains(&b));
-    (levels_ok && fields.next().is_none()).then(|| Header {
-        levels: levels.to_string(),
+/// C's `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// What chkconfig 1.3.49.3 (`readServiceInfo`) makes of an init script: its header when
+/// the script "supports chkconfig", `None` when it prints `service X does not support
+/// chkconfig`. The rules, as the fake in `fixtures/bin/chkconfig` (held to the transcript)
+/// applies them: lines are scanned until both a `chkconfig:` and a `description:` were
+/// found; a line counts when, after any blanks, it starts with `#`, then any blanks, then
+/// the keyword. `chkconfig:` must be followed on its line by `LEVELS START STOP` and then
+/// the newline at once (`sscanf("%s %d %d%c")` with the `%c` a newline: a trailing blank,
+/// or no final newline, makes the script unsupported; the numbers may continue on the
+/// next lines, as blanks in a `sscanf` format match newlines); LEVELS is `-` or digits
+/// 0-6. `description:` needs some text after it on its line. LSB `### BEGIN INIT INFO`
+/// blocks are not read (neither does the fake).
+pub fn parse_header(script: &[u8]) -> Option<Header> {
+    let n = script.len();
+    let mut header: Option<Header> = None;
+    let mut described = false;
+    let mut pos = 0;
+    while pos < n && (header.is_none() || !described) {
+        let mut start = pos;
+        while start < n && is_c_space(script[start]) {
+            start += 1;
+        }
+        if start >= n {
+            break;
+        }
+        let end = script[start..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(n, |i| start + i);
+        pos = if end < n { end + 1 } else { n };
+        if script[start] != b'#' {
+            continue;
+        }
+        start += 1;
+        while start < end && is_c_space(script[start]) {
+            start += 1;
+        }
+        if start == end {
+            continue;
+        }
+        let line = &script[start..end];
+        if let Some(rest) = line.strip_prefix(b"chkconfig:") {
+            let skip = rest.iter().take_while(|b| is_c_space(**b)).count();
+            if skip == rest.len() {
+                return None;
+            }
+            header = Some(scan_header(&script[start + 10 + skip..])?);
+        } else if let Some(rest) = line.strip_prefix(b"description") {
+            if let Some(text) = rest.strip_prefix(b":") {
+                described |= text.iter().any(|b| !is_c_space(*b));
+            }
+        }
+    }
+    header.filter(|_| described)
+}
+
+/// `sscanf(text, "%s %d %d%c")` with the `%c` a newline, and LEVELS `-` or digits 0-6.
+fn scan_header(text: &[u8]) -> Option<Header> {
+    let mut i = 0;
+    let word = |i: &mut usize| {
+        let from = *i;
+        while *i < text.len() && !is_c_space(text[*i]) {
+            *i += 1;
+        }
+        &text[from..*i]
+    };
+    let blanks = |i: &mut usize| {
+        while *i < text.len() && is_c_space(text[*i]) {
+            *i += 1;
+        }
+    };
+    let number = |i: &mut usize| -> Option<i64> {
+        blanks(i);
+        let from = *i;
+        if *i < text.len() && matches!(text[*i], b'+' | b'-') {
+            *i += 1;
+        }
+        let digits = *i;
+        while *i < text.len() && text[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        if *i == digits {
+            return None;
+        }
+        std::str::from_utf8(&text[from..*i]).ok()?.parse().ok()
+    };
+    let levels = word(&mut i);
+    let start = number(&mut i)?;
+    let stop = number(&mut i)?;
+    if text.get(i) != Some(&b'\n') {
+        return None;
+    }
+    let levels_ok = levels == b"-" || levels.iter().all(|b| (b'0'..=b'6').contains(b));
+    (levels_ok && !levels.is_empty()).then(|| Header {
+        levels: String::from_utf8_lossy(levels).into_owned(),
         start,
         stop,
     })
 }
 
-/// Compute `chkconfig --list SERVICE` from link names found in rc0.d-rc6.d,
-/// given as `(runlevel, file name)`, e.g. `(3, "S85nginx")`.
+/// A service's state in runlevels 0-6 as its rc links make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runlevels {
+    /// What `chkconfig --list NAME` prints: a runlevel is on when the *first* of the
+    /// service's links there (chkconfig globs without sorting: directory order) is an `S`
+    /// link.
+    pub listed: ServiceLevels,
+    /// Where the box starts it at boot: `/etc/rc.d/rc` runs every `S` link of the runlevel,
+    /// whatever else is there. Differs from `listed` only when one runlevel holds both an
+    /// `S` and a `K` link of the service, which chkconfig itself never leaves.
+    pub at_boot: [bool; 7],
+}
+
+/// Exactly what `chkconfig --list NAME` answers, computed from what it reads: the init
+/// script `/etc/init.d/NAME` (`None`: there is none) and the names in `/etc/rc0.d` ..
+/// `/etc/rc6.d`, each directory in its own order (unsorted, as chkconfig's glob sees it).
 ///
-/// A link belongs to the service when its name is `S` or `K`, two digits,
-/// then exactly the service name (so `S20redis` is not `redis-server`'s). A
-/// runlevel is on when it has such an `S` link. `None` when the service has
-/// no `S`/`K` link anywhere: chkconfig's "not referenced in any runlevel".
-/// Entries for runlevels above 6 are ignored.
-pub fn levels_from_links(names: &[(u8, String)], service: &str) -> Option<ServiceLevels> {
-    let mut levels = [false; 7];
-    let mut referenced = false;
-    for (level, name) in names {
-        let Some(slot) = levels.get_mut(usize::from(*level)) else {
-            continue;
-        };
-        let b = name.as_bytes();
-        let ours = b.len() > 3
+/// A link belongs to the service when its name is `S` or `K`, two digits, then exactly
+/// the service name (the glob `[SK][0-9][0-9]NAME`; so `S20redis` is not
+/// `redis-server`'s). Errors are chkconfig's own, with its messages: no script (`error
+/// reading information on service X: No such file or directory`), an empty one (`...:
+/// Invalid argument`, mmap of nothing), no header ([`parse_header`]: `service X does not
+/// support chkconfig`), no link in any runlevel (`... is not referenced in any runlevel`).
+pub fn list_line(
+    name: &str,
+    script: Option<&[u8]>,
+    dirs: &[Vec<String>; 7],
+) -> Result<Runlevels, ChkconfigError> {
+    let script = script.ok_or_else(|| ChkconfigError::NoSuchService(name.into()))?;
+    if script.is_empty() {
+        return Err(ChkconfigError::Other(format!(
+            "error reading information on service {name}: Invalid argument"
+        )));
+    }
+    parse_header(script).ok_or_else(|| ChkconfigError::NotSupported(name.into()))?;
+    let ours = |entry: &&String| {
+        let b = entry.as_bytes();
+        b.len() > 3
             && matches!(b[0], b'S' | b'K')
             && b[1].is_ascii_digit()
             && b[2].is_ascii_digit()
-            && name[3..] == *service;
-        if ours {
-            referenced = true;
-            *slot |= b[0] == b'S';
-        }
+            && entry[3..] == *name
+    };
+    let mut listed = [false; 7];
+    let mut at_boot = [false; 7];
+    let mut referenced = false;
+    for (level, names) in dirs.iter().enumerate() {
+        let mut links = names.iter().filter(ours).peekable();
+        referenced |= links.peek().is_some();
+        listed[level] = links.peek().is_some_and(|l| l.starts_with('S'));
+        at_boot[level] = links.any(|l| l.starts_with('S'));
     }
-    referenced.then(|| ServiceLevels {
-        name: service.to_string(),
-        levels,
+    if !referenced {
+        return Err(ChkconfigError::NotReferenced(name.into()));
+    }
+    Ok(Runlevels {
+        listed: ServiceLevels {
+            name: name.into(),
+            levels: listed,
+        },
+        at_boot,
     })
 }
 
@@ -260,8 +252,6 @@ mod tests {
     use super::*;
 
     const ALL_OFF: [bool; 7] = [false; 7];
-    const ON_2345: [bool; 7] = [false, false, true, true, true, true, false];
-    const ON_345: [bool; 7] = [false, false, false, true, true, true, false];
 
     fn svc(name: &str, levels: [bool; 7]) -> ServiceLevels {
         ServiceLevels {
@@ -270,257 +260,33 @@ mod tests {
         }
     }
 
-    // --- --list output from the transcript -------------------------------
-
-    /// `chkconfig --list` after `monit off` and `--level 2 nginx off`.
-    const LIST_1: &str = "\
-memcached      \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off
-monit          \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off
-nginx          \t0:off\t1:off\t2:off\t3:on\t4:on\t5:on\t6:off
-redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off
-";
-
-    /// `chkconfig --list` at the end (monit was `--del`eted, so it is gone).
-    const LIST_2: &str = "\
-memcached      \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off
-nginx          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off
-redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off
-";
-
+    /// chkconfig's `%-15s`: longer names are not padded; padding counts bytes.
     #[test]
-    fn transcript_full_lists() {
+    fn display_is_chkconfigs_line() {
+        let on_345 = [false, false, false, true, true, true, false];
         assert_eq!(
-            parse_list(LIST_1).unwrap(),
-            vec![
-                svc("memcached", ALL_OFF),
-                svc("monit", ALL_OFF),
-                svc("nginx", ON_345),
-                svc("redis", ON_2345),
-            ]
+            svc("nginx", on_345).to_string(),
+            "nginx          \t0:off\t1:off\t2:off\t3:on\t4:on\t5:on\t6:off"
         );
         assert_eq!(
-            parse_list(LIST_2).unwrap(),
-            vec![
-                svc("memcached", ALL_OFF),
-                svc("nginx", ON_2345),
-                svc("redis", ON_2345)
-            ]
-        );
-        // The very first `chkconfig --list` (no links yet) printed nothing.
-        assert_eq!(parse_list("").unwrap(), vec![]);
-    }
-
-    #[test]
-    fn transcript_single_lines() {
-        let nginx_off =
-            parse_list_line("nginx          \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off\n")
-                .unwrap();
-        assert_eq!(nginx_off, svc("nginx", ALL_OFF));
-        assert!(!nginx_off.any_on());
-        let redis =
-            parse_list_line("redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n")
-                .unwrap();
-        assert_eq!(redis, svc("redis", ON_2345));
-        assert!(redis.any_on());
-        let nginx_on =
-            parse_list_line("nginx          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n")
-                .unwrap();
-        assert_eq!(nginx_on.levels, ON_2345);
-    }
-
-    #[test]
-    fn display_round_trips() {
-        for list in [LIST_1, LIST_2] {
-            let rendered: String = parse_list(list)
-                .unwrap()
-                .iter()
-                .map(|s| format!("{s}\n"))
-                .collect();
-            assert_eq!(rendered, list);
-        }
-        let long = svc("elastic-network-interfaces", ON_345);
-        assert_eq!(
-            long.to_string(),
+            svc("elastic-network-interfaces", on_345).to_string(),
             "elastic-network-interfaces\t0:off\t1:off\t2:off\t3:on\t4:on\t5:on\t6:off"
         );
-    }
-
-    /// Found by `cargo xtask fuzz` (chkconfig): a non-ASCII name is padded to 15 bytes
-    /// by chkconfig's `%-15s` and by the parser, but Display padded it to 15 characters.
-    #[test]
-    fn display_pads_non_ascii_names_to_15_bytes() {
-        let line = "caf\u{e9}-\u{20a9}      \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off";
+        let line = svc("caf\u{e9}-\u{20a9}", ALL_OFF).to_string();
         assert_eq!(line.split('\t').next().unwrap().len(), 15);
-        assert_eq!(parse_list_line(line).unwrap().to_string(), line);
-    }
-
-    // --- odd names and malformed lines -----------------------------------
-
-    #[test]
-    fn long_names_are_not_padded() {
-        let line = "elastic-network-interfaces\t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n";
-        assert_eq!(
-            parse_list_line(line).unwrap().name,
-            "elastic-network-interfaces"
-        );
-        // Exactly 15 bytes: no padding either.
-        let line = "abcdefghijklmno\t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off";
-        assert_eq!(parse_list_line(line).unwrap().name, "abcdefghijklmno");
-        // A long name padded anyway is not what chkconfig prints.
-        let line = "elastic-network-interfaces \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off";
-        assert!(parse_list_line(line).is_err());
-    }
-
-    #[test]
-    fn missing_newline_is_accepted() {
-        let line = "redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off";
-        assert_eq!(parse_list_line(line).unwrap(), svc("redis", ON_2345));
-        assert_eq!(parse_list(line).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn malformed_lines_are_rejected() {
-        let cases = [
-            (
-                "redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on",
-                "expected seven runlevel fields",
-            ),
-            (
-                "redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\t7:off",
-                "more than seven runlevel fields",
-            ),
-            (
-                "redis          \t0:off\t1:off\t2:maybe\t3:on\t4:on\t5:on\t6:off",
-                "expected on or off",
-            ),
-            (
-                "redis          \t0:off\t1:off\t2:On\t3:on\t4:on\t5:on\t6:off",
-                "expected on or off",
-            ),
-            (
-                "redis          \t1:off\t0:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "runlevels not in order 0-6",
-            ),
-            (
-                "redis          \t0 off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "expected N:on or N:off",
-            ),
-            (
-                "redis\t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "service name is not padded to 15 columns",
-            ),
-            (
-                "redis           \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "service name is not padded to 15 columns",
-            ),
-            (
-                "               \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "bad service name",
-            ),
-            (
-                "my service     \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off",
-                "bad service name",
-            ),
-            (
-                "redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\r",
-                "expected on or off",
-            ),
-            (
-                "redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\t",
-                "more than seven runlevel fields",
-            ),
-            ("", "no output"),
-        ];
-        for (line, reason) in cases {
-            let err = parse_list_line(line).unwrap_err();
-            assert_eq!((err.line, err.text.as_str(), err.reason), (1, line, reason));
-        }
-    }
-
-    #[test]
-    fn list_line_wants_exactly_one_line() {
-        let err = parse_list_line(LIST_2).unwrap_err();
-        assert_eq!((err.line, err.reason), (2, "expected exactly one line"));
-        assert!(err.text.starts_with("nginx"));
-        assert_eq!(parse_list_line("\n").unwrap_err().reason, "no output");
-    }
-
-    #[test]
-    fn list_errors_name_the_line() {
-        let out = format!("{LIST_2}\nxinetd based services:\n\tchargen-dgram:\toff\n");
-        let err = parse_list(&out).unwrap_err();
-        assert_eq!((err.line, err.text.as_str()), (4, ""));
-        let err = parse_list("redis          \t0:off\ngarbage\n").unwrap_err();
-        assert_eq!(err.line, 1);
-        assert_eq!(
-            err.to_string(),
-            "chkconfig output line 1: expected seven runlevel fields: \"redis          \\t0:off\""
-        );
-    }
-
-    // --- errors ----------------------------------------------------------
-
-    #[test]
-    fn classify_transcript_errors() {
-        use ChkconfigError::*;
-        let cases = [
-            (
-                "error reading information on service nosuchsvc: No such file or directory\n",
-                NoSuchService("nosuchsvc".into()),
-            ),
-            ("service noheader does not support chkconfig\n", NotSupported("noheader".into())),
-            (
-                "service monit supports chkconfig, but is not referenced in any runlevel (run 'chkconfig --add monit')\n",
-                NotReferenced("monit".into()),
-            ),
-            (
-                "only one runlevel may be specified for a chkconfig query\n",
-                Other("only one runlevel may be specified for a chkconfig query".into()),
-            ),
-            ("", Other(String::new())),
-            (
-                "error reading information on service x: Permission denied\n",
-                Other("error reading information on service x: Permission denied".into()),
-            ),
-            (
-                "service a supports chkconfig, but is not referenced in any runlevel (run 'chkconfig --add b')\n",
-                Other("service a supports chkconfig, but is not referenced in any runlevel (run 'chkconfig --add b')".into()),
-            ),
-        ];
-        for (stderr, want) in cases {
-            let got = classify_stderr(stderr);
-            assert_eq!(got, want, "{stderr:?}");
-            if !matches!(got, Other(_)) {
-                assert_eq!(format!("{got}\n"), stderr, "Display reproduces the message");
-            }
-        }
-        let usage = "chkconfig version 1.3.49.3 - Copyright (C) 1997-2000 Red Hat, Inc.\n\
-                     This may be freely redistributed under the terms of the GNU Public License.\n\
-                     \n\
-                     usage:   chkconfig [--list] [--type <type>] [name]\n";
-        assert!(matches!(classify_stderr(usage), Other(s) if s.starts_with("chkconfig version")));
     }
 
     // --- headers ---------------------------------------------------------
 
-    /// Headers of the packaged scripts in /etc/rc.d/init.d (verbatim).
+    /// The packaged scripts of the fixture box (what `/etc/init.d/NAME` holds on the box).
     const NGINX_SCRIPT: &str =
-        "#!/bin/sh\n#\n# nginx - this script starts and stops the nginx daemon\n#\n\
-        # chkconfig:   - 85 15\n\
-        # description:  Nginx is an HTTP(S) server, HTTP(S) reverse \\\n\
-        #               proxy and IMAP/POP3 proxy server\n\
-        # processname: nginx\n";
+        include_str!("../fixtures/boxes/amazon-linux-2018.03/etc/rc.d/init.d/nginx");
     const REDIS_SCRIPT: &str =
-        "#!/bin/sh\n#\n# redis        init file for starting up the redis daemon\n#\n\
-        # chkconfig:   - 20 80\n\
-        # description: Starts and stops the redis daemon.\n";
-    const MONIT_SCRIPT: &str = "#!/bin/bash\n#\n# Init file for Monit system monitor\n\
-        # Written by Stewart Adam <s.adam@diffingo.com>\n\
-        # based on script by Dag Wieers <dag@wieers.com>.\n#\n\
-        # chkconfig: - 98 02\n\
-        # description: Utility for monitoring services on a Unix system\n";
+        include_str!("../fixtures/boxes/amazon-linux-2018.03/etc/rc.d/init.d/redis");
+    const MONIT_SCRIPT: &str =
+        include_str!("../fixtures/boxes/amazon-linux-2018.03/etc/rc.d/init.d/monit");
 
-    fn header(levels: &str, start: u32, stop: u32) -> Option<Header> {
+    fn header(levels: &str, start: i64, stop: i64) -> Option<Header> {
         Some(Header {
             levels: levels.into(),
             start,
@@ -528,142 +294,298 @@ redis          \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off
         })
     }
 
+    fn parsed(script: &str) -> Option<Header> {
+        parse_header(script.as_bytes())
+    }
+
     #[test]
     fn packaged_script_headers() {
-        assert_eq!(parse_header(NGINX_SCRIPT), header("-", 85, 15));
-        assert_eq!(parse_header(REDIS_SCRIPT), header("-", 20, 80));
-        assert_eq!(parse_header(MONIT_SCRIPT), header("-", 98, 2));
+        assert_eq!(parsed(NGINX_SCRIPT), header("-", 85, 15));
+        assert_eq!(parsed(REDIS_SCRIPT), header("-", 20, 80));
+        assert_eq!(parsed(MONIT_SCRIPT), header("-", 98, 2));
     }
 
     #[test]
     fn header_variants() {
+        const DESC: &str = "# description: a service\n";
+        let with = |line: &str| parsed(&format!("{line}{DESC}"));
+        assert_eq!(with("#chkconfig:2345 55 25\n"), header("2345", 55, 25));
         assert_eq!(
-            parse_header("#chkconfig:2345 55 25\n"),
-            header("2345", 55, 25)
-        );
-        assert_eq!(
-            parse_header("#\t chkconfig:\t345\t\t10 90  \n"),
+            with("#\t chkconfig:\t345\t\t10 90\n"),
             header("345", 10, 90)
         );
-        assert_eq!(parse_header("# chkconfig: - 85 15"), header("-", 85, 15));
-        // The first chkconfig line decides.
+        // Blanks before the `#` are skipped; the numbers may go on on the next lines
+        // (a blank in a sscanf format matches newlines); signs are sscanf's.
+        assert_eq!(with("   # chkconfig: - 85 15\n"), header("-", 85, 15));
+        assert_eq!(with("# chkconfig: -\n 85\n15\n"), header("-", 85, 15));
+        assert_eq!(with("# chkconfig: - +85 -15\n"), header("-", 85, -15));
+        // The description may come first.
         assert_eq!(
-            parse_header("# chkconfig: 35 1 2\n# chkconfig: - 3 4\n"),
+            parsed(&format!("{DESC}# chkconfig: 35 1 2\n")),
+            header("35", 1, 2)
+        );
+        // Until both are found, a later chkconfig line replaces an earlier one; once both
+        // are found the rest is not read.
+        assert_eq!(
+            with("# chkconfig: 35 1 2\n# chkconfig: - 3 4\n"),
+            header("-", 3, 4)
+        );
+        assert_eq!(
+            parsed(&format!("{DESC}# chkconfig: 35 1 2\n# chkconfig: - 3 4\n")),
             header("35", 1, 2)
         );
         for bad in [
             "",
             "#!/bin/sh\necho hi\n",
-            "  # chkconfig: - 85 15\n",
             "echo # chkconfig: - 85 15\n",
             "# chkconfig - 85 15\n",
             "# chkconfig: - 85\n",
             "# chkconfig: - 85 15 extra\n",
+            "# chkconfig: - 85 15 \n",
             "# chkconfig: 2347 85 15\n",
             "# chkconfig: on 85 15\n",
-            "# chkconfig: - 85 -15\n",
             "# chkconfig: - eighty 15\n",
             "# chkconfig:\n",
+            "# chkconfig:   \n",
             "# CHKCONFIG: - 85 15\n",
         ] {
-            assert_eq!(parse_header(bad), None, "{bad:?}");
+            assert_eq!(with(bad), None, "{bad:?}");
+        }
+        // No final newline after the numbers: `%c` reads nothing.
+        assert_eq!(parsed(&format!("{DESC}# chkconfig: - 85 15")), None);
+        // A header without a description (or an empty one) does not support chkconfig.
+        assert_eq!(parsed("# chkconfig: - 85 15\n"), None);
+        assert_eq!(parsed("# chkconfig: - 85 15\n# description:   \n"), None);
+        assert_eq!(parsed("# chkconfig: - 85 15\n# description(de): x\n"), None);
+        // A malformed chkconfig line before the description stops the scan.
+        assert_eq!(
+            parsed("# chkconfig: x\n# chkconfig: - 1 2\n# description: d\n"),
+            None
+        );
+    }
+
+    // --- rc links: chkconfig --list computed from the links --------------
+
+    /// The real transcript, replayed: each box state it shows (the link listings it prints,
+    /// and the two changes it makes after them that `chkconfig` documents: `nginx on` makes
+    /// nginx's links in runlevels 2-5 `S85nginx`, `--del monit` removes monit's), and what
+    /// link reading computes for each `chkconfig --list [NAME]` in it, against what the real
+    /// chkconfig printed: stdout, stderr and exit code, byte for byte.
+    #[test]
+    fn link_reading_agrees_with_the_real_transcript() {
+        let transcript = include_str!("../fixtures/transcripts/chkconfig-1.3.49.3.txt");
+        let steps = transcript_steps(transcript);
+        let scripts: Vec<(&str, String)> = vec![
+            (
+                "memcached",
+                "#!/bin/sh\n# chkconfig: - 55 45\n# description: memcached\n".into(),
+            ),
+            ("monit", MONIT_SCRIPT.into()),
+            ("nginx", NGINX_SCRIPT.into()),
+            (
+                "noheader",
+                "#!/bin/sh\n# noheader - no chkconfig line here\necho hi\n".into(),
+            ),
+            ("redis", REDIS_SCRIPT.into()),
+        ];
+        let mut state: Option<[Vec<String>; 7]> = Some(Default::default());
+        let mut listings = transcript_link_listings(transcript).into_iter();
+        let mut compared = 0;
+        for (cmd, stdout, stderr, code) in &steps {
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            match words.as_slice() {
+                ["chkconfig", "--list", rest @ ..] => {
+                    let dirs = state.as_ref().expect("a known box state");
+                    let (out, err, exit) = simulated_list(&scripts, dirs, rest.first().copied());
+                    assert_eq!(
+                        (out.as_str(), err.as_str(), exit),
+                        (stdout.as_str(), stderr.as_str(), *code),
+                        "`{cmd}`"
+                    );
+                    compared += 1;
+                }
+                // A command that failed changed nothing.
+                _ if *code != 0 => {}
+                // Listings follow these in the transcript: the state is the listing.
+                ["chkconfig", "--level", "2", "nginx", "off"] | ["chkconfig", "nginx", "off"] => {
+                    state = Some(listings.next().expect("a link listing"));
+                }
+                ["chkconfig", "nginx", "on"] => {
+                    let dirs = state.as_mut().expect("state");
+                    for names in &mut dirs[2..=5] {
+                        names.retain(|n| !n.ends_with("nginx"));
+                        names.push("S85nginx".into());
+                    }
+                }
+                ["chkconfig", "--del", "monit"] => {
+                    for names in state.as_mut().expect("state").iter_mut() {
+                        names.retain(|n| !n.ends_with("monit"));
+                    }
+                }
+                // Adds and other changes before the first listing: no state until then.
+                ["chkconfig", "--add", _] | ["chkconfig", "monit", "off"] => state = None,
+                _ => {}
+            }
+        }
+        assert_eq!(compared, 9, "every --list of the transcript compared");
+        assert!(listings.next().is_none(), "every listing used");
+    }
+
+    /// `chkconfig --list [NAME]` on a box with these init scripts (sorted by name, as
+    /// chkconfig lists them) and links: stdout, stderr, exit code.
+    fn simulated_list(
+        scripts: &[(&str, String)],
+        dirs: &[Vec<String>; 7],
+        name: Option<&str>,
+    ) -> (String, String, i32) {
+        let script = |n: &str| {
+            scripts
+                .iter()
+                .find(|(s, _)| *s == n)
+                .map(|(_, t)| t.as_bytes())
+        };
+        match name {
+            Some(n) => match list_line(n, script(n), dirs) {
+                Ok(l) => (format!("{}\n", l.listed), String::new(), 0),
+                Err(e) => (String::new(), format!("{e}\n"), 1),
+            },
+            None => {
+                let mut out = String::new();
+                for (n, text) in scripts {
+                    match list_line(n, Some(text.as_bytes()), dirs) {
+                        Ok(l) => out.push_str(&format!("{}\n", l.listed)),
+                        // `--list` skips what it cannot list.
+                        Err(ChkconfigError::NotSupported(_) | ChkconfigError::NotReferenced(_)) => {
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (out, String::new(), 0)
+            }
         }
     }
 
-    // --- rc links --------------------------------------------------------
-
-    /// The rc?.d links shown in the transcript before `chkconfig nginx off`.
-    const LINKS_BEFORE: &str = "\
-rc0.d/K01monit rc0.d/K15nginx rc0.d/K15redis rc0.d/K45memcached
-rc1.d/K01monit rc1.d/K15nginx rc1.d/K15redis rc1.d/K45memcached
-rc2.d/K01monit rc2.d/K15nginx rc2.d/K45memcached rc2.d/S85redis
-rc3.d/K01monit rc3.d/K45memcached rc3.d/S85nginx rc3.d/S85redis
-rc4.d/K01monit rc4.d/K45memcached rc4.d/S85nginx rc4.d/S85redis
-rc5.d/K01monit rc5.d/K45memcached rc5.d/S85nginx rc5.d/S85redis
-rc6.d/K01monit rc6.d/K15nginx rc6.d/K15redis rc6.d/K45memcached";
-
-    /// ... and after it: nginx's S85 links became K15.
-    const LINKS_AFTER: &str = "\
-rc0.d/K01monit rc0.d/K15nginx rc0.d/K15redis rc0.d/K45memcached
-rc1.d/K01monit rc1.d/K15nginx rc1.d/K15redis rc1.d/K45memcached
-rc2.d/K01monit rc2.d/K15nginx rc2.d/K45memcached rc2.d/S85redis
-rc3.d/K01monit rc3.d/K15nginx rc3.d/K45memcached rc3.d/S85redis
-rc4.d/K01monit rc4.d/K15nginx rc4.d/K45memcached rc4.d/S85redis
-rc5.d/K01monit rc5.d/K15nginx rc5.d/K45memcached rc5.d/S85redis
-rc6.d/K01monit rc6.d/K15nginx rc6.d/K15redis rc6.d/K45memcached";
-
-    /// `rcN.d/NAME` words into `(N, NAME)` pairs.
-    fn links(listing: &str) -> Vec<(u8, String)> {
-        listing
-            .split_whitespace()
-            .map(|w| {
-                let (dir, name) = w.split_once('/').unwrap();
-                (dir.as_bytes()[2] - b'0', name.to_string())
-            })
-            .collect()
+    /// The transcript's `$ cmd` steps: command, stdout, stderr, exit code (`cat -A` undone).
+    fn transcript_steps(text: &str) -> Vec<(String, String, String, i32)> {
+        let decode = |l: &str| {
+            let l = l.strip_suffix('$').unwrap_or(l);
+            format!("{}\n", l.replace("^I", "\t"))
+        };
+        let mut steps = Vec::new();
+        let mut lines = text.lines();
+        while let Some(l) = lines.next() {
+            let Some(cmd) = l.strip_prefix("$ ") else {
+                continue;
+            };
+            assert_eq!(lines.next(), Some("--- stdout (cat -A):"));
+            let (mut out, mut err, mut in_err) = (String::new(), String::new(), false);
+            let code = loop {
+                let l = lines.next().expect("the step's end");
+                if l == "--- stderr (cat -A):" {
+                    in_err = true;
+                } else if let Some(c) = l.strip_prefix("--- exit code: ") {
+                    break c.parse().unwrap();
+                } else if in_err {
+                    err.push_str(&decode(l));
+                } else {
+                    out.push_str(&decode(l));
+                }
+            };
+            steps.push((cmd.to_string(), out, err, code));
+        }
+        steps
     }
 
-    #[test]
-    fn links_reproduce_the_transcript_lists() {
-        let before = links(LINKS_BEFORE);
-        let listed: Vec<_> = ["memcached", "monit", "nginx", "redis"]
-            .iter()
-            .map(|s| levels_from_links(&before, s).unwrap())
-            .collect();
-        assert_eq!(listed, parse_list(LIST_1).unwrap());
-        let after = links(LINKS_AFTER);
-        assert_eq!(
-            levels_from_links(&after, "nginx"),
-            Some(svc("nginx", ALL_OFF))
-        );
-        assert_eq!(
-            levels_from_links(&after, "redis"),
-            Some(svc("redis", ON_2345))
-        );
+    /// Each `### rc?.d symlinks (...)` listing: the names in rc0.d .. rc6.d.
+    fn transcript_link_listings(text: &str) -> Vec<[Vec<String>; 7]> {
+        let mut out = Vec::new();
+        let mut lines = text.lines();
+        while let Some(l) = lines.next() {
+            if !l.starts_with("### rc?.d symlinks") {
+                continue;
+            }
+            let mut dirs: [Vec<String>; 7] = Default::default();
+            for l in lines.by_ref().take_while(|l| !l.is_empty()) {
+                let (dir, rest) = l.split_once('/').unwrap();
+                let (name, target) = rest.split_once(" -> ").unwrap();
+                assert_eq!(target, format!("../init.d/{}", &name[3..]));
+                let level = usize::from(dir.as_bytes()[2] - b'0');
+                dirs[level].push(name.to_string());
+            }
+            out.push(dirs);
+        }
+        out
+    }
+
+    fn dirs(entries: &[(usize, &str)]) -> [Vec<String>; 7] {
+        let mut d: [Vec<String>; 7] = Default::default();
+        for (level, name) in entries {
+            d[*level].push(name.to_string());
+        }
+        d
     }
 
     #[test]
     fn names_must_match_exactly() {
-        let before = links(LINKS_BEFORE);
-        assert_eq!(levels_from_links(&before, "redis-server"), None);
-        assert_eq!(levels_from_links(&before, "redi"), None);
-        assert_eq!(levels_from_links(&before, "nosuchsvc"), None);
-        let server = vec![
-            (3, "S20redis-server".to_string()),
-            (0, "K80redis-server".to_string()),
-        ];
-        assert_eq!(levels_from_links(&server, "redis"), None);
+        let d = dirs(&[
+            (3, "S20redis-server"),
+            (0, "K80redis-server"),
+            (3, "S5redis"),
+        ]);
+        let script = Some(REDIS_SCRIPT.as_bytes());
+        assert_eq!(
+            list_line("redis", script, &d),
+            Err(ChkconfigError::NotReferenced("redis".into()))
+        );
         let on3 = [false, false, false, true, false, false, false];
         assert_eq!(
-            levels_from_links(&server, "redis-server"),
-            Some(svc("redis-server", on3))
+            list_line("redis-server", script, &d).unwrap().listed,
+            svc("redis-server", on3)
+        );
+        let odd = dirs(&[
+            (3, "Sxxredis"),
+            (3, "s20redis"),
+            (3, "S20redis~"),
+            (3, "S20"),
+            (3, "README"),
+        ]);
+        assert_eq!(
+            list_line("redis", script, &odd),
+            Err(ChkconfigError::NotReferenced("redis".into()))
         );
     }
 
     #[test]
-    fn odd_link_names_are_ignored() {
-        let odd: Vec<(u8, String)> = [
-            (3, "S5redis"),   // one digit
-            (3, "Sxxredis"),  // not digits
-            (3, "s20redis"),  // lower case
-            (3, "S20redis~"), // trailing junk
-            (3, "S20"),       // no name
-            (3, "README"),
-            (7, "S20redis"), // no runlevel 7
-        ]
-        .into_iter()
-        .map(|(l, n)| (l, n.to_string()))
-        .collect();
-        assert_eq!(levels_from_links(&odd, "redis"), None);
-        // A K link alone is "referenced", all off.
-        let k_only = vec![(0, "K80redis".to_string())];
+    fn errors_come_before_links() {
+        let d = dirs(&[(3, "S20redis")]);
         assert_eq!(
-            levels_from_links(&k_only, "redis"),
-            Some(svc("redis", ALL_OFF))
+            list_line("redis", None, &d),
+            Err(ChkconfigError::NoSuchService("redis".into()))
         );
-        // S and K in the same runlevel: the S link makes it on.
-        let both = vec![(3, "K80redis".to_string()), (3, "S20redis".to_string())];
-        assert!(levels_from_links(&both, "redis").unwrap().levels[3]);
-        assert_eq!(levels_from_links(&[], "redis"), None);
+        assert_eq!(
+            list_line("redis", Some(b"#!/bin/sh\n"), &d),
+            Err(ChkconfigError::NotSupported("redis".into()))
+        );
+        assert_eq!(
+            list_line("redis", Some(b""), &d).unwrap_err().to_string(),
+            "error reading information on service redis: Invalid argument"
+        );
+    }
+
+    /// chkconfig lists a runlevel by the first of the service's links there, in directory
+    /// order; the box starts the service in every runlevel that has an S link.
+    #[test]
+    fn the_first_link_decides_the_listing_any_s_link_the_boot() {
+        let script = Some(REDIS_SCRIPT.as_bytes());
+        let k_only = list_line("redis", script, &dirs(&[(0, "K80redis")])).unwrap();
+        assert_eq!(k_only.listed, svc("redis", ALL_OFF));
+        assert_eq!(k_only.at_boot, ALL_OFF);
+        let k_first =
+            list_line("redis", script, &dirs(&[(3, "K80redis"), (3, "S20redis")])).unwrap();
+        assert!(!k_first.listed.levels[3]);
+        assert!(k_first.at_boot[3]);
+        let s_first =
+            list_line("redis", script, &dirs(&[(3, "S20redis"), (3, "K80redis")])).unwrap();
+        assert!(s_first.listed.levels[3] && s_first.at_boot[3]);
     }
 }

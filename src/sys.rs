@@ -795,9 +795,19 @@ impl Sys {
         }
     }
 
-    /// Names in a directory (links resolved inside the root to reach it, as programs on
-    /// the box do); `None` when it does not exist.
+    /// Names in a directory, sorted (links resolved inside the root to reach it, as
+    /// programs on the box do); `None` when it does not exist.
     pub fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>> {
+        let mut names = self.list_dir_unsorted(box_path)?;
+        if let Some(n) = names.as_mut() {
+            n.sort();
+        }
+        Ok(names)
+    }
+
+    /// [`Sys::list_dir`] in the directory's own order (what `readdir`, and so an unsorted
+    /// glob, sees: chkconfig decides by the first of a service's links).
+    pub fn list_dir_unsorted(&self, box_path: &str) -> Result<Option<Vec<String>>> {
         self.saw(box_path, Seen::Listed);
         let Some(fd) = self.open_dir(box_path, Links::InRoot)? else {
             return Ok(None);
@@ -815,7 +825,6 @@ impl Sys {
                 names.push(name.into_owned());
             }
         }
-        names.sort();
         Ok(Some(names))
     }
 

@@ -1,16 +1,16 @@
 //! chkconfig: the SysV services redis, nginx and monit must be off in every runlevel, so
 //! that only upstart starts them.
 //!
-//! With `chkconfig` on PATH its answers are used (`--list NAME`); without it (a dry run in
-//! CI under `--root`), or under `--offline`, the state is read from `<root>/etc/rcN.d`, the
-//! data chkconfig itself reads, and the change is reported but cannot be applied.
+//! Their state is read as chkconfig reads it, with no spawn: the init script
+//! `/etc/init.d/NAME` and the links in `/etc/rc0.d` .. `/etc/rc6.d`, with chkconfig's own
+//! rules and errors ([`crate::chkconfig::list_line`], held to the real transcript). A
+//! service is off when no runlevel starts it at boot; `chkconfig NAME off` is the one way
+//! it is changed (the engine runs it), so without chkconfig on PATH the change is reported
+//! but cannot be applied.
 
 use super::{Ctx, Step};
-use crate::chkconfig::{
-    classify_stderr, levels_from_links, parse_list_line, ChkconfigError, ServiceLevels,
-};
+use crate::chkconfig::{list_line, ChkconfigError, Runlevels, ServiceLevels};
 use crate::plan::{Action, Change, StepPlan};
-use crate::sys::command_failure;
 use anyhow::{anyhow, Result};
 
 pub struct Chkconfig;
@@ -21,7 +21,7 @@ pub enum Found {
     /// The init script is not there (or does not support chkconfig).
     Absent(String),
     /// Its runlevels.
-    Levels(ServiceLevels),
+    Levels(Runlevels),
 }
 
 /// The services and the init script names to try for each.
@@ -40,70 +40,54 @@ pub fn services_of(settings: &crate::config::Settings) -> Vec<String> {
     out
 }
 
-/// Whether chkconfig is asked (else the rc links are read: `--offline`, or no chkconfig).
-fn chkconfig_here(ctx: &Ctx) -> bool {
-    !ctx.offline && ctx.sys.which("chkconfig").is_some()
-}
-
-/// Find a service's real init script name and its runlevels.
+/// Find a service's real init script name (the first candidate with an `/etc/init.d`
+/// script) and its runlevels, as `chkconfig --list NAME` would tell them.
 pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
-    let mut name = None;
+    let mut found = None;
     for c in candidates {
-        if ctx.sys.meta(&format!("/etc/rc.d/init.d/{c}"))?.is_some() {
-            name = Some(c.clone());
+        if let Some(script) = ctx.sys.read(&format!("/etc/init.d/{c}"))? {
+            found = Some((c.clone(), script));
             break;
         }
     }
-    let Some(name) = name else {
+    let Some((name, script)) = found else {
         return Ok(Found::Absent(format!(
-            "not installed (no /etc/rc.d/init.d/{})",
+            "not installed (no /etc/init.d/{})",
             candidates.join(" or ")
         )));
     };
-    if chkconfig_here(ctx) {
-        let argv = ["chkconfig", "--list", name.as_str()];
-        let out = ctx.sys.query(&argv)?;
-        if out.success() {
-            return parse_list_line(&out.stdout)
-                .map(Found::Levels)
-                .map_err(|e| {
-                    anyhow!(
-                        "cannot understand `{}`: {e} (it printed {:?})",
-                        argv.join(" "),
-                        out.stdout
-                    )
-                });
-        }
-        return match classify_stderr(&out.stderr) {
-            ChkconfigError::NoSuchService(_) => Ok(Found::Absent(format!("{name}: not installed"))),
-            ChkconfigError::NotSupported(_) => Ok(Found::Absent(format!(
-                "{name}: init script does not support chkconfig"
-            ))),
-            ChkconfigError::NotReferenced(_) => Ok(Found::Levels(ServiceLevels {
+    let mut dirs: [Vec<String>; 7] = Default::default();
+    for (level, names) in dirs.iter_mut().enumerate() {
+        let dir = format!("/etc/rc{level}.d");
+        *names = ctx.sys.list_dir_unsorted(&dir)?.ok_or_else(|| {
+            anyhow!(
+                "{dir} does not exist, so chkconfig cannot tell (nor change) which runlevels \
+                 {name} starts in; restore the /etc/rcN.d -> rc.d/rcN.d links"
+            )
+        })?;
+    }
+    match list_line(&name, Some(&script), &dirs) {
+        Ok(levels) => Ok(Found::Levels(levels)),
+        Err(ChkconfigError::NotSupported(_)) => Ok(Found::Absent(format!(
+            "{name}: init script does not support chkconfig"
+        ))),
+        // No link in any runlevel: nothing starts it at boot.
+        Err(ChkconfigError::NotReferenced(_)) => Ok(Found::Levels(Runlevels {
+            listed: ServiceLevels {
                 name,
                 levels: [false; 7],
-            })),
-            ChkconfigError::Other(_) => Err(anyhow!("{}", command_failure(&argv, &out))),
-        };
+            },
+            at_boot: [false; 7],
+        })),
+        Err(e) => Err(anyhow!(
+            "{e} (reading /etc/init.d/{name} as chkconfig does)"
+        )),
     }
-    let mut links = Vec::new();
-    for level in 0..=6u8 {
-        let dir = format!("/etc/rc{level}.d");
-        let names = ctx.sys.list_dir(&dir)?.ok_or_else(|| {
-            anyhow!("{dir} does not exist: cannot tell which runlevels {name} starts in")
-        })?;
-        links.extend(names.into_iter().map(|n| (level, n)));
-    }
-    Ok(Found::Levels(levels_from_links(&links, &name).unwrap_or(
-        ServiceLevels {
-            name,
-            levels: [false; 7],
-        },
-    )))
 }
 
-fn on_levels(l: &ServiceLevels) -> String {
-    l.levels
+/// Runlevels as `2,3,4,5`.
+fn levels_text(levels: &[bool; 7]) -> String {
+    levels
         .iter()
         .enumerate()
         .filter(|(_, on)| **on)
@@ -118,7 +102,7 @@ impl Step for Chkconfig {
     }
 
     fn plan(&self, ctx: &Ctx, _earlier: &[Change]) -> Result<StepPlan> {
-        let have_chkconfig = chkconfig_here(ctx);
+        let can_change = ctx.sys.which("chkconfig").is_some();
         let mut changes = Vec::new();
         let mut notes = Vec::new();
         let mut absent = 0;
@@ -128,21 +112,31 @@ impl Step for Chkconfig {
                     absent += 1;
                     notes.push(format!("{label}: {why}"));
                 }
-                Found::Levels(l) if l.any_on() => {
-                    let c = Change::new(
+                Found::Levels(l) if l.at_boot.contains(&true) => {
+                    let name = &l.listed.name;
+                    let why = if l.listed.levels == l.at_boot {
+                        format!("on in runlevels {}", levels_text(&l.at_boot))
+                    } else {
                         format!(
-                            "chkconfig {} off (on in runlevels {})",
-                            l.name,
-                            on_levels(&l)
-                        ),
+                            "an S link starts it at boot in runlevels {}, though chkconfig \
+                             lists it on in {}",
+                            levels_text(&l.at_boot),
+                            match levels_text(&l.listed.levels) {
+                                t if t.is_empty() => "none".to_string(),
+                                t => t,
+                            }
+                        )
+                    };
+                    let c = Change::new(
+                        format!("chkconfig {name} off ({why})"),
                         Action::ChkconfigOff {
-                            service: l.name.clone(),
+                            service: name.clone(),
                         },
                     );
-                    changes.push(if have_chkconfig {
+                    changes.push(if can_change {
                         c
                     } else {
-                        c.blocked("chkconfig is not run here (the state was read from /etc/rcN.d)")
+                        c.blocked("chkconfig is not on PATH here, so this cannot be changed")
                     });
                 }
                 Found::Levels(_) => {}
@@ -164,49 +158,31 @@ mod tests {
     use crate::steps::check::check;
     use expect_test::expect;
 
-    const ON: &str = "\t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n";
-
     #[test]
-    fn sysv_services_off_as_chkconfig_lists_them() {
+    fn sysv_services_off_as_their_links_say() {
+        // The fixture box: each service has S links in 2-5 (chkconfig NAME on).
         check(
             &Chkconfig,
             |b, _| {
-                b.on_path("chkconfig")
-                    .answer(
-                        "chkconfig --list redis",
-                        0,
-                        &format!("redis          {ON}"),
-                        "",
-                    )
-                    .answer(
-                        "chkconfig --list nginx",
-                        0,
-                        &format!("nginx          {ON}"),
-                        "",
-                    )
-                    .answer(
-                        "chkconfig --list monit",
-                        0,
-                        "monit          \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off\n",
-                        "",
-                    );
+                b.on_path("chkconfig");
             },
             expect![[r#"
             - chkconfig redis off (on in runlevels 2,3,4,5)
             - chkconfig nginx off (on in runlevels 2,3,4,5)
+            - chkconfig monit off (on in runlevels 2,3,4,5)
         "#]],
         );
-        // Without chkconfig (a copy of the box), the rc links say the same.
+        // Without chkconfig the state is the same; it cannot be changed.
         check(
             &Chkconfig,
             |_, _| {},
             expect![[r#"
             - chkconfig redis off (on in runlevels 2,3,4,5)
-              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+              blocked: chkconfig is not on PATH here, so this cannot be changed
             - chkconfig nginx off (on in runlevels 2,3,4,5)
-              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+              blocked: chkconfig is not on PATH here, so this cannot be changed
             - chkconfig monit off (on in runlevels 2,3,4,5)
-              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+              blocked: chkconfig is not on PATH here, so this cannot be changed
         "#]],
         );
     }

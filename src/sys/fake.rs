@@ -263,6 +263,11 @@ impl Look for FakeBox {
         ))
     }
 
+    /// The fake box keeps no directory order of its own: sorted.
+    fn list_dir_unsorted(&self, box_path: &str) -> Result<Option<Vec<String>>> {
+        self.list_dir(box_path)
+    }
+
     fn read_link(&self, box_path: &str) -> Result<Option<String>> {
         Ok(match self.node(box_path) {
             Some((Node::Link(t), _)) => Some(t.clone()),

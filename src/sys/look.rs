@@ -24,6 +24,7 @@ pub trait Look {
     /// `lstat`.
     fn meta(&self, box_path: &str) -> Result<Option<Meta>>;
     fn list_dir(&self, box_path: &str) -> Result<Option<Vec<String>>>;
+    fn list_dir_unsorted(&self, box_path: &str) -> Result<Option<Vec<String>>>;
     fn read_link(&self, box_path: &str) -> Result<Option<String>>;
     /// Who other than root could change what is at `box_path`.
     fn nonroot_writer(&self, box_path: &str) -> Result<Option<String>>;
@@ -78,6 +79,9 @@ impl Look for Sys {
     }
     fn list_dir(&self, p: &str) -> Result<Option<Vec<String>>> {
         Sys::list_dir(self, p)
+    }
+    fn list_dir_unsorted(&self, p: &str) -> Result<Option<Vec<String>>> {
+        Sys::list_dir_unsorted(self, p)
     }
     fn read_link(&self, p: &str) -> Result<Option<String>> {
         Sys::read_link(self, p)

@@ -2,9 +2,9 @@
 //! (default 20), one after the other, and fail if any of them crashes.
 //!
 //! The targets (`fuzz/fuzz_targets/*.rs`) cover every parser blotctl has: sudoers, hosts,
-//! `chkconfig --list` and its errors, `initctl list/status` and its errors, the upstart
-//! job-file lint, the config file and environment, the redis config and the nginx upstream
-//! check. Each asserts properties (round trips, idempotence), not only "no panic".
+//! chkconfig's init script header and rc link reading, `initctl list/status` and its errors,
+//! the upstart job-file lint, the config file and environment, the redis config and the
+//! nginx upstream check. Each asserts properties (round trips, idempotence), not only "no panic".
 //!
 //! - cargo-fuzz (pinned) is installed on first use with `cargo install --locked --root
 //!   <cache>/cargo`, the xtask cache `dist` uses (`$BLOTCTL_XTASK_CACHE`, else
