@@ -25,7 +25,7 @@
 //! In the same run, pyinfra applies the same desired state on copies of the same box with
 //! the same fakes, beside blotctl: its dry run and its converged re-run, with blotctl's
 //! ratio to each (bench/pyinfra.rs; the deploy and pinned requirements live in
-//! `xtask/bench/pyinfra/`, pyinfra in a venv in the xtask cache, made on first use).
+//! `xtask/bench/pyinfra/`, pyinfra in a venv under `target/bench`, made on first use).
 //!
 //! Everything goes to `target/bench/report.md`; the raw traces, floors and hyperfine
 //! exports stay beside it. Goals are reported, never asserted; what the comparison rests on
@@ -447,17 +447,23 @@ fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
         &redis_conf,
         text.replace("\nport 6379\n", &format!("\nport {}\n", ports.redis)),
     )?;
-    // nginx's upstream is the app: blotctl refuses a blot_port nginx does not send to.
+    // nginx's upstream is the app, and it listens on nginx_port: blotctl refuses a
+    // blot_port nginx does not send to, and an nginx_port nginx does not listen on.
     let nginx_conf = boxdir.join("var/www/blot/config/nginx.conf");
-    let text = std::fs::read_to_string(&nginx_conf)?;
-    let upstream = "server 127.0.0.1:8080;";
-    if text.matches(upstream).count() != 1 {
-        bail!("the fixture checkout's config/nginx.conf has no one `{upstream}` upstream any more");
+    let mut text = std::fs::read_to_string(&nginx_conf)?;
+    for (from, to) in [
+        ("server 127.0.0.1:8080;", format!("server 127.0.0.1:{};", ports.blot)),
+        (
+            "listen 80 default_server;",
+            format!("listen 127.0.0.1:{} default_server;", ports.nginx),
+        ),
+    ] {
+        if text.matches(from).count() != 1 {
+            bail!("the fixture checkout's config/nginx.conf has no one `{from}` any more");
+        }
+        text = text.replace(from, &to);
     }
-    std::fs::write(
-        &nginx_conf,
-        text.replace(upstream, &format!("server 127.0.0.1:{};", ports.blot)),
-    )?;
+    std::fs::write(&nginx_conf, text)?;
     Ok(())
 }
 
