@@ -16,7 +16,7 @@
 //! `~/.cache/blotctl-xtask`, holding
 //! - `cargo/bin/cargo-zigbuild` (`cargo install --locked --root`, pinned version);
 //! - `venv/` with the PyPI package `ziglang` (pinned; Debian's Python refuses a global
-//!   `pip install`; `cargo xtask bench` keeps its pyinfra in `venv-pyinfra/` beside it);
+//!   `pip install`);
 //! - `zig/` and `zigbuild/`: zig's and cargo-zigbuild's own caches;
 //! - `target-zig-<zig version>/`: the cargo target dir of this build, so a fresh clone reuses
 //!   the compiled dependencies. It is keyed by the zig version because cargo does not notice

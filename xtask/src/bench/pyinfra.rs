@@ -6,9 +6,10 @@
 //! redis-host-settings, monit.rc, the logrotate file), `Defaults requiretty` commented out,
 //! the hosts line, the log files, the sysctl line, `chkconfig NAME off` for the three SysV
 //! services, `initctl reload-configuration` when a job file changed, the four jobs started.
-//! pyinfra (pinned in `xtask/bench/pyinfra/requirements.txt`) lives in a venv in the xtask
-//! cache, made on first use. It runs with its `@local` connector inside a private mount
-//! namespace (`box-users.sh`: the box's users, `BLOTCTL_ROOT` for the deploy and the fakes).
+//! pyinfra (pinned in `xtask/bench/pyinfra/requirements.txt`) lives in a venv under
+//! `target/bench/venv-pyinfra`, made on first use. It runs with its `@local` connector
+//! inside a private mount namespace (`box-users.sh`: the box's users, `BLOTCTL_ROOT` for
+//! the deploy and the fakes).
 //!
 //! Two rows, each timed by one hyperfine run beside blotctl doing the same on the same box:
 //!
@@ -43,7 +44,8 @@ pub(super) struct Pyinfra {
     src: PathBuf,
 }
 
-/// The venv with the pinned pyinfra, made on first use (in the xtask cache, beside dist's).
+/// The venv with the pinned pyinfra, made on first use: `target/bench/venv-pyinfra`, so it
+/// goes with the checkout (a `cargo clean` removes it).
 pub(super) fn install(root: &Path) -> Result<Pyinfra> {
     let src = root.join("xtask/bench/pyinfra");
     let requirements = std::fs::read_to_string(src.join("requirements.txt"))?;
@@ -52,7 +54,7 @@ pub(super) fn install(root: &Path) -> Result<Pyinfra> {
         .find_map(|l| l.trim().strip_prefix("pyinfra=="))
         .context("xtask/bench/pyinfra/requirements.txt pins no pyinfra==VERSION")?
         .to_string();
-    let cache = crate::dist::cache_dir()?;
+    let cache = root.join("target/bench");
     std::fs::create_dir_all(&cache)?;
     let python = crate::pip_install_pinned(
         &cache,
@@ -503,7 +505,7 @@ pub(super) fn render_section(s: &mut String, py: &Pyinfra, rows: &[Compared]) {
          afterwards (contents, modes, owners, inodes, mtimes, ctimes; but for the pid \
          blotctl's real runs write into its run lock).\n\n\
          How pyinfra runs here: installed from PyPI with every dependency pinned \
-         (`xtask/bench/pyinfra/requirements.txt`) into a venv in the xtask cache; its `sh -c` \
+         (`xtask/bench/pyinfra/requirements.txt`) into a venv under `target/bench`; its `sh -c` \
          commands find the fakes first on PATH; `box-users.sh` runs it in a private mount \
          namespace with the box's /etc/passwd and /etc/group bound over this machine's (so \
          `chown ec2-user` and `stat` see the box's uid 500) and `BLOTCTL_ROOT` naming the \
