@@ -1221,7 +1221,7 @@ impl Sys {
         let (name, text, argv) = wrap(dir.path());
         write(name, text.as_bytes(), 0o700)?;
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        self.run(&argv)
+        self.ask(&argv)
     }
 
     /// Validate candidate files the way a program on the box would read them together:
@@ -1267,7 +1267,7 @@ impl Sys {
         let mut full: Vec<String> = argv.iter().map(|a| a.replace("{dir}", &prefix)).collect();
         full.push(main);
         let full: Vec<&str> = full.iter().map(String::as_str).collect();
-        let mut out = self.run(&full)?;
+        let mut out = self.ask(&full)?;
         out.stdout = out.stdout.replace(&prefix, "");
         out.stderr = out.stderr.replace(&prefix, "");
         Ok(out)
@@ -1298,6 +1298,12 @@ impl Sys {
         let out = self.capture(argv, None)?;
         self.remembered().insert(key, out.clone());
         Ok(out)
+    }
+
+    /// Run a command that reads and changes nothing on the box (a validator on a private
+    /// copy, `git show`): remembered [`Sys::query`] answers stay, as the box is unchanged.
+    pub fn ask(&self, argv: &[&str]) -> Result<Output> {
+        self.capture(argv, None)
     }
 
     /// Start a new observation: the next [`Sys::query`] asks again. The engine calls this

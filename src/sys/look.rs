@@ -111,7 +111,7 @@ impl Look for Sys {
         Sys::query(self, argv)
     }
     fn ask(&self, argv: &[&str]) -> Result<Output> {
-        Sys::run(self, argv)
+        Sys::ask(self, argv)
     }
     fn forget(&self) {
         Sys::forget(self)
