@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::ctx::Ctx;
 use crate::sys::{command_failure, Sys};
 use crate::upstart::{
-    classify_stderr, lint_job, parse_list, parse_status, InitctlError, JobFile, JobStatus,
+    classify_stderr, lint_job, parse_list, InitctlError, JobFile, JobStatus,
 };
 use anyhow::{anyhow, bail, Result};
 use std::time::{Duration, Instant};
@@ -309,8 +309,8 @@ pub fn deadline_after(d: Duration) -> Instant {
 }
 
 /// `initctl start JOB` ("already running" is success: upstart chains our jobs), then wait
-/// until it is start/running with a process, and still is after a settle time (a job whose
-/// process dies at once shows start/running first, FACTS.md).
+/// until it is start/running with a live process. Whether it stays so is the run's one
+/// shared stability window ([`hold`]), after every job is up.
 pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
     let argv = ["initctl", "start", job];
     let out = sys.run(&argv)?;
@@ -322,43 +322,65 @@ pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
         }
     }
     let timeout = Duration::from_secs(ctx.settings.start_timeout);
-    let settle = Duration::from_millis(ctx.settings.start_settle_ms);
     let begun = Instant::now();
-    let mut last;
-    let mut gone;
-    let mut running_since: Option<Instant> = None;
     loop {
         if sys.interrupted().is_some() {
             bail!("interrupted while waiting for {job} to run");
         }
-        let argv = ["initctl", "status", job];
-        let out = sys.run(&argv)?;
-        if !out.success() {
-            bail!("{}", command_failure(&argv, &out));
-        }
-        last = out.stdout.trim_end().to_string();
-        let status = parse_status(&out.stdout)
-            .map_err(|e| anyhow!("cannot understand `initctl status {job}`: {e}"))?;
-        let alive = status.is_running() && status.pid.is_some_and(|p| sys.process_exists(p));
-        // upstart 0.6.5 goes on saying start/running for a job whose tracked process died.
-        gone = status.pid.filter(|_| status.is_running() && !alive);
-        if alive {
-            if running_since.get_or_insert_with(Instant::now).elapsed() >= settle {
-                return Ok(());
-            }
-        } else {
-            running_since = None;
+        let life = life(sys, &list_now(sys)?, job);
+        if let Life::Alive(_) = life {
+            return Ok(());
         }
         if begun.elapsed() >= timeout {
-            break;
+            return Err(not_up(ctx, job, &life, &format!("within {}s", timeout.as_secs())));
         }
-        std::thread::sleep(Duration::from_millis(100).min(settle.max(Duration::from_millis(10))));
+        std::thread::sleep(TICK);
     }
-    let seen = match gone {
-        Some(pid) => format!(
+}
+
+/// How often a wait looks at upstart again: one `initctl list` for all jobs each time.
+const TICK: Duration = Duration::from_millis(100);
+
+/// One fresh `initctl list` (never a remembered answer: a wait must see change).
+fn list_now(sys: &Sys) -> Result<Vec<JobStatus>> {
+    let argv = ["initctl", "list"];
+    let out = sys.run(&argv)?;
+    if !out.success() {
+        bail!("{}", command_failure(&argv, &out));
+    }
+    parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))
+}
+
+/// What one look shows of a job.
+enum Life {
+    /// start/running, and its process exists.
+    Alive(u32),
+    /// Its line, when it does not run with a live process: upstart 0.6.5 goes on saying
+    /// start/running for a job whose tracked process died (`Some(pid)`, that process).
+    Down(String, Option<u32>),
+}
+
+fn life(sys: &Sys, list: &[JobStatus], job: &str) -> Life {
+    let Some(s) = list
+        .iter()
+        .find(|s| s.name == job && s.instance.is_none())
+    else {
+        return Life::Down(format!("{job} is not in `initctl list`"), None);
+    };
+    match s.pid.filter(|_| s.is_running()) {
+        Some(pid) if sys.process_exists(pid) => Life::Alive(pid),
+        gone => Life::Down(s.to_string(), gone),
+    }
+}
+
+/// A job that is not up as it should be: what upstart says, and where its output went.
+fn not_up(ctx: &Ctx, job: &str, life: &Life, when: &str) -> anyhow::Error {
+    let seen = match life {
+        Life::Down(last, Some(pid)) => format!(
             "upstart still says `{last}`, but process {pid}, the one it tracks, no longer exists"
         ),
-        None => format!("last status: {last}"),
+        Life::Down(last, None) => format!("last status: {last}"),
+        Life::Alive(pid) => format!("it runs again, as a new process {pid} (it was restarted)"),
     };
     let output = Job::named(job).map_or(Vec::new(), |j| j.output(ctx.settings));
     let whereto = if output.is_empty() {
@@ -366,11 +388,42 @@ pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
     } else {
         format!("; the job's output went to {}", output.join(" and "))
     };
-    Err(anyhow!(
-        "job {job} did not stay start/running within {}s: {seen}{whereto} (upstart logs how \
-         its process ended to /var/log/messages)",
-        timeout.as_secs()
-    ))
+    anyhow!(
+        "job {job} did not stay start/running {when}: {seen}{whereto} (upstart logs how its \
+         process ended to /var/log/messages)"
+    )
+}
+
+/// The run's one stability window, after every job it started is up: for
+/// `start_settle_ms`, one `initctl list` per tick, and each of `jobs` must keep running
+/// with the same live process. A job that dies a moment after "start/running" (sudo under
+/// `Defaults requiretty`, FACTS.md) is caught here, whichever job it is.
+pub fn hold(sys: &Sys, ctx: &Ctx, jobs: &[String]) -> Result<()> {
+    let settle = Duration::from_millis(ctx.settings.start_settle_ms);
+    let begun = Instant::now();
+    let mut first: Vec<Option<u32>> = vec![None; jobs.len()];
+    loop {
+        if sys.interrupted().is_some() {
+            bail!("interrupted while waiting for {} to stay up", jobs.join(", "));
+        }
+        let list = list_now(sys)?;
+        for (job, first) in jobs.iter().zip(first.iter_mut()) {
+            let life = life(sys, &list, job);
+            let same = match life {
+                Life::Alive(pid) => *first.get_or_insert(pid) == pid,
+                Life::Down(..) => false,
+            };
+            if !same {
+                let when = format!("for {}ms after it started", settle.as_millis());
+                return Err(not_up(ctx, job, &life, &when));
+            }
+        }
+        let left = settle.saturating_sub(begun.elapsed());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(TICK.min(left));
+    }
 }
 
 #[cfg(test)]

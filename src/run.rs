@@ -479,7 +479,50 @@ fn apply_all(
         let err = stopped(&applied, journal, stop, None);
         return (applied, Err(err));
     }
+    // Every job this round started is up: one stability window for all of them.
+    let started = started_jobs(planned.iter().flat_map(|p| p.changes()));
+    if !started.is_empty() {
+        spinner.set_message(format!("checking that {} stay up", started.join(", ")));
+        if let Err(e) = crate::jobs::hold(sys, ctx, &started) {
+            if let Some(stop) = sys.interrupted() {
+                let err = stopped(&applied, journal, stop, None);
+                return (applied, Err(err));
+            }
+            let last = planned.iter().rposition(|p| {
+                p.changes().iter().any(|c| !started_jobs(std::iter::once(c)).is_empty())
+            });
+            applied.failed = last.map(|i| (i, format!("{e:#}")));
+            return (applied, Err(e.context("after starting the jobs; fix the cause and run again")));
+        }
+    }
     (applied, Ok(()))
+}
+
+/// The jobs these changes start, with those upstart starts or restarts with them, in start
+/// order.
+fn started_jobs<'c>(changes: impl Iterator<Item = &'c crate::plan::Change>) -> Vec<String> {
+    use crate::jobs::Job;
+    use crate::plan::Action;
+    let mut names: Vec<String> = Vec::new();
+    for c in changes {
+        let (job, with): (&str, &[String]) = match &c.action {
+            Action::StartJob { job } => (job, &[]),
+            Action::RestartJob {
+                job, dependents, ..
+            } => (job, dependents),
+            _ => continue,
+        };
+        names.push(job.to_string());
+        names.extend(with.iter().cloned());
+        if let Some(j) = Job::named(job) {
+            names.extend(j.chained().into_iter().map(|j| j.name().to_string()));
+        }
+    }
+    Job::ALL
+        .into_iter()
+        .map(|j| j.name().to_string())
+        .filter(|j| names.contains(j))
+        .collect()
 }
 
 /// A change whose command ran but whose wait was given up when the run was interrupted:

@@ -44,6 +44,8 @@ SITE_LINE = "127.0.0.1   blot.im www.blot.im"
 SYSV_SERVICES = ["redis", "nginx", "monit"]
 JOBS = ["redis", "blot", "nginx", "monit"]
 MODES = {"/etc/monit.rc": "700"}
+# Blot's configs in its checkout (config/), copied to /etc/blot.
+BLOT_CONFIGS = ["nginx.conf", "nginx/proxy.conf", "redis.conf"]
 
 ROOT = os.environ.get("BLOTCTL_ROOT", "")
 if (
@@ -108,6 +110,20 @@ for f in rendered:
     if f["path"].startswith("/etc/init/"):
         jobs_changed.append(op)
 
+# Root-owned copies of Blot's own configs, which the jobs run (the checkout is the app
+# user's): its nginx.conf with what it includes, and its redis.conf.
+for d in ["/etc/blot", "/etc/blot/nginx"]:
+    files.directory(name=f"{d}/", path=box(d), user="root", group="root", mode="755")
+for conf in BLOT_CONFIGS:
+    files.put(
+        name=f"/etc/blot/{conf}",
+        src=box(f"{APP_DIR}/config/{conf}"),
+        dest=box(f"/etc/blot/{conf}"),
+        user="root",
+        group="root",
+        mode="644",
+    )
+
 files.line(
     name="hosts: the site's names on 127.0.0.1",
     path=box("/etc/hosts"),
@@ -121,7 +137,14 @@ files.directory(
     group=APP_USER,
     mode="755",
 )
-for log in ["app.log", "sys.log", "monit.log"]:
+files.directory(
+    name="root's log directory for nginx and monit",
+    path=box("/var/log/blot"),
+    user="root",
+    group="root",
+    mode="755",
+)
+for log in ["app.log", "sys.log"]:
     files.file(
         name=f"log file {log}",
         path=box(f"{APP_DIR}/logs/{log}"),
