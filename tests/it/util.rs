@@ -159,14 +159,9 @@ impl<'b> Cmd<'b> {
     /// after when it runs on a box.
     pub fn run(&mut self) -> Run {
         let before = self.on.map(TestBox::run_fingerprint);
-        let out = self
-            .cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", command_line(&self.cmd)));
-        let mut run = Run::new(&self.cmd, out);
+        let mut run = self.cmd.run();
         if let (Some(b), Some(before)) = (self.on, before) {
-            run.changed = Some(changed_paths(&before, &b.run_fingerprint()));
+            run.changed = Some(before.and_then(|a| Ok(differing(&a, &b.run_fingerprint()?))));
         }
         run
     }
@@ -381,18 +376,6 @@ fn command_line(cmd: &Command) -> String {
         line.push_str(&word(a));
     }
     line
-}
-
-/// `path: before -> after` for every path whose description differs.
-fn changed_paths(
-    before: &Result<BTreeMap<String, String>, String>,
-    after: &Result<BTreeMap<String, String>, String>,
-) -> Result<Vec<String>, String> {
-    let (a, b) = match (before, after) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Err(e.clone()),
-    };
-    Ok(differing(a, b))
 }
 
 /// The keys whose values differ, as `key: before -> after` (each side cut at 80
