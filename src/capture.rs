@@ -18,12 +18,11 @@
 //! and put there whole (renamed, or a tarball created exclusively, mode 0600), or not at
 //! all.
 
-use crate::app::UsageError;
 use crate::config::{Settings, DEFAULT_CONFIG};
+use crate::ctx::Ctx;
+use crate::failure::{kinded, ErrorKind, UsageError, EXIT_OK};
 use crate::outcome::Outcome;
-use crate::outcome::{kinded, ErrorKind};
 use crate::printer::Printer;
-use crate::steps::Ctx;
 use crate::sys::{Kind, Meta, Seen, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -282,7 +281,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         offline: true,
     };
     sys.record();
-    let planned = crate::engine::plan_all(&ctx, &crate::steps::all());
+    let planned = crate::steps::plan_all(&ctx, &crate::steps::all());
     // A step that could not read the box stopped reading there: what it would have read
     // next is not recorded, so a capture would be incomplete and plan falsely in CI.
     let unreadable: Vec<String> = planned
@@ -364,7 +363,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
              provision --dry-run`"
         );
     }
-    Ok(crate::app::EXIT_OK)
+    Ok(EXIT_OK)
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub struct Cli {
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto",
           hide_possible_values = true, help_heading = GLOBAL)]
-    pub color: crate::printer::ColorChoice,
+    pub color: ColorChoice,
 
     /// Print only what changes, would change or fails, and the summary: no progress, no
     /// lines for steps that are ok, absent or skipped, no notes, no passing checks.
@@ -60,7 +60,7 @@ pub struct Cli {
 
     // --host, --hosts-file, --parallel, --binary (src/remote.rs).
     #[command(flatten)]
-    pub remote: crate::remote::RemoteArgs,
+    pub remote: RemoteArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -107,11 +107,10 @@ const LOCAL_ONLY: &[&str] = &["config", "init", "completions", "render", "captur
 /// The command line as parsed, helped and completed: the derived one, help wrapped at
 /// (at most) 100 columns, the remote options hidden where they do not apply.
 pub fn command() -> clap::Command {
-    let remote: Vec<clap::Arg> =
-        crate::remote::RemoteArgs::augment_args(clap::Command::new("remote"))
-            .get_arguments()
-            .map(|a| a.clone().global(false).hide(true))
-            .collect();
+    let remote: Vec<clap::Arg> = RemoteArgs::augment_args(clap::Command::new("remote"))
+        .get_arguments()
+        .map(|a| a.clone().global(false).hide(true))
+        .collect();
     let mut cmd = Cli::command().max_term_width(100).after_help(format!(
         "Examples:
   blotctl provision --dry-run --root ./box   show what would change, change nothing
@@ -126,7 +125,7 @@ Each command's --help lists the codes it can end with."
         cmd = cmd.mut_subcommand(name, |sc| sc.args(remote.iter().cloned()));
     }
     // `completions` prints a shell script: it has no document, so --json and --format are
-    // hidden there (and, given anyway, a usage error: app::check_format).
+    // hidden there (and, given anyway, a usage error: commands::check_format).
     let formats: Vec<clap::Arg> = cmd
         .get_arguments()
         .filter(|a| ["json", "format"].contains(&a.get_id().as_str()))
@@ -135,10 +134,10 @@ Each command's --help lists the codes it can end with."
     cmd.mut_subcommand("completions", |sc| sc.args(formats))
 }
 
-/// Parse the process's arguments (help, version and usage errors are `Err`).
-pub fn parse() -> Result<Cli, clap::Error> {
+/// Parse a command line, its program name first (help, version and usage errors are `Err`).
+pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
     let mut cmd = command();
-    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let matches = cmd.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
@@ -295,7 +294,7 @@ Exit status:
     Render {
         /// The file to print; all when omitted.
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(
-            crate::steps::templates::RENDERED))]
+            crate::steps::RENDERED))]
         name: Option<String>,
     },
     /// Fast-forward the app checkout as the app user, then restart blot (idempotent).
@@ -410,12 +409,13 @@ pub enum JobName {
 }
 
 impl JobName {
-    pub fn as_str(self) -> &'static str {
+    pub fn job(self) -> crate::jobs::Job {
+        use crate::jobs::Job;
         match self {
-            JobName::Redis => "redis",
-            JobName::Blot => "blot",
-            JobName::Nginx => "nginx",
-            JobName::Monit => "monit",
+            JobName::Redis => Job::Redis,
+            JobName::Blot => Job::Blot,
+            JobName::Nginx => Job::Nginx,
+            JobName::Monit => Job::Monit,
         }
     }
 }
@@ -477,4 +477,44 @@ pub struct RollbackArgs {
     /// or restart runs.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The options that make blotctl act on other hosts. Global: they may follow the command.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Remote boxes (over ssh)")]
+pub struct RemoteArgs {
+    /// Run on [USER@]HOST over ssh (repeatable): upload the portable blotctl, run it there as root.
+    #[arg(long = "host", global = true, value_name = "[USER@]HOST")]
+    pub hosts: Vec<String>,
+    /// Read the hosts from FILE, one per line (`#` starts a comment).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
+    /// At most N hosts at once.
+    #[arg(long, global = true, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallel: u32,
+    /// The blotctl to upload [default: this one if it is the portable build, else target/dist/blotctl].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// (tests) `HOST=DIR`: run on HOST with `--root DIR`.
+    #[arg(long, global = true, hide = true, value_name = "HOST=DIR")]
+    pub remote_root: Vec<String>,
+    /// (tests) `KEY=VALUE` in the remote blotctl's environment (e.g. PATH with fakes first).
+    #[arg(long, global = true, hide = true, value_name = "KEY=VALUE")]
+    pub remote_env: Vec<String>,
+}
+
+impl RemoteArgs {
+    /// Whether hosts were given: then the command goes to `crate::remote`.
+    pub fn active(&self) -> bool {
+        !self.hosts.is_empty() || self.hosts_file.is_some()
+    }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where the default config file lives on the box (resolved under `--root`).
-pub const DEFAULT_CONFIG: &str = "/etc/blotctl.toml";
+pub const DEFAULT_CONFIG: &str = crate::paths::CONFIG;
 
 /// The value of `node`, `nginx_config` and `redis_config` that lets blotctl find it on the
 /// box (see each setting).
@@ -391,7 +391,7 @@ impl Settings {
                 ),
             )?;
         }
-        for (other, what) in crate::steps::fixed_paths() {
+        for (other, what) in crate::paths::FIXED {
             if rc == other {
                 invalid(
                     &["monit_rc"],

@@ -1,61 +1,14 @@
-//! The engine: plans every step, and is the only place that applies changes.
-//!
-//! `provision --dry-run`, `provision` and `verify` all start from [`plan_all`]. A real run
-//! applies only after every step planned without error and nothing is blocked (so a bad
-//! input fails with nothing changed), then plans again: whatever is left "did not converge".
+//! The engine: the only place that applies changes, each [`Action`] through the concrete
+//! [`Sys`] (steps only look, through `sys::Look`), after the journal saved what it alters.
+//! It knows actions, not steps: jobs are started and restarted by `crate::jobs`, the
+//! checkout fast-forwarded by `crate::git`.
 
+use crate::ctx::Ctx;
+use crate::jobs::{self, InitState};
 use crate::journal::Journal;
-use crate::plan::{Action, Change, StepPlan};
-use crate::steps::init::InitState;
-use crate::steps::{Ctx, Step};
-use crate::sys::command_failure;
-use crate::upstart::{classify_stderr, parse_status, InitctlError};
+use crate::plan::{Action, Change};
+use crate::sys::{command_failure, Sys};
 use anyhow::{anyhow, bail, Result};
-use std::time::{Duration, Instant};
-
-/// One step's plan, or why it could not observe.
-pub struct Planned {
-    pub name: &'static str,
-    pub plan: Result<StepPlan>,
-}
-
-impl Planned {
-    pub fn changes(&self) -> &[Change] {
-        match &self.plan {
-            Ok(p) => &p.changes,
-            Err(_) => &[],
-        }
-    }
-}
-
-/// Plan every step in order; each sees the changes planned before it.
-pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
-    plan_all_with(ctx, steps, |_| {})
-}
-
-/// [`plan_all`], telling `progress` which step it is planning.
-pub fn plan_all_with(
-    ctx: &Ctx,
-    steps: &[Box<dyn Step>],
-    mut progress: impl FnMut(&'static str),
-) -> Vec<Planned> {
-    // A new look at the box: nothing remembered from an earlier pass counts.
-    ctx.sys.forget();
-    let mut earlier: Vec<Change> = Vec::new();
-    let mut out = Vec::new();
-    for step in steps {
-        progress(step.name());
-        let plan = step.plan(ctx, &earlier);
-        if let Ok(p) = &plan {
-            earlier.extend(p.changes.iter().cloned());
-        }
-        out.push(Planned {
-            name: step.name(),
-            plan,
-        });
-    }
-    out
-}
 
 /// What a run will need of the filesystem that holds one directory it writes.
 #[derive(Default)]
@@ -69,7 +22,7 @@ struct Need {
 /// not immutable, with room for the new files, their backups and a margin, in bytes *and*
 /// inodes, counted per filesystem. A full, read-only or inode-starved filesystem fails the
 /// run here, with nothing changed, rather than half-way through.
-pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -> Result<()> {
+pub fn preflight<'a>(sys: &Sys, changes: impl IntoIterator<Item = &'a Change>) -> Result<()> {
     const MARGIN_BYTES: u64 = 64 * 1024;
     const MARGIN_INODES: u64 = 16;
     let dir_of = |p: &str| {
@@ -114,7 +67,7 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
     // Directories on one filesystem share its room.
     let mut per_fs: Vec<(u64, Vec<String>, Need, crate::sys::Space)> = Vec::new();
     for (dir, n) in need {
-        let space = ctx.sys.space(&dir)?;
+        let space = sys.space(&dir)?;
         if space.read_only {
             bail!(
                 "{dir} is on a read-only filesystem, so this run could not finish; no managed \
@@ -160,13 +113,12 @@ pub fn preflight<'a>(ctx: &Ctx, changes: impl IntoIterator<Item = &'a Change>) -
 
 /// Apply one change, after the journal saved what it alters. The world is checked again
 /// first: a file that changed since it was planned is not overwritten.
-pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
+pub fn apply(sys: &Sys, ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
     if let Some(why) = &change.blocked {
         bail!("cannot {}: {why}", change.summary);
     }
-    journal.record(ctx, change)?;
-    crate::fault::point("apply");
-    let sys = ctx.sys;
+    journal.record(sys, ctx, change)?;
+    crate::sys::fault::point("apply");
     match &change.action {
         Action::WriteFile {
             path,
@@ -200,21 +152,21 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
         }
         Action::Run { argv } => {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            run_ok(ctx, &argv)
+            run_ok(sys, &argv)
         }
         Action::ReloadJobs { jobs } => {
-            run_ok(ctx, &["initctl", "reload-configuration"])?;
-            match crate::steps::init::observe(ctx)? {
+            run_ok(sys, &["initctl", "reload-configuration"])?;
+            match jobs::observe(ctx)? {
                 InitState::Unknown(why) => bail!("init state unknown after reload: {why}"),
                 InitState::Known(list) => {
                     match jobs.iter().find(|j| !list.iter().any(|l| &l.name == *j)) {
-                        Some(missing) => Err(crate::steps::init::not_loaded(missing)),
+                        Some(missing) => Err(jobs::not_loaded(missing)),
                         None => Ok(()),
                     }
                 }
             }
         }
-        Action::ChkconfigOff { service } => run_ok(ctx, &["chkconfig", service, "off"]),
+        Action::ChkconfigOff { service } => run_ok(sys, &["chkconfig", service, "off"]),
         Action::FastForward {
             git,
             dir,
@@ -222,9 +174,9 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             branch,
             from,
             to,
-        } => crate::deploy::fast_forward(
-            ctx,
-            &crate::deploy::Git::with_prefix(git.clone()),
+        } => crate::git::fast_forward(
+            sys,
+            &crate::git::Git::with_prefix(git.clone()),
             dir,
             remote,
             branch,
@@ -256,19 +208,19 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
             }
             Ok(())
         }
-        Action::StartJob { job } => start_job(ctx, job),
-        Action::StopJob { job } => stop_job(ctx, job),
+        Action::StartJob { job } => jobs::start(sys, ctx, job),
+        Action::StopJob { job } => jobs::stop(sys, job),
         Action::RestartJob {
             job,
             dependents,
             probe,
-        } => restart_job(ctx, job, dependents, *probe),
+        } => jobs::restart(sys, ctx, job, dependents, *probe),
         Action::SetKernel { path, from, to } => {
             let read = || -> Result<String> {
                 let raw = sys
                     .read_text(path)?
                     .ok_or_else(|| anyhow!("{path} does not exist"))?;
-                Ok(crate::steps::hostsettings::kernel_value(&raw))
+                Ok(crate::plan::kernel_value(&raw))
             };
             let now = read()?;
             if now != *from {
@@ -284,148 +236,13 @@ pub fn apply(ctx: &Ctx, change: &Change, journal: &mut Journal) -> Result<()> {
     }
 }
 
-/// `initctl stop JOB`; "Unknown instance" means it was stopped already.
-fn stop_job(ctx: &Ctx, job: &str) -> Result<()> {
-    let argv = ["initctl", "stop", job];
-    let out = ctx.sys.run(&argv)?;
-    match classify_stderr(&out.stderr) {
-        _ if out.success() => Ok(()),
-        InitctlError::UnknownInstance => Ok(()), // already stopped
-        _ => bail!("{}", command_failure(&argv, &out)),
-    }
-}
-
-/// Stop, start, then wait until the job and each dependent runs (and, with `probe`, answers
-/// its probe). A failure says which job and what `initctl status` shows for it.
-fn restart_job(ctx: &Ctx, job: &str, dependents: &[String], probe: bool) -> Result<()> {
-    stop_job(ctx, job)?;
-    for j in std::iter::once(job).chain(dependents.iter().map(String::as_str)) {
-        let up = start_job(ctx, j).and_then(|()| if probe { wait_healthy(ctx, j) } else { Ok(()) });
-        if let Err(e) = up {
-            let status = match ctx.sys.run(&["initctl", "status", j]) {
-                Ok(out) if out.success() => out.stdout.trim_end().to_string(),
-                Ok(out) => out.stderr.trim_end().to_string(),
-                Err(e) => format!("{e:#}"),
-            };
-            bail!("{j} did not come back: {e:#}\n`initctl status {j}`: {status}");
-        }
-    }
-    Ok(())
-}
-
-/// Wait (up to `start_timeout`) until a job's health probe answers: redis PING, blot's and
-/// nginx's health checks (`crate::health`, as monit asks them). monit has no probe of its own.
-fn wait_healthy(ctx: &Ctx, job: &str) -> Result<()> {
-    let s = ctx.settings;
-    let each = Duration::from_secs(2);
-    let probe = || -> Result<()> {
-        match job {
-            "redis" => {
-                let port = crate::steps::templates::running_redis_config(ctx)?.port;
-                ctx.sys.probe_redis(port, each)
-            }
-            "blot" => crate::health::app(ctx).probe(ctx, each).map(drop),
-            "nginx" => crate::health::nginx(ctx)?.probe(ctx, each).map(drop),
-            _ => Ok(()),
-        }
-    };
-    let deadline = deadline_after(Duration::from_secs(s.start_timeout));
-    loop {
-        if ctx.sys.interrupted().is_some() {
-            bail!("interrupted while waiting for {job}'s health probe");
-        }
-        match probe() {
-            Ok(()) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(e.context(format!(
-                    "{job} runs, but its health probe did not answer within {}s",
-                    s.start_timeout
-                )))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-/// Now plus `d`, or as far as the clock goes (a huge timeout must not overflow and panic).
-pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-fn run_ok(ctx: &Ctx, argv: &[&str]) -> Result<()> {
-    let out = ctx.sys.run(argv)?;
+fn run_ok(sys: &Sys, argv: &[&str]) -> Result<()> {
+    let out = sys.run(argv)?;
     if out.success() {
         Ok(())
     } else {
         bail!("{}", command_failure(argv, &out))
     }
-}
-
-/// `initctl start JOB` ("already running" is success: upstart chains our jobs), then wait
-/// until it is start/running with a process, and still is after a settle time (a job whose
-/// process dies at once shows start/running first, FACTS.md).
-fn start_job(ctx: &Ctx, job: &str) -> Result<()> {
-    let argv = ["initctl", "start", job];
-    let out = ctx.sys.run(&argv)?;
-    if !out.success() {
-        match classify_stderr(&out.stderr) {
-            InitctlError::AlreadyRunning(_) => {} // upstart chained it from the job before
-            InitctlError::UnknownJob(_) => return Err(crate::steps::init::not_loaded(job)),
-            _ => bail!("{}", command_failure(&argv, &out)),
-        }
-    }
-    let timeout = Duration::from_secs(ctx.settings.start_timeout);
-    let settle = Duration::from_millis(ctx.settings.start_settle_ms);
-    let begun = Instant::now();
-    let mut last;
-    let mut gone;
-    let mut running_since: Option<Instant> = None;
-    loop {
-        if ctx.sys.interrupted().is_some() {
-            bail!("interrupted while waiting for {job} to run");
-        }
-        let argv = ["initctl", "status", job];
-        let out = ctx.sys.run(&argv)?;
-        if !out.success() {
-            bail!("{}", command_failure(&argv, &out));
-        }
-        last = out.stdout.trim_end().to_string();
-        let status = parse_status(&out.stdout)
-            .map_err(|e| anyhow!("cannot understand `initctl status {job}`: {e}"))?;
-        let alive = status.is_running() && status.pid.is_some_and(|p| ctx.sys.process_exists(p));
-        // upstart 0.6.5 goes on saying start/running for a job whose tracked process died.
-        gone = status.pid.filter(|_| status.is_running() && !alive);
-        if alive {
-            if running_since.get_or_insert_with(Instant::now).elapsed() >= settle {
-                return Ok(());
-            }
-        } else {
-            running_since = None;
-        }
-        if begun.elapsed() >= timeout {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100).min(settle.max(Duration::from_millis(10))));
-    }
-    let seen = match gone {
-        Some(pid) => format!(
-            "upstart still says `{last}`, but process {pid}, the one it tracks, no longer exists"
-        ),
-        None => format!("last status: {last}"),
-    };
-    let output = crate::steps::templates::job_output(ctx.settings, job);
-    let whereto = if output.is_empty() {
-        String::new()
-    } else {
-        format!("; the job's output went to {}", output.join(" and "))
-    };
-    Err(anyhow!(
-        "job {job} did not stay start/running within {}s: {seen}{whereto} (upstart logs how \
-         its process ended to /var/log/messages)",
-        timeout.as_secs()
-    ))
 }
 
 #[cfg(test)]
@@ -450,7 +267,7 @@ mod tests {
             offline: false,
         };
         let mut journal = Journal::new("test", None);
-        let err = apply(&ctx, &change, &mut journal).unwrap_err();
+        let err = apply(&sys, &ctx, &change, &mut journal).unwrap_err();
         (t, format!("{err:#}"))
     }
 

@@ -14,8 +14,8 @@
 //! keeps it at 127.0.0.1) and sends `Host: localhost:PORT`. monit counts any status below
 //! 400 as up; verify and the engine ask for 2xx.
 
-use crate::steps::configs::{self, Program};
-use crate::steps::Ctx;
+use crate::ctx::Ctx;
+use crate::jobconf::{self, Program};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;
@@ -71,12 +71,12 @@ pub fn app(ctx: &Ctx) -> HttpCheck {
 /// nginx's check: its pidfile comes from the config nginx runs.
 pub fn nginx(ctx: &Ctx) -> Result<HttpCheck> {
     let s = ctx.settings;
-    let conf = configs::resolve(ctx, Program::Nginx)?;
+    let conf = jobconf::resolve(ctx, Program::Nginx)?;
     Ok(HttpCheck {
         job: "nginx",
         port: s.nginx_port,
         path: s.health_path.clone(),
-        pidfile: configs::nginx_pidfile(&conf)?,
+        pidfile: jobconf::nginx_pidfile(&conf)?,
     })
 }
 

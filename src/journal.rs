@@ -7,8 +7,10 @@
 //! first change.
 
 use crate::config::Settings;
+use crate::ctx::Ctx;
+use crate::jobs::{self, Job};
 use crate::plan::{Action, Change, RcLink};
-use crate::sys::{Kind, Sys};
+use crate::sys::{Kind, Look, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -131,8 +133,7 @@ impl Journal {
     }
 
     /// Save what `change` is about to alter. Must succeed before the change is applied.
-    pub fn record(&mut self, ctx: &crate::steps::Ctx, change: &Change) -> Result<()> {
-        let sys = ctx.sys;
+    pub fn record(&mut self, sys: &Sys, ctx: &Ctx, change: &Change) -> Result<()> {
         let entry = match &change.action {
             Action::WriteFile {
                 path, new, perms, ..
@@ -176,7 +177,7 @@ impl Journal {
                     links: service_links(sys, service)?,
                 }
             }
-            Action::StartJob { job } => return self.record_starts(ctx, job),
+            Action::StartJob { job } => return self.record_starts(sys, ctx, job),
             Action::SetKernel { path, from, .. } => Entry::KernelValue {
                 path: path.clone(),
                 value: from.clone(),
@@ -195,24 +196,24 @@ impl Journal {
     /// JOB`), so each of those that is not running now is recorded as started by this run
     /// as well, before the start. A rollback then stops every job the run set going, even
     /// when the run was stopped before it reached their own starts. Each job once per run.
-    fn record_starts(&mut self, ctx: &crate::steps::Ctx, job: &str) -> Result<()> {
-        use crate::steps::init::{chained, observe};
-        let state = observe(ctx)?;
+    fn record_starts(&mut self, sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
+        let state = jobs::observe(ctx)?;
         let runs = |j: &str| {
             state
                 .job(j)
                 .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
         };
-        let starting =
-            std::iter::once(job).chain(chained(job).iter().copied().filter(|j| !runs(j)));
-        for j in starting {
+        let chained = Job::named(job).map_or(Vec::new(), Job::chained);
+        let mut starting = vec![job.to_string()];
+        starting.extend(chained.iter().map(|j| j.to_string()).filter(|j| !runs(j)));
+        for j in &starting {
             let known = self.manifest.as_ref().is_some_and(|m| {
                 m.entries
                     .iter()
                     .any(|e| matches!(e, Entry::JobStarted { job } if job == j))
             });
             if !known {
-                self.push(ctx.sys, Entry::JobStarted { job: j.to_string() })?;
+                self.push(sys, Entry::JobStarted { job: j.to_string() })?;
             }
         }
         Ok(())
@@ -339,7 +340,7 @@ pub struct Run {
 
 /// Every recorded run, oldest first. A run whose manifest cannot be read, does not parse,
 /// or names what no run of blotctl could have recorded is listed as damaged.
-pub fn list(sys: &Sys, settings: &Settings) -> Result<Vec<Run>> {
+pub fn list(sys: &dyn Look, settings: &Settings) -> Result<Vec<Run>> {
     let Some(ids) = sys.list_dir(BACKUPS)? else {
         return Ok(Vec::new());
     };
@@ -458,7 +459,7 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
                 }
             }
             Entry::JobStarted { job } => {
-                if !crate::steps::templates::JOBS.contains(&job.as_str()) {
+                if Job::named(job).is_none() {
                     return Err(format!("a started job {job:?} that is not blotctl's"));
                 }
             }
@@ -481,7 +482,13 @@ fn check_manifest(m: &Manifest, id: &str, settings: &Settings) -> std::result::R
 
 /// Read a blob saved for a run, checked against what the manifest recorded: a regular
 /// file (no link on the way) of the recorded size and sha256.
-pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str, sha: &str, size: u64) -> Result<Vec<u8>> {
+pub fn read_blob(
+    sys: &dyn Look,
+    m: &Manifest,
+    blob: &str,
+    sha: &str,
+    size: u64,
+) -> Result<Vec<u8>> {
     let path = format!("{}/{blob}", m.dir());
     let bytes = sys
         .observe(&path)
@@ -501,7 +508,7 @@ pub fn read_blob(sys: &Sys, m: &Manifest, blob: &str, sha: &str, size: u64) -> R
 }
 
 /// The rc links of a service in /etc/rc.d/rc0.d … rc6.d (`SnnNAME`/`KnnNAME`).
-pub fn service_links(sys: &Sys, service: &str) -> Result<Vec<RcLink>> {
+pub fn service_links(sys: &dyn Look, service: &str) -> Result<Vec<RcLink>> {
     let mut out = Vec::new();
     for level in 0..=6u8 {
         let dir = RcLink::dir(level);

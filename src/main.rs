@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use blotctl::{app, cli};
+use blotctl::{cli, commands};
 
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`blotctl ... | head`), like other Unix tools; a real
@@ -12,17 +12,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let cli = match cli::parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
-        Err(e) => return ExitCode::from(app::parse_failed(&e, &args)),
+        Err(e) => return ExitCode::from(commands::parse_failed(&e, &args)),
     };
-    let inv = app::Invocation::of(&cli);
-    let code = match app::run(cli) {
+    let inv = commands::Invocation::of(&cli);
+    let code = match commands::exec(cli) {
         Ok(code) => code,
-        Err(err) => app::fail(&err, inv),
+        Err(err) => commands::fail(&err, inv),
     };
-    ExitCode::from(app::output_written(code))
+    ExitCode::from(commands::output_written(code))
 }

@@ -6,7 +6,8 @@
 //! too. An error that stops a command early is an outcome without steps, with its
 //! [`ErrorKind`], so that `--json` prints one document whatever happens.
 
-use crate::engine::Planned;
+use crate::failure::{kind_of, ErrorKind};
+use crate::plan::Planned;
 use crate::plan::{Change, NotChecked, Status};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,73 +120,12 @@ impl Applied {
     }
 }
 
-/// What kind of error stopped a command (`error.kind` in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The command line is wrong (exit 64).
-    Usage,
-    /// A settings file, `BLOTCTL_*` variable or `--set` value is wrong.
-    Settings,
-    /// Another blotctl run holds the run lock.
-    Lock,
-    /// The command must run as root.
-    NotRoot,
-    /// `--root` (or `/`) is not an Amazon Linux box.
-    NotABox,
-    /// The plan has failed steps, blocked changes or things not checked: nothing changed.
-    Refused,
-    /// `--strict`: something could not be checked here.
-    NotChecked,
-    /// Anything else: a change that failed, a run that did not converge, a failed check.
-    Failed,
-}
-
 /// An error with its kind, for the JSON document (`{"kind": ..., "message": ...}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDoc {
     pub kind: ErrorKind,
     /// The whole error chain, `: `-separated.
     pub message: String,
-}
-
-/// An error tagged with its [`ErrorKind`]. Displays as the error it wraps (its causes
-/// follow in the chain), so tagging changes no message.
-#[derive(Debug)]
-pub struct Kinded {
-    pub kind: ErrorKind,
-    inner: anyhow::Error,
-}
-
-impl std::fmt::Display for Kinded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.inner, f)
-    }
-}
-
-impl std::error::Error for Kinded {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.chain().nth(1)
-    }
-}
-
-/// Tag an error with its kind.
-pub fn kinded(kind: ErrorKind, inner: anyhow::Error) -> anyhow::Error {
-    anyhow::Error::new(Kinded { kind, inner })
-}
-
-/// The kind of an error: its tag, or from the marker types it carries.
-pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
-    if let Some(k) = err.downcast_ref::<Kinded>() {
-        return k.kind;
-    }
-    if err.downcast_ref::<crate::app::UsageError>().is_some() {
-        return ErrorKind::Usage;
-    }
-    if err.downcast_ref::<crate::app::NotRoot>().is_some() {
-        return ErrorKind::NotRoot;
-    }
-    ErrorKind::Failed
 }
 
 /// The outcome of one command.
@@ -318,4 +258,31 @@ pub fn mark_printed() {
 
 pub fn printed() -> bool {
     PRINTED.load(Ordering::SeqCst)
+}
+
+/// How a command ended, as data: its outcome (what was planned, what was applied — counted
+/// as it was applied —, the backup, the error and exit code), how its text ends, and the
+/// error it fails with (whose chain and hint `main` prints). `report::finish` prints it.
+pub struct Ended {
+    pub outcome: Outcome,
+    pub end: End,
+    pub error: Option<anyhow::Error>,
+}
+
+/// What the text of an ending says after the lines printed as it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// A dry run: the steps, then the summary `WHAT: ...`.
+    Look { what: String },
+    /// `verify`: the checks, then their summary.
+    Checks,
+    /// A real run refused to apply its plan: the steps (the reason is the error).
+    Refused,
+    /// A real run with nothing to change: the steps and the summary `WHAT: ...`.
+    NothingToDo { what: String },
+    /// The operator answered no.
+    Cancelled,
+    /// A real run applied (some of) its plan: the backup, then (when it converged) the
+    /// summary `DONE: ...`.
+    Applied { done: String },
 }

@@ -390,6 +390,30 @@ fn file_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// One step's plan, or why it could not observe.
+pub struct Planned {
+    pub name: &'static str,
+    pub plan: anyhow::Result<StepPlan>,
+}
+
+impl Planned {
+    pub fn changes(&self) -> &[Change] {
+        match &self.plan {
+            Ok(p) => &p.changes,
+            Err(_) => &[],
+        }
+    }
+}
+
+/// The word a kernel file holds: the `[selected]` one of a list such as THP's
+/// (`always madvise [never]`), else the trimmed contents.
+pub fn kernel_value(raw: &str) -> String {
+    match (raw.find('['), raw.find(']')) {
+        (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
+        _ => raw.trim().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

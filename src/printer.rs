@@ -3,7 +3,7 @@
 //! `--json`/`--format` was given). Plain, greppable lines otherwise. `--quiet` also leaves
 //! out what is fine (steps that are ok, notes, passing checks).
 
-use crate::cli::Format;
+use crate::cli::{ColorChoice, Format};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -45,13 +45,6 @@ macro_rules! errln {
     ($($arg:tt)*) => { $crate::printer::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     progress: bool,
@@ -64,8 +57,8 @@ impl Printer {
     /// Decide colour and progress once, at start-up.
     pub fn new(color: ColorChoice, quiet: bool, format: Format) -> Printer {
         let json = format != Format::Text;
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let no_color = crate::sys::env_var("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = crate::sys::env_var("TERM").is_some_and(|t| t == "dumb");
         let (out, err) = match color {
             ColorChoice::Always => (true, true),
             ColorChoice::Never => (false, false),

@@ -24,8 +24,10 @@
 //! come first, and ssh keeps the first value it sees of an option, so they win over
 //! blotctl's own defaults. The remote login shell must be POSIX (sh, bash).
 
-use crate::app::{UsageError, EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE};
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, RemoteArgs};
+use crate::failure::{
+    kinded, ErrorKind, UsageError, EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE,
+};
 use crate::sys::{Stream, Sys};
 use anyhow::{anyhow, Context, Result};
 use std::path::{Path, PathBuf};
@@ -60,38 +62,6 @@ const SSH_DEFAULTS: &[&str] = &[
     "-o",
     "LogLevel=ERROR",
 ];
-
-/// The options that make blotctl act on other hosts. Global: they may follow the command.
-#[derive(Debug, Default, clap::Args)]
-#[command(next_help_heading = "Remote boxes (over ssh)")]
-pub struct RemoteArgs {
-    /// Run on [USER@]HOST over ssh (repeatable): upload the portable blotctl, run it there as root.
-    #[arg(long = "host", global = true, value_name = "[USER@]HOST")]
-    pub hosts: Vec<String>,
-    /// Read the hosts from FILE, one per line (`#` starts a comment).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub hosts_file: Option<PathBuf>,
-    /// At most N hosts at once.
-    #[arg(long, global = true, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub parallel: u32,
-    /// The blotctl to upload [default: this one if it is the portable build, else target/dist/blotctl].
-    #[arg(long, global = true, value_name = "PATH")]
-    pub binary: Option<PathBuf>,
-    /// (tests) `HOST=DIR`: run on HOST with `--root DIR`.
-    #[arg(long, global = true, hide = true, value_name = "HOST=DIR")]
-    pub remote_root: Vec<String>,
-    /// (tests) `KEY=VALUE` in the remote blotctl's environment (e.g. PATH with fakes first).
-    #[arg(long, global = true, hide = true, value_name = "KEY=VALUE")]
-    pub remote_env: Vec<String>,
-}
-
-impl RemoteArgs {
-    /// Whether hosts were given: then `app::run` hands the command to [`run`].
-    pub fn active(&self) -> bool {
-        !self.hosts.is_empty() || self.hosts_file.is_some()
-    }
-}
 
 /// The options that only make sense on this side, all taking a value; stripped from the
 /// command line the remote blotctl gets (`--config` and `--set` reach it as the settings
@@ -135,7 +105,8 @@ struct Outcome {
 
 /// `blotctl <command> --host ...`: run the command on every host; the worst exit code.
 pub fn run(cli: &Cli) -> Result<u8> {
-    let argv: Vec<String> = std::env::args_os()
+    let argv: Vec<String> = crate::sys::args()
+        .into_iter()
         .skip(1)
         .map(|a| {
             a.into_string()
@@ -164,14 +135,12 @@ pub fn run(cli: &Cli) -> Result<u8> {
             return Err(UsageError(format!("--remote-env {kv:?}: expected KEY=VALUE")).into());
         }
     }
-    let ssh_opts = match std::env::var("BLOTCTL_SSH_OPTS") {
-        Ok(s) => shlex::split(&s).ok_or_else(|| {
+    let ssh_opts = match crate::sys::env_var("BLOTCTL_SSH_OPTS").map(|v| v.into_string()) {
+        Some(Ok(s)) => shlex::split(&s).ok_or_else(|| {
             UsageError("BLOTCTL_SSH_OPTS has unbalanced quotes or a trailing backslash".into())
         })?,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(UsageError("BLOTCTL_SSH_OPTS is not valid UTF-8".into()).into())
-        }
-        Err(std::env::VarError::NotPresent) => Vec::new(),
+        Some(Err(_)) => return Err(UsageError("BLOTCTL_SSH_OPTS is not valid UTF-8".into()).into()),
+        None => Vec::new(),
     };
     let (binary, bytes) = pick_binary(&sys, cli.remote.binary.as_deref())?;
     let sha = crate::journal::sha256(&bytes);
@@ -228,12 +197,12 @@ pub fn run(cli: &Cli) -> Result<u8> {
 /// defaults first, so a bad value stops the run before any connection. None of those
 /// reach the box otherwise: sudo clears the environment, and the file is on this machine.
 fn forwarded_settings(sys: &Sys, cli: &Cli) -> Result<Vec<String>> {
-    let layers = crate::app::local_layers(sys, cli.config.as_deref(), &cli.set)?;
-    crate::app::resolve_layers(layers.clone(), None).map_err(|e| {
+    let layers = crate::settings::local_layers(sys, cli.config.as_deref(), &cli.set)?;
+    crate::settings::resolve_layers(layers.clone(), None).map_err(|e| {
         if e.is::<UsageError>() {
             e
         } else {
-            crate::outcome::kinded(crate::outcome::ErrorKind::Settings, e)
+            kinded(ErrorKind::Settings, e)
         }
     })?;
     let mut merged = toml::Table::new();

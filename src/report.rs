@@ -2,7 +2,8 @@
 //! below it, then a summary), one JSON document, or JUnit XML.
 
 use crate::cli::Format;
-use crate::outcome::{self, Counts, Outcome, State, StepOutcome};
+use crate::outcome::{self, Counts, End, Ended, Outcome, State, StepOutcome};
+use crate::printer::Printer;
 use std::fmt::Write;
 
 fn line(out: &mut String, state: &str, name: &str, detail: &str) {
@@ -361,5 +362,68 @@ pub fn print_document(o: &Outcome, format: Format) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// Print how a command ended: its document, or the end of its text; `hint:` lines for
+/// what failed in a look. The command's exit code, or the error it fails with.
+pub fn finish(ended: Ended, printer: Printer) -> anyhow::Result<u8> {
+    let Ended {
+        outcome: o,
+        end,
+        error,
+    } = ended;
+    let quiet = printer.quiet();
+    if !print_document(&o, printer.format) {
+        match &end {
+            End::Look { what } => crate::out!(
+                "{}{}\n",
+                steps_text(&o.steps, quiet),
+                summary(what, o.counts())
+            ),
+            End::Checks => crate::out!("{}", check_lines(&o.steps, quiet)),
+            End::Refused => crate::out!("{}", steps_text(&o.steps, quiet)),
+            End::NothingToDo { what } => {
+                crate::out!("{}", steps_text(&o.steps, quiet));
+                crate::outln!("{}", summary(what, o.counts()));
+            }
+            End::Cancelled => crate::outln!("cancelled: no managed file was changed"),
+            End::Applied { done } => {
+                if let Some(id) = &o.backup {
+                    crate::outln!(
+                        "backup: {}/{id} (undo with `blotctl rollback {id}`)",
+                        crate::journal::BACKUPS
+                    );
+                }
+                if error.is_none() {
+                    crate::outln!("{}", summary(done, o.counts()));
+                }
+            }
+        }
+    }
+    if matches!(end, End::Look { .. } | End::Checks) {
+        print_hints(
+            o.steps
+                .iter()
+                .filter(|s| s.state == State::Failed)
+                .filter_map(|s| s.reason.clone()),
+        );
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(o.exit_code),
+    }
+}
+
+/// `hint:` lines (on stderr, each once) for the reasons steps or checks failed.
+pub fn print_hints(reasons: impl IntoIterator<Item = String>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in reasons {
+        if let Some(h) = crate::failure::hint_for(&r) {
+            if !seen.contains(&h) {
+                crate::errln!("hint: {h}");
+                seen.push(h);
+            }
+        }
     }
 }

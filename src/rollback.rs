@@ -9,12 +9,95 @@
 //! and a manifest that names what no run of blotctl could have recorded is refused
 //! (`journal::list` marks it damaged; other runs are unaffected).
 
+use crate::ctx::Ctx;
+use crate::failure::{kinded, ErrorKind, UsageError};
+use crate::jobs::{observe, unknown_reason, InitState};
 use crate::journal::{self, After, Entry, Manifest, Original};
 use crate::plan::{plan_file, plan_perms, Action, Change, NotChecked, Perms, StepPlan};
-use crate::steps::init::{observe, plan_jobs, unknown_reason, InitState};
-use crate::steps::Ctx;
+use crate::steps::init::plan_jobs;
 use crate::sys::{Kind, Meta};
-use anyhow::Result;
+use anyhow::{anyhow, Result};
+
+/// Which run a rollback undoes.
+pub enum Target<'a> {
+    /// This run's manifest; `passed` names the damaged runs after it that were passed over.
+    Undo {
+        manifest: &'a Manifest,
+        passed: Vec<String>,
+    },
+    /// Nothing to undo, and why.
+    Nothing(String),
+}
+
+/// The run `id` names, or without one the newest intact provision run (damaged runs after
+/// it are passed over: a path they changed is not what this run left, so it is kept, with
+/// a note). A run rolled back already leaves nothing to undo.
+pub fn target<'a>(runs: &'a [journal::Run], id: Option<&str>) -> Result<Target<'a>> {
+    let (manifest, passed) = match id {
+        Some(id) => match runs.iter().find(|r| r.id == id) {
+            None => {
+                return Err(UsageError(format!(
+                    "no run {id} in {} (see `blotctl rollback --list`)",
+                    journal::BACKUPS
+                ))
+                .into())
+            }
+            Some(journal::Run {
+                manifest: Err(why), ..
+            }) => {
+                return Err(kinded(
+                    ErrorKind::Refused,
+                    anyhow!(
+                        "run {id} cannot be rolled back, its manifest is damaged: {why}; no \
+                         managed file was changed"
+                    ),
+                ))
+            }
+            Some(journal::Run {
+                manifest: Ok(m), ..
+            }) => (m, Vec::new()),
+        },
+        None => {
+            let newest = runs
+                .iter()
+                .rev()
+                .find(|r| r.manifest.as_ref().is_ok_and(|m| m.command == "provision"));
+            let mut passed = Vec::new();
+            for r in runs.iter().rev() {
+                if newest.is_some_and(|n| n.id >= r.id) {
+                    break;
+                }
+                if let Err(why) = &r.manifest {
+                    passed.push(format!("run {}, its manifest is damaged: {why}", r.id));
+                }
+            }
+            match newest.map(|r| &r.manifest) {
+                Some(Ok(m)) => (m, passed),
+                _ if !passed.is_empty() => {
+                    return Err(kinded(
+                        ErrorKind::Refused,
+                        anyhow!(
+                            "no provision run can be rolled back: {}; no managed file was \
+                             changed",
+                            passed.join("; ")
+                        ),
+                    ))
+                }
+                _ => {
+                    let why = "nothing to undo: no provision run is recorded";
+                    return Ok(Target::Nothing(why.into()));
+                }
+            }
+        }
+    };
+    Ok(match &manifest.undone_by {
+        Some(by) => Target::Nothing(format!(
+            "nothing to undo: run {} was already rolled back by {by}",
+            manifest.run_id
+        )),
+        None => Target::Undo { manifest, passed },
+    })
+}
 
 /// The changes that undo `m` (with notes about what is deliberately kept): jobs the run
 /// started are stopped, files, modes, owners, rc links and live kernel values put back;
@@ -262,7 +345,7 @@ enum Now {
 }
 
 impl Now {
-    fn observe(sys: &crate::sys::Sys, path: &str) -> Result<Now> {
+    fn observe(sys: &dyn crate::sys::Look, path: &str) -> Result<Now> {
         Ok(match sys.meta(path)? {
             None => Now::Missing,
             Some(m) => match m.kind {

@@ -46,6 +46,27 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(test)]
+pub mod fake;
+pub mod fault;
+mod look;
+pub use look::{Look, Wrap};
+
+/// An environment variable of blotctl's own process.
+pub fn env_var(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
+}
+
+/// Every environment variable of blotctl's own process.
+pub fn env_vars() -> Vec<(OsString, OsString)> {
+    std::env::vars_os().collect()
+}
+
+/// The command line blotctl was started with, its program name first.
+pub fn args() -> Vec<OsString> {
+    std::env::args_os().collect()
+}
+
 /// The most blotctl reads of any one file: far above any config it manages, far below what
 /// would hurt (a sparse or endless file is refused, not read into memory).
 pub const MAX_READ: u64 = 16 << 20;
@@ -837,9 +858,9 @@ impl Sys {
         let ctx = || format!("cannot write {box_path}");
         let mut tmp = Temp::create(&dir)
             .with_context(|| format!("cannot create a temp file beside {box_path}"))?;
-        crate::fault::point("write: temp created");
+        crate::sys::fault::point("write: temp created");
         tmp.file.write_all(contents).with_context(ctx)?;
-        crate::fault::point("write: temp written");
+        crate::sys::fault::point("write: temp written");
         // Owner and mode before the fsync, so the one fsync makes data and metadata durable.
         rustix::fs::fchown(
             &tmp.file,
@@ -852,12 +873,12 @@ impl Sys {
             .map_err(io)
             .with_context(ctx)?;
         tmp.file.sync_all().with_context(ctx)?;
-        crate::fault::point("write: before rename");
+        crate::sys::fault::point("write: before rename");
         rustix::fs::renameat(&dir, tmp.name.as_str(), &dir, name.as_str())
             .map_err(io)
             .with_context(|| format!("cannot replace {box_path}"))?;
         tmp.placed = true;
-        crate::fault::point("write: renamed");
+        crate::sys::fault::point("write: renamed");
         rustix::fs::fsync(&dir).map_err(io).with_context(ctx)?;
         Ok(())
     }

@@ -9,17 +9,13 @@
 //! What cannot be observed here (off the box: no init to ask, 127.0.0.1 is not the box;
 //! `--offline`: files only) is *not checked*: reported as skipped, never as passed.
 
-use crate::cli::VerifyArgs;
-use crate::config::Settings;
-use crate::engine;
-use crate::outcome::{Outcome, State, StepOutcome};
-use crate::plan::Status;
-use crate::printer::Printer;
-use crate::steps::configs::{self, Program};
-use crate::steps::{self, init, templates, Ctx};
-use crate::sys::Sys;
+use crate::jobconf::{self, Program};
+use crate::jobs::{self, InitState, Job};
+use crate::outcome::{State, StepOutcome};
+use crate::plan::{Planned, Status};
+use crate::steps::{self, Ctx};
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -27,11 +23,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// upstream), then the live state (jobs, kernel values, redis/HTTP answers), which is
 /// reported as not checked where it cannot be observed.
 pub fn checks(ctx: &Ctx) -> Vec<StepOutcome> {
-    checks_of(ctx, engine::plan_all(ctx, &steps::all()))
+    checks_of(ctx, steps::plan_all(ctx, &steps::all()))
 }
 
 /// [`checks`], from the plan already made of every step (`capture` looks at it first).
-pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
+pub fn checks_of(ctx: &Ctx, planned: Vec<Planned>) -> Vec<StepOutcome> {
     let mut out = Vec::new();
     for p in planned {
         let name = format!("provisioned: {}", p.name);
@@ -68,7 +64,7 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
     out.push(StepOutcome::result(
         "nginx upstreams use 127.0.0.1",
         (|| {
-            let conf = configs::resolve(ctx, Program::Nginx)?;
+            let conf = jobconf::resolve(ctx, Program::Nginx)?;
             for (path, bytes) in conf.read_by_program() {
                 let text = String::from_utf8_lossy(bytes);
                 if let Some(line) = crate::nginx::localhost_upstream(&text) {
@@ -82,12 +78,12 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         })(),
     ));
 
-    let state = init::observe(ctx);
+    let state = jobs::observe(ctx);
     let unknown = match &state {
-        Ok(init::InitState::Unknown(why)) => Some(init::unknown_reason(why)),
+        Ok(InitState::Unknown(why)) => Some(jobs::unknown_reason(why)),
         _ => None,
     };
-    for job in templates::JOBS {
+    for job in Job::ALL.map(Job::name) {
         let name = format!("job {job} running");
         out.push(match (&state, &unknown) {
             (_, Some(why)) => StepOutcome::not_checked(name, why.clone()),
@@ -110,12 +106,12 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         });
     }
     // The host-settings task is not a long-running job: check the values it sets.
-    out.extend(steps::hostsettings::live_checks(ctx));
+    out.extend(kernel_checks(ctx));
 
     // What answers on 127.0.0.1 here is the box only on the box itself, or where the box's
     // jobs can be seen (an init for the tree under --root).
     let probe_why = if ctx.offline {
-        Some(init::OFFLINE.to_string())
+        Some(jobs::OFFLINE.to_string())
     } else if ctx.sys.is_live() {
         None
     } else {
@@ -128,7 +124,7 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         None => StepOutcome::result(name, run()),
     };
     out.push(probe("redis answers PING", &|| {
-        let port = templates::running_redis_config(ctx)?.port;
+        let port = jobconf::running_redis_config(ctx)?.port;
         ctx.sys.probe_redis(port, PROBE_TIMEOUT)?;
         Ok(format!("PONG on 127.0.0.1:{port}"))
     }));
@@ -139,6 +135,55 @@ pub fn checks_of(ctx: &Ctx, planned: Vec<engine::Planned>) -> Vec<StepOutcome> {
         crate::health::nginx(ctx)?.probe(ctx, PROBE_TIMEOUT)
     }));
     out
+}
+
+/// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
+/// the box they are not checked.
+fn kernel_checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    use crate::steps::hostsettings::{live_value, not_live, OVERCOMMIT, THP};
+    let s = ctx.settings;
+    [
+        (
+            "transparent huge pages never",
+            s.thp_never,
+            "thp_never",
+            THP,
+            "never",
+        ),
+        (
+            "vm.overcommit_memory = 1",
+            s.overcommit_memory,
+            "overcommit_memory",
+            OVERCOMMIT,
+            "1",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, on, key, path, want)| {
+        if !on {
+            return StepOutcome::check(
+                name,
+                State::Skipped,
+                format!("not managed ({key} = false)"),
+            );
+        }
+        if let Some(why) = not_live(ctx) {
+            return StepOutcome::not_checked(name, why);
+        }
+        StepOutcome::result(
+            name,
+            match live_value(ctx, path) {
+                Err(e) => Err(e),
+                Ok(None) => Ok(format!("{path} does not exist on this kernel")),
+                Ok(Some(v)) if v == want => Ok(format!("{path} is {v}")),
+                Ok(Some(v)) => Err(anyhow::anyhow!(
+                    "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
+                     provision`)"
+                )),
+            },
+        )
+    })
+    .collect()
 }
 
 /// The configs the jobs run are valid for their programs, where those are installed here:
@@ -188,7 +233,7 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
                     .read(path)?
                     .ok_or_else(|| anyhow::anyhow!("{path} does not exist"))?;
                 // A wrapper keeps monit's id and state files in the scratch directory.
-                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], |dir| {
+                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], &|dir| {
                     let d = dir.display();
                     (
                         "wrapper.rc",
@@ -227,8 +272,8 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         StepOutcome::result(
             name,
             (|| {
-                let path = configs::resolve(ctx, Program::Nginx)?.run;
-                let out = sys.run(&["nginx", "-t", "-q", "-c", &path])?;
+                let path = jobconf::resolve(ctx, Program::Nginx)?.run;
+                let out = sys.ask(&["nginx", "-t", "-q", "-c", &path])?;
                 if !out.success() {
                     anyhow::bail!("nginx -t rejects {path}: {}", output(&out));
                 }
@@ -237,38 +282,4 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         )
     });
     checks
-}
-
-pub fn run(sys: &Sys, settings: &Settings, args: &VerifyArgs, printer: Printer) -> Result<u8> {
-    let ctx = Ctx {
-        sys,
-        settings,
-        no_start: false,
-        offline: args.offline,
-    };
-    let failing = |r: &[StepOutcome]| r.iter().any(|c| c.state == State::Failed);
-    let wait = args.wait.unwrap_or(0);
-    let begun = Instant::now();
-    let deadline = crate::engine::deadline_after(Duration::from_secs(wait));
-    let results = {
-        let spinner = printer.spinner("checking");
-        let mut results = checks(&ctx);
-        if wait > 0 && failing(&results) {
-            drop(spinner);
-            let bar = printer.seconds_bar(wait, "waiting for the box to become healthy");
-            while failing(&results) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_secs(1));
-                bar.set_position(begun.elapsed().as_secs().min(wait));
-                let n = results.iter().filter(|c| c.state == State::Failed).count();
-                bar.set_message(format!("{n} check(s) failing"));
-                results = checks(&ctx);
-            }
-        }
-        results
-    };
-    let mut o = Outcome::new("verify", false);
-    o.steps = results;
-    crate::app::end_look(o, args.strict, printer, |o| {
-        crate::report::check_lines(&o.steps, printer.quiet())
-    })
 }

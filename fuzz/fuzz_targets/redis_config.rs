@@ -5,7 +5,7 @@
 //! `port P` / `dir D` lines confirms.
 #![no_main]
 
-use blotctl::steps::templates::parse_redis_config;
+use blotctl::jobconf::parse_redis_config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -157,3 +157,57 @@ impl Step for Chkconfig {
         Ok(plan)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    const ON: &str = "\t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n";
+
+    #[test]
+    fn sysv_services_off_as_chkconfig_lists_them() {
+        check(
+            &Chkconfig,
+            |b, _| {
+                b.on_path("chkconfig")
+                    .answer(
+                        "chkconfig --list redis",
+                        0,
+                        &format!("redis          {ON}"),
+                        "",
+                    )
+                    .answer(
+                        "chkconfig --list nginx",
+                        0,
+                        &format!("nginx          {ON}"),
+                        "",
+                    )
+                    .answer(
+                        "chkconfig --list monit",
+                        0,
+                        "monit          \t0:off\t1:off\t2:off\t3:off\t4:off\t5:off\t6:off\n",
+                        "",
+                    );
+            },
+            expect![[r#"
+            - chkconfig redis off (on in runlevels 2,3,4,5)
+            - chkconfig nginx off (on in runlevels 2,3,4,5)
+        "#]],
+        );
+        // Without chkconfig (a copy of the box), the rc links say the same.
+        check(
+            &Chkconfig,
+            |_, _| {},
+            expect![[r#"
+            - chkconfig redis off (on in runlevels 2,3,4,5)
+              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+            - chkconfig nginx off (on in runlevels 2,3,4,5)
+              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+            - chkconfig monit off (on in runlevels 2,3,4,5)
+              blocked: chkconfig is not run here (the state was read from /etc/rcN.d)
+        "#]],
+        );
+    }
+}

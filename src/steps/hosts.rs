@@ -12,7 +12,7 @@ use crate::plan::{plan_file, Change, StepPlan};
 use anyhow::{bail, Result};
 use std::net::IpAddr;
 
-pub const PATH: &str = "/etc/hosts";
+pub const PATH: &str = crate::paths::HOSTS;
 /// Where `localhost` must resolve (monit's port tests connect to it).
 const LOCALHOST: &str = "127.0.0.1";
 
@@ -122,6 +122,53 @@ pub fn ensure_names(text: &str, address: &str, names: &[String]) -> Result<Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn plans_the_localhost_line_a_box_lost_and_only_that() {
+        check(
+            &Hosts,
+            |_, _| {},
+            expect![[r#"
+            in sync
+        "#]],
+        );
+        check(
+            &Hosts,
+            |b, _| {
+                b.write(PATH, "::1 localhost6\n");
+            },
+            expect![[r#"
+            - map localhost to 127.0.0.1 in /etc/hosts
+            --- /etc/hosts
+            +++ /etc/hosts
+            @@ -1 +1,2 @@
+             ::1 localhost6
+            +127.0.0.1   localhost
+        "#]],
+        );
+        check(
+            &Hosts,
+            |b, s| {
+                b.write(PATH, "127.0.0.1 localhost\n10.0.0.1 blot.im\n");
+                s.sites = vec!["blot.im".into(), "www.blot.im".into()];
+            },
+            expect![[r#"
+            error: /etc/hosts maps blot.im to 10.0.0.1, not 127.0.0.1: blotctl will not move a name (fix that line by hand, or change `sites`/`hosts_address` in the config)
+        "#]],
+        );
+        // The app user could redirect localhost: refused, not edited.
+        check(
+            &Hosts,
+            |b, _| {
+                b.chmod(PATH, 0o644, 500, 500);
+            },
+            expect![[r#"
+            error: refusing to manage /etc/hosts: /etc/hosts belongs to uid 500, so a user other than root could change a file that root writes and reads (make it and its directories root's, or change the setting that names it)
+        "#]],
+        );
+    }
 
     const STOCK: &str = "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n::1         localhost6 localhost6.localdomain6\n";
 

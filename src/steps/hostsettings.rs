@@ -10,15 +10,13 @@
 //! On the live box (root `/`) both values are also set now, so that `verify` right after
 //! `provision` passes; under `--root` (or `--offline`) they are reported as not checked.
 
-use super::templates::{job_path, plan_managed, render_job};
-use super::{Ctx, Step, ROOT_0644};
-use crate::outcome::{State, StepOutcome};
+use super::{observe_file, plan_managed, Ctx, Step, ROOT_0644};
 use crate::plan::{plan_file, Action, Change, NotChecked, Perms, StepPlan};
 use anyhow::{anyhow, Result};
 
 /// The upstart task (a job name; its file is /etc/init/redis-host-settings.conf).
 pub const JOB: &str = "redis-host-settings";
-pub const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+pub const SYSCTL_CONF: &str = crate::paths::SYSCTL_CONF;
 pub const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 pub const OVERCOMMIT: &str = "/proc/sys/vm/overcommit_memory";
 const KEY: &str = "vm.overcommit_memory";
@@ -29,12 +27,21 @@ const MANAGED: &str = "Managed by blotctl";
 /// box itself (root `/`), and `--offline` looks at files only.
 pub fn not_live(ctx: &Ctx) -> Option<String> {
     if ctx.offline {
-        Some(super::init::OFFLINE.into())
+        Some(crate::jobs::OFFLINE.into())
     } else if !ctx.sys.is_live() {
         Some("live kernel values exist only on the box itself, not under --root".into())
     } else {
         None
     }
+}
+
+/// The task's job file (it runs before redis starts), linted as upstart 0.6.5 reads it.
+pub fn render_task(ctx: &Ctx) -> Result<String> {
+    let mut data = serde_json::to_value(ctx.settings)?;
+    data["start_on"] = crate::jobs::before_redis().into();
+    let text = crate::render::render_with(&format!("{JOB}.conf"), &data)?;
+    crate::jobs::lint(JOB, &text)?;
+    Ok(text)
 }
 
 pub struct HostSettings;
@@ -53,11 +60,11 @@ impl Step for HostSettings {
             changes.extend(plan_sysctl_conf(ctx)?);
         }
 
-        let path = job_path(JOB);
+        let path = crate::jobs::path(JOB);
         if s.thp_never {
-            let text = render_job(ctx, JOB)?;
+            let text = render_task(ctx)?;
             changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
-        } else if let Some((bytes, _)) = super::observe_file(ctx, &path)? {
+        } else if let Some((bytes, _)) = observe_file(ctx, &path)? {
             if String::from_utf8_lossy(&bytes).contains(MANAGED) {
                 changes.push(Change::new(
                     format!("remove {path} (thp_never = false)"),
@@ -112,7 +119,7 @@ impl Step for HostSettings {
 
 /// /etc/sysctl.conf with `vm.overcommit_memory = 1`: kept as it is when it says so already.
 fn plan_sysctl_conf(ctx: &Ctx) -> Result<Vec<Change>> {
-    let observed = super::observe_file(ctx, SYSCTL_CONF)?;
+    let observed = observe_file(ctx, SYSCTL_CONF)?;
     let text = match &observed {
         Some((b, _)) => String::from_utf8(b.clone())
             .map_err(|_| anyhow!("{SYSCTL_CONF} is not valid UTF-8 text"))?,
@@ -202,71 +209,72 @@ pub fn ensure_overcommit(text: &str) -> Option<Edit> {
     Some(Edit { text: out, what })
 }
 
-/// The word a kernel file holds: the `[selected]` one of a list such as THP's
-/// (`always madvise [never]`), else the trimmed contents.
-pub fn kernel_value(raw: &str) -> String {
-    match (raw.find('['), raw.find(']')) {
-        (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
-        _ => raw.trim().to_string(),
-    }
-}
-
 /// A live kernel value; `None` when this kernel does not have the file.
 pub fn live_value(ctx: &Ctx, path: &str) -> Result<Option<String>> {
-    Ok(ctx.sys.read_text(path)?.map(|raw| kernel_value(&raw)))
-}
-
-/// `verify`'s checks of the live values: not managed (a setting off) is skipped, and off
-/// the box they are not checked.
-pub fn live_checks(ctx: &Ctx) -> Vec<StepOutcome> {
-    let s = ctx.settings;
-    [
-        (
-            "transparent huge pages never",
-            s.thp_never,
-            "thp_never",
-            THP,
-            "never",
-        ),
-        (
-            "vm.overcommit_memory = 1",
-            s.overcommit_memory,
-            "overcommit_memory",
-            OVERCOMMIT,
-            "1",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, on, key, path, want)| {
-        if !on {
-            return StepOutcome::check(
-                name,
-                State::Skipped,
-                format!("not managed ({key} = false)"),
-            );
-        }
-        if let Some(why) = not_live(ctx) {
-            return StepOutcome::not_checked(name, why);
-        }
-        StepOutcome::result(
-            name,
-            match live_value(ctx, path) {
-                Err(e) => Err(e),
-                Ok(None) => Ok(format!("{path} does not exist on this kernel")),
-                Ok(Some(v)) if v == want => Ok(format!("{path} is {v}")),
-                Ok(Some(v)) => Err(anyhow!(
-                    "{path} is {v}, not {want}: redis warns about it at start (run `blotctl \
-                     provision`)"
-                )),
-            },
-        )
-    })
-    .collect()
+    Ok(ctx
+        .sys
+        .read_text(path)?
+        .map(|raw| crate::plan::kernel_value(&raw)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn overcommit_in_sysctl_conf_and_the_thp_task() {
+        check(
+            &HostSettings,
+            |_, _| {},
+            expect![[r#"
+                - add vm.overcommit_memory = 1 in /etc/sysctl.conf
+                --- /etc/sysctl.conf
+                +++ /etc/sysctl.conf
+                @@ -33,3 +33,4 @@
+ 
+                 # Controls the maximum number of shared memory segments, in pages
+                 kernel.shmall = 4294967296
+                +vm.overcommit_memory = 1
+                - create /etc/init/redis-host-settings.conf (mode 0644, owner 0:0)
+                --- /dev/null
+                +++ /etc/init/redis-host-settings.conf
+                @@ -0,0 +1,18 @@
+                +# redis-host-settings - kernel settings redis wants, applied before it starts
+                +#
+                +# Managed by blotctl: `blotctl provision` rewrites this file; edit blotctl's settings instead.
+                +# redis warns at start when transparent huge pages are on (latency and memory spikes when it
+                +# forks to save). This task runs on `starting redis`: upstart holds redis back until it has
+                +# finished. (vm.overcommit_memory = 1 is in /etc/sysctl.conf, applied by rc.sysinit.)
+                +
+                +description "kernel settings for redis: transparent huge pages off"
+                +
+                +start on starting redis
+                +task
+                +
+                +script
+                +    thp=/sys/kernel/mm/transparent_hugepage/enabled
+                +    if [ -w "$thp" ]; then
+                +        echo never > "$thp"
+                +    fi
+                +end script
+                ? set /sys/kernel/mm/transparent_hugepage/enabled to never now unless it is (live kernel values exist only on the box itself, not under --root)
+                ? set /proc/sys/vm/overcommit_memory to 1 now unless it is (live kernel values exist only on the box itself, not under --root)
+            "#]],
+        );
+        check(
+            &HostSettings,
+            |b, s| {
+                (s.thp_never, s.overcommit_memory) = (false, false);
+                b.write(&crate::jobs::path(JOB), "# Managed by blotctl\ntask\n");
+            },
+            expect![[r#"
+                - remove /etc/init/redis-host-settings.conf (thp_never = false)
+            "#]],
+        );
+    }
+    use crate::plan::kernel_value;
 
     const STOCK: &str = "# Kernel sysctl configuration file\n\nkernel.sysrq = 0\n";
 

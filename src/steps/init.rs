@@ -7,116 +7,20 @@
 //! as *not checked here*, never "in sync"; the reload is planned, blocked, exactly when job
 //! files change.
 
-use super::configs;
-use super::templates::{job_path, JOBS};
 use super::{pending_writes, Ctx, Step};
+use crate::jobconf::job_reading;
+use crate::jobs::{not_loaded, observe, path as job_path, unknown_reason, InitState, Job};
 use crate::plan::{Action, Change, NotChecked, StepPlan};
-use crate::sys::command_failure;
-use crate::upstart::{classify_stderr, parse_list, InitctlError, JobStatus};
-use anyhow::{anyhow, Result};
-
-/// Why live state is not looked at under `--offline`.
-pub const OFFLINE: &str = "--offline checks files only";
-
-/// What `initctl list` told us, or why we could not ask.
-pub enum InitState {
-    Known(Vec<JobStatus>),
-    Unknown(String),
-}
-
-impl InitState {
-    pub fn job(&self, name: &str) -> Option<&JobStatus> {
-        match self {
-            InitState::Known(list) => list.iter().find(|j| j.name == name && j.instance.is_none()),
-            InitState::Unknown(_) => None,
-        }
-    }
-}
-
-/// Ask upstart for its jobs (never under `--offline`).
-pub fn observe(ctx: &Ctx) -> Result<InitState> {
-    if ctx.offline {
-        return Ok(InitState::Unknown(OFFLINE.into()));
-    }
-    if ctx.sys.which("initctl").is_none() {
-        return Ok(InitState::Unknown("initctl is not on PATH".into()));
-    }
-    let argv = ["initctl", "list"];
-    let out = ctx.sys.query(&argv)?;
-    if !out.success() {
-        return match classify_stderr(&out.stderr) {
-            InitctlError::NoBus(_) => Ok(InitState::Unknown(format!(
-                "initctl cannot reach upstart ({}); run as root",
-                out.stderr.trim_end()
-            ))),
-            _ => Err(anyhow!("{}", command_failure(&argv, &out))),
-        };
-    }
-    let list =
-        parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
-    Ok(InitState::Known(list))
-}
-
-/// Which of blotctl's jobs upstart runs now (goal start), in start order; `None` when that
-/// cannot be told here. For messages about a run that stopped part-way.
-pub fn running(ctx: &Ctx) -> Option<Vec<&'static str>> {
-    ctx.sys.forget();
-    match observe(ctx) {
-        Ok(state @ InitState::Known(_)) => Some(
-            JOBS.into_iter()
-                .filter(|j| {
-                    state
-                        .job(j)
-                        .is_some_and(|s| s.goal == crate::upstart::Goal::Start)
-                })
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-/// Why a job is missing from `initctl list` although its file is installed.
-pub fn not_loaded(job: &str) -> anyhow::Error {
-    let path = job_path(job);
-    anyhow!(
-        "upstart did not load the job `{job}`: {path} is installed but `initctl list` does \
-         not show it, so upstart rejected the file; its syntax is the likely cause (upstart \
-         logs the reason only to syslog: grep '{path}' /var/log/messages)"
-    )
-}
+use anyhow::Result;
 
 /// Every job file blotctl installs, which upstart must load: the long-running jobs, plus
 /// the host-settings task when it is configured.
 pub fn installed_jobs(ctx: &Ctx) -> Vec<&'static str> {
-    let mut jobs = JOBS.to_vec();
+    let mut jobs = Job::ALL.map(Job::name).to_vec();
     if ctx.settings.thp_never {
         jobs.push(super::hostsettings::JOB);
     }
     jobs
-}
-
-/// The jobs upstart starts by itself after `job` has started: each job's `start on
-/// started` names the one before it in [`JOBS`] (redis → blot → nginx → monit), so a start
-/// of redis sets all four going.
-pub fn chained(job: &str) -> &'static [&'static str] {
-    static CHAIN: [&str; 4] = JOBS;
-    match CHAIN.iter().position(|j| *j == job) {
-        Some(i) => &CHAIN[i + 1..],
-        None => &[],
-    }
-}
-
-/// The jobs upstart stops with `job` (`stop on stopping JOB`) and starts again after it
-/// (`start on started JOB`): a restart of `job` restarts them too, and waits for them.
-pub fn dependents(job: &str) -> Vec<String> {
-    match job {
-        "redis" => vec!["blot".into()],
-        _ => Vec::new(),
-    }
-}
-
-pub fn unknown_reason(why: &str) -> String {
-    format!("init state unknown: {why}")
 }
 
 /// What to do about each long-running job once the files in `written` are written: a
@@ -142,17 +46,24 @@ pub fn plan_jobs(
         written
             .iter()
             .find(|p| {
-                configs::job_reading(p) == Some(job)
-                    || (job == "monit" && **p == ctx.settings.monit_rc)
+                job_reading(p) == Some(job) || (job == "monit" && **p == ctx.settings.monit_rc)
             })
             .map(|p| p.to_string())
     };
     let mut changes = Vec::new();
     let mut not_checked = Vec::new();
     let mut restarted: Vec<String> = Vec::new();
-    for job in JOBS.into_iter().filter(|j| !leave.contains(j)) {
+    for job in Job::ALL
+        .map(Job::name)
+        .into_iter()
+        .filter(|j| !leave.contains(j))
+    {
         let restart = changed_file(job).map(|file| {
-            let deps = dependents(job);
+            let deps: Vec<String> = Job::named(job)
+                .map_or(Vec::new(), Job::dependents)
+                .into_iter()
+                .map(|d| d.name().to_string())
+                .collect();
             let what = if deps.is_empty() {
                 format!("restart {job} ({file} changed)")
             } else {
@@ -284,28 +195,71 @@ impl Step for Start {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::check::{check, check_after};
+    use expect_test::expect;
 
-    /// [`chained`] is what the job templates say: each job starts on `started` the one
-    /// before it.
+    const LOADED: &str = "redis stop/waiting\nblot stop/waiting\nnginx stop/waiting\nmonit stop/waiting\nredis-host-settings stop/waiting\n";
+
     #[test]
-    fn the_chain_is_the_templates_start_on() {
-        let templates = [
-            ("blot", include_str!("../../templates/blot.conf.hbs")),
-            ("nginx", include_str!("../../templates/nginx.conf.hbs")),
-            ("monit", include_str!("../../templates/monit.conf.hbs")),
-        ];
-        for pair in JOBS.windows(2) {
-            let (before, job) = (pair[0], pair[1]);
-            let text = templates.iter().find(|(j, _)| *j == job).unwrap().1;
-            assert!(
-                text.lines()
-                    .any(|l| l.trim() == format!("start on started {before}")),
-                "{job}.conf does not start on started {before}"
-            );
-        }
-        assert_eq!(chained("redis"), ["blot", "nginx", "monit"]);
-        assert_eq!(chained("nginx"), ["monit"]);
-        assert!(chained("monit").is_empty());
-        assert!(include_str!("../../templates/redis.conf.hbs").contains("start on runlevel"));
+    fn reload_when_job_files_change_and_start_what_does_not_run() {
+        let written = [Change::new(
+            "create /etc/init/blot.conf",
+            Action::WriteFile {
+                path: "/etc/init/blot.conf".into(),
+                old: None,
+                new: Vec::new(),
+                perms: crate::steps::ROOT_0644,
+                old_perms: None,
+            },
+        )];
+        let upstart = |b: &mut crate::sys::fake::FakeBox, list: &str| {
+            b.on_path("initctl").answer("initctl list", 0, list, "");
+        };
+        check_after(
+            &Reload,
+            &written,
+            |b, _| upstart(b, LOADED),
+            expect![[r#"
+            - initctl reload-configuration (job files changed)
+        "#]],
+        );
+        check(
+            &Reload,
+            |b, _| upstart(b, "redis stop/waiting\n"),
+            expect![[r#"
+            error: upstart did not load the job `blot`: /etc/init/blot.conf is installed but `initctl list` does not show it, so upstart rejected the file; its syntax is the likely cause (upstart logs the reason only to syslog: grep '/etc/init/blot.conf' /var/log/messages)
+        "#]],
+        );
+        check(
+            &Reload,
+            |_, _| {},
+            expect![[r#"
+            ? upstart has loaded the jobs redis, blot, nginx, monit, redis-host-settings (init state unknown: initctl is not on PATH)
+        "#]],
+        );
+        check(
+            &Start,
+            |b, _| {
+                upstart(
+                    b,
+                    &LOADED.replace("redis stop/waiting", "redis start/running, process 72"),
+                )
+            },
+            expect![[r#"
+            - start blot
+            - start nginx
+            - start monit
+        "#]],
+        );
+        check(
+            &Start,
+            |_, _| {},
+            expect![[r#"
+            ? start redis unless it runs (init state unknown: initctl is not on PATH)
+            ? start blot unless it runs (init state unknown: initctl is not on PATH)
+            ? start nginx unless it runs (init state unknown: initctl is not on PATH)
+            ? start monit unless it runs (init state unknown: initctl is not on PATH)
+        "#]],
+        );
     }
 }

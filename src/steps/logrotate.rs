@@ -4,15 +4,15 @@
 //! file), as the app user who owns them (`su`), and root's own logs of nginx and monit in
 //! /var/log/blot as root; compressed, `log_keep` of them kept.
 
-use super::templates::{plan_managed, render_with};
-use super::{Ctx, Step, ROOT_0644};
+use super::{plan_managed, Ctx, Step, ROOT_0644};
 use crate::plan::{Change, StepPlan};
+use crate::render::render_with;
 use crate::sys::Kind;
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
 pub const DIR: &str = "/etc/logrotate.d";
-pub const PATH: &str = "/etc/logrotate.d/blot";
+pub const PATH: &str = crate::paths::LOGROTATE;
 
 #[derive(Serialize)]
 struct Data<'a> {
@@ -80,5 +80,67 @@ impl Step for Logrotate {
             text.as_bytes(),
             ROOT_0644,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn rotates_the_app_users_logs_as_that_user() {
+        check(
+            &Logrotate,
+            |_, _| {},
+            expect![[r#"
+            - create /etc/logrotate.d/blot (mode 0644, owner 0:0)
+            --- /dev/null
+            +++ /etc/logrotate.d/blot
+            @@ -0,0 +1,32 @@
+            +# Blot's logs: rotated by copy-then-truncate, so the writers (node and redis through the
+            +# jobs' `>>`, nginx's stderr, monit's logfile) keep writing to the same open file and are
+            +# never interrupted.
+            +#
+            +# Managed by blotctl: `blotctl provision` rewrites this file; edit blotctl's settings instead.
+            +# The app's logs belong to ec2-user, so logrotate rotates them as ec2-user (`su`); root's own
+            +# logs (what nginx's master and monit print) stay root's.
+            +
+            +/var/www/blot/logs/app.log
+            +/var/www/blot/logs/sys.log
+            +{
+            +    su ec2-user ec2-user
+            +    daily
+            +    rotate 14
+            +    copytruncate
+            +    compress
+            +    delaycompress
+            +    missingok
+            +    notifempty
+            +}
+            +
+            +/var/log/blot/nginx.log
+            +/var/log/blot/monit.log
+            +{
+            +    daily
+            +    rotate 14
+            +    copytruncate
+            +    compress
+            +    delaycompress
+            +    missingok
+            +    notifempty
+            +}
+        "#]],
+        );
+        check(
+            &Logrotate,
+            |b, _| {
+                b.write("/etc/group", "root:x:0:\n");
+            },
+            expect![[r#"
+            error: the group of ec2-user (gid 500) is not in /etc/group: logrotate's `su` line needs its name
+        "#]],
+        );
     }
 }

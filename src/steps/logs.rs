@@ -101,3 +101,34 @@ impl Step for Logs {
         Ok(StepPlan::changes(changes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn the_app_users_logs_and_roots_log_directory() {
+        check(
+            &Logs,
+            |_, _| {},
+            expect![[r#"
+            - create /var/www/blot/logs/ (mode 0755, owner ec2-user)
+            - create /var/www/blot/logs/app.log (mode 0644, owner ec2-user)
+            - create /var/www/blot/logs/sys.log (mode 0644, owner ec2-user)
+            - create /var/log/blot/ (root's, for nginx's and monit's logs)
+        "#]],
+        );
+        check(
+            &Logs,
+            |b, _| {
+                b.remove("/var/www/blot")
+                    .symlink("/var/www/blot", "/srv/blot");
+            },
+            expect![[r#"
+                error: the app directory /var/www/blot is a symlink (to /srv/blot): blotctl creates the app's logs under it and never follows a link for files it writes; set `app_dir` to the real directory
+            "#]],
+        );
+    }
+}

@@ -2,10 +2,14 @@
 //! acts. The engine runs them in the order of [`all`].
 
 use crate::config::Settings;
-use crate::plan::{Action, Change, Perms, StepPlan};
-use crate::sys::Sys;
+pub use crate::ctx::Ctx;
+use crate::jobs::Job;
+use crate::plan::{plan_file, Action, Change, Perms, Planned, StepPlan};
 use anyhow::Result;
 
+#[cfg(test)]
+pub mod check;
+pub mod checkout;
 pub mod chkconfig;
 pub mod configs;
 pub mod hosts;
@@ -13,30 +17,9 @@ pub mod hostsettings;
 pub mod init;
 pub mod logrotate;
 pub mod logs;
+pub mod restart;
 pub mod sudoers;
 pub mod templates;
-
-/// What every step may look at.
-pub struct Ctx<'a> {
-    pub sys: &'a Sys,
-    pub settings: &'a Settings,
-    /// `provision --no-start`.
-    pub no_start: bool,
-    /// `verify --offline`: look at files only. Job state, processes, kernel values and
-    /// network answers are reported as not checked, even where they could be observed.
-    pub offline: bool,
-}
-
-impl Ctx<'_> {
-    /// The app user's uid and gid, from the box's own /etc/passwd.
-    pub fn app_account(&self) -> Result<crate::accounts::Account> {
-        let passwd = self
-            .sys
-            .read_text("/etc/passwd")?
-            .ok_or_else(|| anyhow::anyhow!("/etc/passwd does not exist"))?;
-        crate::accounts::lookup_user(&passwd, &self.settings.user)
-    }
-}
 
 /// One step of provisioning.
 pub trait Step {
@@ -45,6 +28,35 @@ pub trait Step {
     /// Observe and plan. `earlier` holds the changes that steps before this one planned,
     /// so that e.g. the initctl step knows job files are about to change.
     fn plan(&self, ctx: &Ctx, earlier: &[Change]) -> Result<StepPlan>;
+}
+
+/// Plan every step in order; each sees the changes planned before it.
+pub fn plan_all(ctx: &Ctx, steps: &[Box<dyn Step>]) -> Vec<Planned> {
+    plan_all_with(ctx, steps, |_| {})
+}
+
+/// [`plan_all`], telling `progress` which step it is planning.
+pub fn plan_all_with(
+    ctx: &Ctx,
+    steps: &[Box<dyn Step>],
+    mut progress: impl FnMut(&'static str),
+) -> Vec<Planned> {
+    // A new look at the box: nothing remembered from an earlier pass counts.
+    ctx.sys.forget();
+    let mut earlier: Vec<Change> = Vec::new();
+    let mut out = Vec::new();
+    for step in steps {
+        progress(step.name());
+        let plan = step.plan(ctx, &earlier);
+        if let Ok(p) = &plan {
+            earlier.extend(p.changes.iter().cloned());
+        }
+        out.push(Planned {
+            name: step.name(),
+            plan,
+        });
+    }
+    out
 }
 
 /// Every step, in the order they are planned and applied.
@@ -75,18 +87,12 @@ pub const ROOT_0644: Perms = Perms {
 /// The files blotctl writes at fixed places, each with what it is (no setting may aim
 /// another file at one of them).
 pub fn fixed_paths() -> Vec<(String, &'static str)> {
-    let mut out = vec![
-        (sudoers::PATH.to_string(), "the sudoers file"),
-        (hosts::PATH.to_string(), "the hosts file"),
-        (logrotate::PATH.to_string(), "the app's logrotate file"),
-        (hostsettings::SYSCTL_CONF.to_string(), "sysctl.conf"),
-        (
-            crate::config::DEFAULT_CONFIG.to_string(),
-            "blotctl's own config file",
-        ),
-    ];
-    for job in templates::JOBS.iter().chain([&hostsettings::JOB]) {
-        out.push((templates::job_path(job), "an upstart job file"));
+    let mut out: Vec<(String, &'static str)> = crate::paths::FIXED
+        .iter()
+        .map(|(p, what)| (p.to_string(), *what))
+        .collect();
+    for job in Job::ALL.map(Job::name).iter().chain([&hostsettings::JOB]) {
+        out.push((crate::jobs::path(job), "an upstart job file"));
     }
     out
 }
@@ -101,7 +107,7 @@ pub fn managed_paths(s: &Settings) -> Vec<String> {
     out.push(s.logs_dir());
     out.extend(s.log_files());
     out.push(crate::config::ROOT_LOG_DIR.to_string());
-    out.push(configs::DIR.to_string());
+    out.push(crate::jobconf::DIR.to_string());
     out
 }
 
@@ -111,7 +117,7 @@ pub fn managed_paths(s: &Settings) -> Vec<String> {
 pub fn manages(s: &Settings, path: &str) -> bool {
     managed_paths(s).iter().any(|p| p == path)
         || path
-            .strip_prefix(configs::DIR)
+            .strip_prefix(crate::jobconf::DIR)
             .and_then(|r| r.strip_prefix('/'))
             .is_some_and(|r| {
                 !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != ".." && c != ".")
@@ -144,6 +150,60 @@ pub fn plan_root_dir(ctx: &Ctx, dir: &str, holds: &str) -> Result<Vec<Change>> {
         }
         Some(_) => anyhow::bail!("{dir} exists but is not a directory"),
     })
+}
+
+/// Plan a file blotctl owns entirely: any difference is replaced.
+pub fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
+    plan_managed_as(
+        ctx,
+        path,
+        desired,
+        perms,
+        "replace (differs from the template)",
+    )
+}
+
+/// [`plan_managed`], saying `what` the replacement is.
+pub fn plan_managed_as(
+    ctx: &Ctx,
+    path: &str,
+    desired: &[u8],
+    perms: Perms,
+    what: &str,
+) -> Result<Vec<Change>> {
+    let current = observe_file(ctx, path)?;
+    Ok(plan_file(
+        path,
+        current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
+        desired,
+        perms,
+        what,
+    ))
+}
+
+/// Every file `blotctl render` prints, by the name it takes.
+pub const RENDERED: [&str; 7] = [
+    "redis",
+    "blot",
+    "nginx",
+    "monit",
+    "monit.rc",
+    hostsettings::JOB,
+    "logrotate",
+];
+
+/// The box path and text of a rendered file, by its `render` name; `None` for an unknown
+/// name.
+pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
+    Ok(Some(match name {
+        "monit.rc" => (ctx.settings.monit_rc.clone(), templates::render(ctx, name)?),
+        "logrotate" => (logrotate::PATH.to_string(), logrotate::render(ctx)?),
+        hostsettings::JOB => (crate::jobs::path(name), hostsettings::render_task(ctx)?),
+        n => match Job::named(n) {
+            Some(job) => (job.path(), templates::render_job(ctx, job)?),
+            None => return Ok(None),
+        },
+    }))
 }
 
 /// Paths that earlier steps are about to write.

@@ -26,7 +26,7 @@ use crate::plan::{plan_file, plan_perms, Change, Perms, StepPlan};
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 
-pub const PATH: &str = "/etc/sudoers";
+pub const PATH: &str = crate::paths::SUDOERS;
 const PERMS: Perms = Perms {
     mode: 0o440,
     uid: 0,
@@ -1052,6 +1052,68 @@ fn relative(file: &str, target: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::check::check;
+    use expect_test::expect;
+
+    #[test]
+    fn requiretty_comes_out_once_visudo_accepts_the_result() {
+        check(
+            &Sudoers,
+            |b, _| {
+                b.on_path("visudo")
+                    .answer("visudo", 0, "/etc/sudoers: parsed OK\n", "");
+            },
+            expect![[r#"
+                - remove requiretty (line 56) in /etc/sudoers
+                --- /etc/sudoers
+                +++ /etc/sudoers
+                @@ -53,7 +53,7 @@
+                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear.
+                 #         You have to run "ssh -t hostname sudo <cmd>".
+                 #
+                -Defaults    requiretty
+                +#Defaults    requiretty
+
+                 #
+                 # Refuse to run if unable to disable echo on the tty. This setting should also be
+            "#]],
+        );
+        check(
+            &Sudoers,
+            |b, _| {
+                b.on_path("visudo").answer(
+                    "visudo",
+                    1,
+                    "",
+                    ">>> /etc/sudoers: syntax error near line 3 <<<\n",
+                );
+            },
+            expect![[r#"
+            error: visudo rejects /etc/sudoers as blotctl would write it (with the files it includes), so it was left unchanged; fix the file by hand with `visudo` first:
+            >>> /etc/sudoers: syntax error near line 3 <<<
+        "#]],
+        );
+        check(
+            &Sudoers,
+            |_, _| {},
+            expect![[r#"
+                - remove requiretty (line 56) in /etc/sudoers
+                  blocked: visudo is not installed, so the new /etc/sudoers cannot be validated (install sudo's visudo; blotctl never writes an unvalidated sudoers)
+                --- /etc/sudoers
+                +++ /etc/sudoers
+                @@ -53,7 +53,7 @@
+                 # Disable "ssh hostname sudo <cmd>", because it will show the password in clear.
+                 #         You have to run "ssh -t hostname sudo <cmd>".
+                 #
+                -Defaults    requiretty
+                +#Defaults    requiretty
+
+                 #
+                 # Refuse to run if unable to disable echo on the tty. This setting should also be
+                warning: visudo is not installed, so the new /etc/sudoers cannot be validated (install sudo's visudo; blotctl never writes an unvalidated sudoers)
+            "#]],
+        );
+    }
 
     fn edit(t: &str) -> Option<String> {
         remove_requiretty(t, "ec2-user").unwrap().map(|e| e.text)

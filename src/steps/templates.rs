@@ -3,28 +3,13 @@
 //! Templates are compiled into the binary. Every rendered job is linted against upstart
 //! 0.6.5's grammar before it may be installed: upstart silently skips a job it cannot parse.
 
-use super::configs::{self, Program};
-use super::{Ctx, Step, ROOT_0644};
+use super::{plan_managed, Ctx, Step, ROOT_0644};
 use crate::config::AUTO;
-use crate::plan::{plan_file, Change, Perms, StepPlan};
-use anyhow::{anyhow, bail, Context, Result};
-use serde::Serialize;
-
-/// The upstart jobs blotctl owns, in start order.
-pub const JOBS: [&str; 4] = ["redis", "blot", "nginx", "monit"];
-
-const TEMPLATES: [(&str, &str); 7] = [
-    ("redis.conf", include_str!("../../templates/redis.conf.hbs")),
-    ("blot.conf", include_str!("../../templates/blot.conf.hbs")),
-    ("nginx.conf", include_str!("../../templates/nginx.conf.hbs")),
-    ("monit.conf", include_str!("../../templates/monit.conf.hbs")),
-    ("monit.rc", include_str!("../../templates/monit.rc.hbs")),
-    (
-        "redis-host-settings.conf",
-        include_str!("../../templates/redis-host-settings.conf.hbs"),
-    ),
-    ("logrotate", include_str!("../../templates/logrotate.hbs")),
-];
+use crate::jobconf::{self, redis_config, Program};
+use crate::jobs::Job;
+use crate::plan::{Change, Perms, StepPlan};
+use crate::render::render_with;
+use anyhow::{anyhow, bail, Result};
 
 const MONIT_RC_PERMS: Perms = Perms {
     mode: 0o700,
@@ -32,64 +17,8 @@ const MONIT_RC_PERMS: Perms = Perms {
     gid: 0,
 };
 
-pub fn job_path(job: &str) -> String {
-    format!("/etc/init/{job}.conf")
-}
-
 /// The absolute path of `sudo` on the box (Amazon Linux's).
 pub const SUDO: &str = "/usr/bin/sudo";
-
-/// What redis's job needs from its config (blotctl never writes it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisConfig {
-    pub port: u16,
-    /// `dir`, the data directory, when the config names one.
-    pub dir: Option<String>,
-}
-
-/// Parse the directives blotctl depends on; the last occurrence wins, as in redis.
-pub fn parse_redis_config(text: &str) -> Result<RedisConfig> {
-    let mut cfg = RedisConfig {
-        port: 6379,
-        dir: None,
-    };
-    for (i, line) in text.lines().enumerate() {
-        let mut words = line.split_whitespace();
-        let Some(key) = words.next() else { continue };
-        let val = words.next();
-        match (key.to_ascii_lowercase().as_str(), val) {
-            ("port", Some(v)) => {
-                cfg.port = v
-                    .parse()
-                    .map_err(|_| anyhow!("line {}: port {v:?} is not a port number", i + 1))?
-            }
-            ("dir", Some(v)) => cfg.dir = Some(v.trim_matches('"').to_string()),
-            _ => {}
-        }
-    }
-    if cfg.port == 0 {
-        bail!("port 0 (redis does not listen on TCP): blotctl needs a TCP port to check redis");
-    }
-    Ok(cfg)
-}
-
-/// The redis config the job is to run (as planned), parsed.
-pub fn redis_config(ctx: &Ctx) -> Result<RedisConfig> {
-    let r = configs::resolve(ctx, Program::Redis)?;
-    parse_redis_config(r.text()).with_context(|| format!("cannot use {}", r.files[0].0))
-}
-
-/// The redis config redis runs now: the installed copy when there is one (the checkout's
-/// may have changed since provision), parsed. What verify and a restart probe.
-pub fn running_redis_config(ctx: &Ctx) -> Result<RedisConfig> {
-    let r = configs::resolve(ctx, Program::Redis)?;
-    let installed = match r.copied {
-        true => ctx.sys.read_text(&r.run)?,
-        false => None,
-    };
-    let text = installed.as_deref().unwrap_or(r.text());
-    parse_redis_config(text).with_context(|| format!("cannot use {}", r.run))
-}
 
 /// The node the blot job runs: the `node` setting, else (`auto`) the app user's nvm node,
 /// when exactly one is installed (`~/.nvm/versions/node/vX/bin/node`, or nvm's old layout
@@ -157,7 +86,7 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
             })
         }
         "redis.conf" => {
-            let r = configs::resolve(ctx, Program::Redis)?;
+            let r = jobconf::resolve(ctx, Program::Redis)?;
             serde_json::json!({
                 "config": r.run,
                 "config_origin": r.origin,
@@ -166,11 +95,11 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
             })
         }
         "nginx.conf" => {
-            let r = configs::resolve(ctx, Program::Nginx)?;
+            let r = jobconf::resolve(ctx, Program::Nginx)?;
             serde_json::json!({
                 "config": r.run,
                 "config_origin": r.origin,
-                "nginx_forks": configs::nginx_forks(&r)?,
+                "nginx_forks": jobconf::nginx_forks(&r)?,
                 "root_log": crate::config::root_log("nginx"),
             })
         }
@@ -186,38 +115,24 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
     if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
         d.extend(e);
     }
+    // The graph's edges, in the job files upstart reads them from.
+    if let Some(job) = name.strip_suffix(".conf").and_then(Job::named) {
+        data["start_on"] = job.start_on().into();
+        data["stop_on"] = job.stop_on().into();
+    }
     render_with(name, &data)
 }
 
-/// Render one template with data of the caller's choosing (strict: a missing value is an
-/// error, never an empty string).
-pub fn render_with(name: &str, data: &impl Serialize) -> Result<String> {
-    let mut hb = handlebars::Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    let (_, tpl) = TEMPLATES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .ok_or_else(|| anyhow!("no template named {name}"))?;
-    hb.render_template(tpl, data)
-        .with_context(|| format!("cannot render template {name}"))
-}
-
 /// Render a job and make sure upstart 0.6.5 would load it and that its `expect` matches.
-pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
+pub fn render_job(ctx: &Ctx, job: Job) -> Result<String> {
     let text = render(ctx, &format!("{job}.conf"))?;
-    let path = job_path(job);
-    let parsed = crate::upstart::lint_job(&text).map_err(|e| {
-        anyhow!(
-            "the rendered {path} would not load under upstart 0.6.5 ({}); refusing to install it",
-            e.display_with_path(&path)
-        )
-    })?;
+    let path = job.path();
+    let parsed = crate::jobs::lint(job.name(), &text)?;
     let expect_fork = parsed.expect == Some(crate::upstart::Expect::Fork);
     match job {
         // Under sudo, which stays its parent, redis must stay in the foreground and the
         // job must expect no fork (see the job's comment).
-        "redis" => {
+        Job::Redis => {
             let exec = parsed.exec.as_deref().unwrap_or("");
             let words: Vec<&str> = exec
                 .split(|c: char| c.is_whitespace() || c == '\'')
@@ -236,9 +151,9 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
                 );
             }
         }
-        "nginx" => {
-            let r = configs::resolve(ctx, Program::Nginx)?;
-            let forks = configs::nginx_forks(&r)?;
+        Job::Nginx => {
+            let r = jobconf::resolve(ctx, Program::Nginx)?;
+            let forks = jobconf::nginx_forks(&r)?;
             if forks != expect_fork {
                 bail!(
                     "the rendered {path} does not match {}: {} needs {}",
@@ -255,16 +170,6 @@ pub fn render_job(ctx: &Ctx, job: &str) -> Result<String> {
         _ => {}
     }
     Ok(text)
-}
-
-/// Where a job's output goes (for people: a job that will not stay up says why there).
-pub fn job_output(s: &crate::config::Settings, job: &str) -> Vec<String> {
-    match job {
-        "blot" => vec![s.app_log(), s.sys_log()],
-        "redis" => vec![s.sys_log()],
-        "nginx" | "monit" => vec![crate::config::root_log(job)],
-        _ => Vec::new(),
-    }
 }
 
 /// The programs a job execs, each with the setting that names it and whether it runs as
@@ -413,40 +318,13 @@ fn sudo_command_of(job: &str) -> Option<(String, String, String)> {
     Some((user, command.clone(), args.join(" ")))
 }
 
-/// Every file `blotctl render` prints, by the name it takes.
-pub const RENDERED: [&str; 7] = [
-    "redis",
-    "blot",
-    "nginx",
-    "monit",
-    "monit.rc",
-    super::hostsettings::JOB,
-    "logrotate",
-];
-
-/// The box path and text of a rendered file, by its `render` name; `None` for an unknown
-/// name.
-pub fn render_file(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>> {
-    Ok(Some(match name {
-        "monit.rc" => (ctx.settings.monit_rc.clone(), render(ctx, name)?),
-        "logrotate" => (
-            super::logrotate::PATH.to_string(),
-            super::logrotate::render(ctx)?,
-        ),
-        n if JOBS.contains(&n) || n == super::hostsettings::JOB => {
-            (job_path(n), render_job(ctx, n)?)
-        }
-        _ => return Ok(None),
-    }))
-}
-
 /// The blot job listens on `blot_port`; nginx must send requests there. When the nginx
 /// config the nginx job runs (or a file it includes, wherever it is) proxies to this machine's loopback and
 /// none of those addresses is `blot_port`, the site would answer 502 after the run: a
 /// planning error naming both places (blotctl does not own that config, so it cannot change
 /// both).
 pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
-    let conf = configs::resolve(ctx, Program::Nginx)?;
+    let conf = jobconf::resolve(ctx, Program::Nginx)?;
     let port = ctx.settings.blot_port;
     let mut local = Vec::new();
     let mut matches = false;
@@ -483,7 +361,7 @@ pub fn check_blot_upstream(ctx: &Ctx) -> Result<()> {
 /// 127.0.0.1:`nginx_port` reaches, monit would find nginx down at every cycle and restart
 /// it for ever: a planning error naming both places.
 pub fn check_nginx_listen(ctx: &Ctx) -> Result<()> {
-    let conf = configs::resolve(ctx, Program::Nginx)?;
+    let conf = jobconf::resolve(ctx, Program::Nginx)?;
     let port = ctx.settings.nginx_port;
     let mut elsewhere = Vec::new();
     let mut at = Vec::new();
@@ -528,10 +406,10 @@ impl Step for Jobs {
         }
         check_blot_upstream(ctx)?;
         let mut changes = Vec::new();
-        for job in JOBS {
+        for job in Job::ALL {
             let text = render_job(ctx, job)?;
-            check_programs(ctx, job)?;
-            let path = job_path(job);
+            check_programs(ctx, job.name())?;
+            let path = job.path();
             changes.extend(plan_managed(ctx, &path, text.as_bytes(), ROOT_0644)?);
         }
         let mut plan = StepPlan::changes(changes);
@@ -561,53 +439,120 @@ impl Step for MonitRc {
     }
 }
 
-/// Plan a file blotctl owns entirely: any difference is replaced.
-pub fn plan_managed(ctx: &Ctx, path: &str, desired: &[u8], perms: Perms) -> Result<Vec<Change>> {
-    plan_managed_as(
-        ctx,
-        path,
-        desired,
-        perms,
-        "replace (differs from the template)",
-    )
-}
-
-/// [`plan_managed`], saying `what` the replacement is.
-pub fn plan_managed_as(
-    ctx: &Ctx,
-    path: &str,
-    desired: &[u8],
-    perms: Perms,
-    what: &str,
-) -> Result<Vec<Change>> {
-    let current = super::observe_file(ctx, path)?;
-    Ok(plan_file(
-        path,
-        current.as_ref().map(|(b, m)| (b.as_slice(), *m)),
-        desired,
-        perms,
-        what,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::steps::check::check;
+    use crate::sys::fake::FakeBox;
+    use expect_test::expect;
+
+    /// The box with the job files and monit's control file as provision writes them.
+    fn provisioned(b: &mut FakeBox, s: &mut Settings) {
+        let ctx = Ctx {
+            sys: &*b,
+            settings: s,
+            no_start: false,
+            offline: false,
+        };
+        let mut files: Vec<(String, String)> = Job::ALL
+            .map(|j| (j.path(), render_job(&ctx, j).unwrap()))
+            .to_vec();
+        files.push((s.monit_rc.clone(), render(&ctx, "monit.rc").unwrap()));
+        for (path, text) in files {
+            b.write(&path, &text);
+        }
+        b.chmod(&s.monit_rc, 0o700, 0, 0);
+    }
 
     #[test]
-    fn redis_config_last_wins() {
-        let c =
-            parse_redis_config("port 7000\n# port 1\ndir /a\ndir \"/var/www/blot/db/\"\n").unwrap();
-        assert_eq!(
-            c,
-            RedisConfig {
-                port: 7000,
-                dir: Some("/var/www/blot/db/".into())
-            }
+    fn job_files_edited_by_hand_are_replaced() {
+        check(
+            &Jobs,
+            provisioned,
+            expect![[r#"
+            in sync
+        "#]],
         );
-        assert_eq!(parse_redis_config("").unwrap().port, 6379);
-        assert!(parse_redis_config("port 0\n").is_err());
-        assert!(parse_redis_config("port x\n").is_err());
+        check(
+            &Jobs,
+            |b, s| {
+                provisioned(b, s);
+                let blot = b.text("/etc/init/blot.conf").unwrap();
+                b.write(
+                    "/etc/init/blot.conf",
+                    &blot.replace("respawn limit 10 5\n", ""),
+                );
+            },
+            expect![[r#"
+                - replace (differs from the template) in /etc/init/blot.conf
+                --- /etc/init/blot.conf
+                +++ /etc/init/blot.conf
+                @@ -14,6 +14,7 @@
+                 stop on stopping redis
+ 
+                 respawn
+                +respawn limit 10 5
+ 
+                 chdir /var/www/blot
+ 
+            "#]],
+        );
+        check(
+            &Jobs,
+            |b, s| {
+                provisioned(b, s);
+                b.chmod("/usr/sbin/nginx", 0o755, 500, 500);
+            },
+            expect![[r#"
+                error: the nginx job would run nginx /usr/sbin/nginx as root, but /usr/sbin/nginx belongs to uid 500: a user other than root could change what root runs; nothing was changed
+            "#]],
+        );
+    }
+
+    #[test]
+    fn monits_control_file_is_roots_alone() {
+        check(
+            &MonitRc,
+            provisioned,
+            expect![[r#"
+            in sync
+        "#]],
+        );
+        check(
+            &MonitRc,
+            |b, s| {
+                provisioned(b, s);
+                b.chmod(&s.monit_rc, 0o644, 0, 0);
+            },
+            expect![[r#"
+                - set /etc/monit.rc to mode 0700, owner 0:0
+                  /etc/monit.rc: mode 0644 -> 0700
+            "#]],
+        );
+    }
+
+    /// The graph's edges are what upstart reads from the rendered job files.
+    #[test]
+    fn rendered_start_and_stop_stanzas_are_the_job_graph() {
+        let b = FakeBox::fixture();
+        let settings = Settings::default();
+        let ctx = Ctx {
+            sys: &b,
+            settings: &settings,
+            no_start: false,
+            offline: false,
+        };
+        for job in Job::ALL {
+            let parsed = crate::upstart::lint_job(&render_job(&ctx, job).unwrap()).unwrap();
+            assert_eq!(parsed.start_on, Some(job.start_on()), "{job}");
+            assert_eq!(parsed.stop_on, Some(job.stop_on()), "{job}");
+        }
+        assert_eq!(
+            crate::jobs::Job::Nginx.start_on(),
+            "started blot",
+            "nginx proxies to the app"
+        );
     }
 
     #[test]
@@ -620,6 +565,8 @@ mod tests {
             "pidfile": "/var/run/blot.pid",
             "app_log": "/var/www/blot/logs/app.log",
             "sys_log": "/var/www/blot/logs/sys.log",
+            "start_on": "started redis",
+            "stop_on": "stopping redis",
         });
         if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
             d.extend(e);

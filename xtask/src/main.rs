@@ -11,6 +11,8 @@
 mod bench;
 mod dist;
 mod fuzz;
+#[cfg(test)]
+mod tidy;
 
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, IsTerminal};
