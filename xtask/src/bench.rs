@@ -120,7 +120,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             blot: b.parse()?,
             nginx: n.parse()?,
         };
-        return prepare_box(root, Path::new(boxdir), ports);
+        return prepare_box(Path::new(boxdir), ports);
     }
     let (mut runs, mut warmup) = (RUNS, WARMUP);
     let mut it = args.iter();
@@ -194,7 +194,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     );
 
     // The converged box: provisioned once, its fake jobs (sleeps) left running.
-    prepare_box(root, &converged, ports)?;
+    prepare_box(&converged, ports)?;
     for args in [&["provision", "--yes"][..], &["verify"][..]] {
         let out = env
             .command(&bin)
@@ -229,7 +229,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         );
         let prepare = || -> Result<()> {
             if row.kind == BoxKind::Fresh {
-                prepare_box(root, boxdir, ports)?;
+                prepare_box(boxdir, ports)?;
             }
             Ok(())
         };
@@ -340,7 +340,6 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let compared = pyinfra::measure(
         &py,
         &pyinfra::Ctx {
-            root,
             bin: &bin,
             env: &env,
             dir: &dir,
@@ -416,20 +415,12 @@ impl BenchEnv {
 /// A fresh copy of the fixture box at `boxdir` (killing what a previous run on it started),
 /// with the modes applied, no settle time for the fake jobs, and its probes (and nginx's
 /// upstream) pointed at the loopback listeners.
-fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
+fn prepare_box(boxdir: &Path, ports: Ports) -> Result<()> {
     if boxdir.exists() {
         kill_box_processes(boxdir, &HashSet::new());
         std::fs::remove_dir_all(boxdir)?;
     }
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(root.join("fixtures/boxes/amazon-linux-2018.03"))
-        .arg(boxdir)
-        .status()?;
-    if !st.success() {
-        bail!("cp -a of the fixture box to {} failed", boxdir.display());
-    }
-    super::apply_modes(root, boxdir)?;
+    fixture::fresh_box(boxdir)?;
     std::fs::write(
         boxdir.join("etc/blotctl.toml"),
         format!(
@@ -467,29 +458,9 @@ fn prepare_box(root: &Path, boxdir: &Path, ports: Ports) -> Result<()> {
     Ok(())
 }
 
-/// PIDs of the processes started for this box: the fake initctl gives every job process
-/// `BLOTCTL_ROOT=<box>` in its environment (as tests/common/mod.rs finds them).
+/// PIDs of the processes started for this box (see `fixture::box_pids`).
 fn box_pids(boxdir: &Path) -> HashSet<i32> {
-    let needle = format!("BLOTCTL_ROOT={}\0", boxdir.display());
-    let me = std::process::id() as i32;
-    let mut pids = HashSet::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(e.path().join("environ")) {
-            if env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                pids.insert(pid);
-            }
-        }
-    }
-    pids
+    fixture::box_pids(boxdir).into_iter().collect()
 }
 
 /// SIGKILL every process started for this box, except those in `keep`.

@@ -311,8 +311,7 @@ fn check_version(bin: &Path) -> Result<String> {
 fn smoke_dry_run(root: &Path, bin: &Path) -> Result<u128> {
     let scratch = tempfile::tempdir()?;
     let boxdir = scratch.path().join("box");
-    duct::cmd!("cp", "-a", root.join(FIXTURE_BOX), &boxdir).run()?;
-    super::apply_modes(root, &boxdir)?;
+    fixture::fresh_box(&boxdir)?;
     let path = format!(
         "{}:{}",
         root.join("fixtures/bin").display(),

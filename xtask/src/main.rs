@@ -466,7 +466,8 @@ fn demo(root: &Path) -> Result<()> {
 }
 
 /// A scratch copy of the fixture box at `boxdir` (whatever a previous one started is stopped
-/// first), with its modes, and no settle time: the jobs are fake, there are no daemons.
+/// first), with its modes and owners, and no settle time: the jobs are fake, there are no
+/// daemons.
 fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
     if boxdir.exists() {
         let _ = stop_fake_jobs(root, boxdir);
@@ -475,14 +476,7 @@ fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
     if let Some(parent) = boxdir.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    duct::cmd!(
-        "cp",
-        "-a",
-        root.join("fixtures/boxes/amazon-linux-2018.03"),
-        boxdir
-    )
-    .run()?;
-    apply_modes(root, boxdir)?;
+    fixture::fresh_box(boxdir)?;
     std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
     Ok(())
 }
@@ -559,41 +553,6 @@ fn stop_fake_jobs(root: &Path, boxdir: &Path) -> Result<()> {
             .stderr_null()
             .unchecked()
             .run();
-    }
-    Ok(())
-}
-
-/// Git keeps no modes or owners: apply fixtures/boxes/<box>.modes (`MODE PATH` lines), and
-/// as root <box>.owners (`UID:GID PATH` lines).
-fn apply_modes(root: &Path, boxdir: &Path) -> Result<()> {
-    let modes = std::fs::read_to_string(root.join("fixtures/boxes/amazon-linux-2018.03.modes"))?;
-    for line in modes
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        let mut it = line.split_whitespace();
-        let (Some(mode), Some(path)) = (it.next(), it.next()) else {
-            bail!("bad line in modes file: {line}");
-        };
-        let mode = u32::from_str_radix(mode, 8)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(boxdir.join(path), std::fs::Permissions::from_mode(mode))?;
-    }
-    if !rustix_is_root() {
-        return Ok(());
-    }
-    let owners = std::fs::read_to_string(root.join("fixtures/boxes/amazon-linux-2018.03.owners"))?;
-    for line in owners
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        let parsed = line
-            .split_once(' ')
-            .and_then(|(ids, path)| ids.split_once(':').map(|(u, g)| (u, g, path)));
-        let Some((uid, gid, path)) = parsed else {
-            bail!("bad line in owners file: {line}");
-        };
-        std::os::unix::fs::lchown(boxdir.join(path), Some(uid.parse()?), Some(gid.parse()?))?;
     }
     Ok(())
 }
@@ -771,10 +730,10 @@ mod tests {
         for l in [
             "    Finished `test` profile [unoptimized + debuginfo] target(s) in 31.51s",
             "     Running unittests src/lib.rs (target/debug/deps/blotctl-0039)",
-            "\x1b[1m\x1b[32m     Running\x1b[0m tests/ux.rs (target/debug/deps/ux-6361)",
-            "     Running tests/safety.rs (target/debug/deps/safety-5071)",
+            "\x1b[1m\x1b[32m     Running\x1b[0m tests/it/main.rs (target/debug/deps/it-6361)",
+            "     Running unittests src/main.rs (target/debug/deps/xtask-5071)",
             "   Doc-tests blotctl",
-            "error: test failed, to rerun pass `-p blotctl --test safety`",
+            "error: test failed, to rerun pass `-p xtask --bin xtask`",
         ] {
             t.cargo_line(l);
         }
@@ -788,7 +747,7 @@ mod tests {
         }
         assert_eq!((t.started, t.results), (4, 3));
         assert_eq!((t.passed, t.failed, t.ignored), (96, 1, 2));
-        assert_eq!(t.unfinished(), 1, "safety crashed: no result line");
+        assert_eq!(t.unfinished(), 1, "xtask's crashed: no result line");
         assert_eq!(t.failed_total(false), 2);
     }
 

@@ -103,7 +103,6 @@ pub(super) struct Compared {
 
 /// Everything the rows run with.
 pub(super) struct Ctx<'a> {
-    pub root: &'a Path,
     pub bin: &'a Path,
     pub env: &'a BenchEnv,
     /// target/bench
@@ -196,7 +195,7 @@ pub(super) fn measure(py: &Pyinfra, cx: &Ctx) -> Result<Vec<Compared>> {
         py.version
     );
     let fresh = cx.boxes.join("pyinfra-fresh");
-    prepare_box(cx.root, &fresh, cx.ports)?;
+    prepare_box(&fresh, cx.ports)?;
     let dry = ("provision --dry-run", "--dry --diff");
     let plan = py.run_json(cx, &fresh, dry.1, &render)?;
     let (ops, changing) = dry_run_changes(&plan)?;
@@ -228,7 +227,7 @@ pub(super) fn measure(py: &Pyinfra, cx: &Ctx) -> Result<Vec<Compared>> {
         py.version
     );
     let boxdir = cx.boxes.join("pyinfra");
-    prepare_box(cx.root, &boxdir, cx.ports)?;
+    prepare_box(&boxdir, cx.ports)?;
     let noop = ("provision --yes", "-y");
     let applied = py.run_json(cx, &boxdir, noop.1, &render)?;
     let (ops, ok, unchanged) = apply_results(&applied)?;
