@@ -383,6 +383,129 @@ fn chkconfig_lists_the_fresh_box() {
     assert_eq!(b.chk(&["--version"]).stdout, "chkconfig version 1.3.49.3\n");
 }
 
+/// blotctl reads SysV state from the init script and the rc links, as chkconfig does
+/// (`blotctl::chkconfig::list_line`, held to the real transcript in its unit tests). Here
+/// it is held to the fake, which acts on a real tree: for each case (init scripts as
+/// chkconfig reads or refuses them, links in any runlevel, odd link names, a runlevel with
+/// both an S and a K link in whatever order the directory gives them), `chkconfig --list
+/// NAME` and `list_line` over the same tree agree byte for byte: stdout, stderr, exit code.
+#[test]
+fn link_reading_agrees_with_the_fake_chkconfig() {
+    use blotctl::chkconfig::list_line;
+    const GOOD: &str = "#!/bin/sh\n# chkconfig: 2345 10 90\n# description: a service\n";
+    let scripts: &[(&str, Option<&str>)] = &[
+        ("good", Some(GOOD)),
+        (
+            "description first",
+            Some("# description: d\n#chkconfig: - 10 90\n"),
+        ),
+        (
+            "blanks and next lines",
+            Some("  #\t chkconfig: -\n 10\n\t90\n# description: d\n"),
+        ),
+        ("signs", Some("# chkconfig: 35 +10 -90\n# description: d\n")),
+        (
+            "a blank after the numbers",
+            Some("# chkconfig: - 10 90 \n# description: d\n"),
+        ),
+        ("no description", Some("# chkconfig: - 10 90\n")),
+        (
+            "an empty description",
+            Some("# chkconfig: - 10 90\n# description:  \n"),
+        ),
+        (
+            "runlevel 7",
+            Some("# chkconfig: 27 10 90\n# description: d\n"),
+        ),
+        ("no header", Some("#!/bin/sh\necho hi\n")),
+        (
+            "no final newline",
+            Some("# description: d\n# chkconfig: - 10 90"),
+        ),
+        ("empty", Some("")),
+        ("missing", None),
+    ];
+    let links: &[(&str, &[(usize, &str)])] = &[
+        ("none", &[]),
+        ("off", &[(0, "K90svc"), (1, "K90svc"), (6, "K90svc")]),
+        ("on in 3", &[(3, "S10svc"), (2, "K90svc")]),
+        (
+            "S and K in 4",
+            &[(4, "S10svc"), (4, "K90svc"), (4, "K05svc")],
+        ),
+        (
+            "odd names",
+            &[
+                (3, "S5svc"),
+                (3, "Sxxsvc"),
+                (3, "S10svc~"),
+                (3, "S10svc-x"),
+                (5, "s10svc"),
+            ],
+        ),
+    ];
+    let b = TestBox::fresh();
+    let rc = |n: usize| b.path(&format!("etc/rc.d/rc{n}.d"));
+    let mut compared = 0;
+    for (what, script) in scripts {
+        let path = b.path("etc/rc.d/init.d/svc");
+        let _ = fs::remove_file(&path);
+        if let Some(text) = script {
+            fs::write(&path, text).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for (which, set) in links {
+            for n in 0..7 {
+                for e in fs::read_dir(rc(n)).unwrap().flatten() {
+                    if e.file_name().to_string_lossy().contains("svc") {
+                        fs::remove_file(e.path()).unwrap();
+                    }
+                }
+            }
+            for (n, name) in *set {
+                symlink("../init.d/svc", rc(*n).join(name)).unwrap();
+            }
+            let dirs: [Vec<String>; 7] = std::array::from_fn(|n| {
+                fs::read_dir(rc(n))
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            });
+            let bytes = script.map(str::as_bytes);
+            let want = match list_line("svc", bytes, &dirs) {
+                Ok(l) => (format!("{}\n", l.listed), String::new(), 0),
+                Err(e) => (String::new(), format!("{e}\n"), 1),
+            };
+            let got = b.chk(&["--list", "svc"]);
+            assert_eq!(
+                (got.stdout.as_str(), got.stderr.as_str(), got.code),
+                (want.0.as_str(), want.1.as_str(), want.2),
+                "script {what}, links {which}"
+            );
+            compared += 1;
+        }
+    }
+    // And the fresh box's own services.
+    for name in ["redis", "nginx", "monit"] {
+        let script = fs::read(b.path(&format!("etc/rc.d/init.d/{name}"))).unwrap();
+        let dirs: [Vec<String>; 7] = std::array::from_fn(|n| {
+            fs::read_dir(rc(n))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        });
+        let line = list_line(name, Some(&script), &dirs).unwrap();
+        assert_eq!(
+            b.chk(&["--list", name]).stdout,
+            format!("{}\n", line.listed)
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, scripts.len() * links.len() + 3);
+}
+
 #[test]
 fn chkconfig_off_on_the_fresh_box() {
     let b = TestBox::fresh();
