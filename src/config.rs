@@ -66,9 +66,13 @@ pub struct Settings {
     pub stop_program: String,
     /// How long `provision` waits for each job to reach start/running, in seconds.
     pub start_timeout: u64,
-    /// How long a started job must stay running before it counts, in milliseconds (a job
-    /// whose process dies at once shows start/running first).
+    /// How long the jobs a run started must all stay running before they count, in
+    /// milliseconds: one window, after the last is up (a job whose process dies at once
+    /// shows start/running first).
     pub start_settle_ms: u64,
+    /// Each started job must answer its health check (redis PING, the app's and nginx's
+    /// health route) before the next one counts; false: a live process is enough.
+    pub start_wait_healthy: bool,
     /// The git remote and branch `deploy` fast-forwards the checkout (`app_dir`) to.
     pub app_repo_remote: String,
     pub app_repo_branch: String,
@@ -110,6 +114,7 @@ impl Default for Settings {
             stop_program: "/sbin/stop".into(),
             start_timeout: 30,
             start_settle_ms: 2000,
+            start_wait_healthy: true,
             app_repo_remote: "origin".into(),
             app_repo_branch: "master".into(),
             log_rotate: "daily".into(),
@@ -828,7 +833,11 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "start_settle_ms",
-        "How long a started job must stay running to count, in milliseconds.",
+        "How long the started jobs must all stay running to count, in milliseconds.",
+    ),
+    (
+        "start_wait_healthy",
+        "Wait for each started job's health check (redis PING, Blot's and nginx's health route), in start order.",
     ),
     (
         "app_repo_remote",

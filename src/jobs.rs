@@ -8,9 +8,7 @@
 use crate::config::Settings;
 use crate::ctx::Ctx;
 use crate::sys::{command_failure, Sys};
-use crate::upstart::{
-    classify_stderr, lint_job, parse_list, InitctlError, JobFile, JobStatus,
-};
+use crate::upstart::{classify_stderr, lint_job, parse_list, InitctlError, JobFile, JobStatus};
 use anyhow::{anyhow, bail, Result};
 use std::time::{Duration, Instant};
 
@@ -309,8 +307,10 @@ pub fn deadline_after(d: Duration) -> Instant {
 }
 
 /// `initctl start JOB` ("already running" is success: upstart chains our jobs), then wait
-/// until it is start/running with a live process. Whether it stays so is the run's one
-/// shared stability window ([`hold`]), after every job is up.
+/// until it is start/running with a live process and (`start_wait_healthy`) answers its
+/// health check ([`Job::probe`]), each tick one `initctl list` and one probe: the engine
+/// starts the jobs in order, so each waits for the one it needs. Whether they stay up is
+/// the run's one shared stability window ([`hold`]), after every job is up.
 pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
     let argv = ["initctl", "start", job];
     let out = sys.run(&argv)?;
@@ -322,21 +322,36 @@ pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
         }
     }
     let timeout = Duration::from_secs(ctx.settings.start_timeout);
+    let probed = Job::named(job).filter(|_| ctx.settings.start_wait_healthy);
     let begun = Instant::now();
     loop {
         if sys.interrupted().is_some() {
             bail!("interrupted while waiting for {job} to run");
         }
         let life = life(sys, &list_now(sys)?, job);
-        if let Life::Alive(_) = life {
-            return Ok(());
-        }
+        let unhealthy = match (&life, probed) {
+            (Life::Alive(_), None) => return Ok(()),
+            (Life::Alive(_), Some(j)) => match j.probe(ctx, PROBE_TIMEOUT) {
+                Ok(()) => return Ok(()),
+                Err(e) => Some(e),
+            },
+            (Life::Down(..), _) => None,
+        };
         if begun.elapsed() >= timeout {
-            return Err(not_up(ctx, job, &life, &format!("within {}s", timeout.as_secs())));
+            let within = format!("within {}s", timeout.as_secs());
+            return Err(match unhealthy {
+                Some(e) => e.context(format!(
+                    "{job} runs, but its health check did not answer {within}"
+                )),
+                None => not_up(ctx, job, &life, &within),
+            });
         }
         std::thread::sleep(TICK);
     }
 }
+
+/// How long one health probe of a starting job may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often a wait looks at upstart again: one `initctl list` for all jobs each time.
 const TICK: Duration = Duration::from_millis(100);
@@ -361,10 +376,7 @@ enum Life {
 }
 
 fn life(sys: &Sys, list: &[JobStatus], job: &str) -> Life {
-    let Some(s) = list
-        .iter()
-        .find(|s| s.name == job && s.instance.is_none())
-    else {
+    let Some(s) = list.iter().find(|s| s.name == job && s.instance.is_none()) else {
         return Life::Down(format!("{job} is not in `initctl list`"), None);
     };
     match s.pid.filter(|_| s.is_running()) {
@@ -404,7 +416,10 @@ pub fn hold(sys: &Sys, ctx: &Ctx, jobs: &[String]) -> Result<()> {
     let mut first: Vec<Option<u32>> = vec![None; jobs.len()];
     loop {
         if sys.interrupted().is_some() {
-            bail!("interrupted while waiting for {} to stay up", jobs.join(", "));
+            bail!(
+                "interrupted while waiting for {} to stay up",
+                jobs.join(", ")
+            );
         }
         let list = list_now(sys)?;
         for (job, first) in jobs.iter().zip(first.iter_mut()) {

@@ -485,14 +485,23 @@ fn apply_all(
         spinner.set_message(format!("checking that {} stay up", started.join(", ")));
         if let Err(e) = crate::jobs::hold(sys, ctx, &started) {
             if let Some(stop) = sys.interrupted() {
-                let err = stopped(&applied, journal, stop, None);
+                let abandoned = Abandoned {
+                    summary: format!("keep {} up for start_settle_ms", started.join(", ")),
+                    running: crate::jobs::running(ctx),
+                };
+                let err = stopped(&applied, journal, stop, Some(abandoned.to_string()));
                 return (applied, Err(err));
             }
             let last = planned.iter().rposition(|p| {
-                p.changes().iter().any(|c| !started_jobs(std::iter::once(c)).is_empty())
+                p.changes()
+                    .iter()
+                    .any(|c| !started_jobs(std::iter::once(c)).is_empty())
             });
             applied.failed = last.map(|i| (i, format!("{e:#}")));
-            return (applied, Err(e.context("after starting the jobs; fix the cause and run again")));
+            return (
+                applied,
+                Err(e.context("after starting the jobs; fix the cause and run again")),
+            );
         }
     }
     (applied, Ok(()))
