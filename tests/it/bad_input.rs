@@ -32,7 +32,7 @@ fn stock_with(b: &TestBox, line: &str) {
 fn config(b: &TestBox, extra: &str) {
     b.write(
         "/etc/blotctl.toml",
-        &format!("start_settle_ms = 0\nstart_timeout = 5\n{extra}"),
+        &format!("start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\n{extra}"),
     );
 }
 fn no_active_requiretty(b: &TestBox) {

@@ -88,7 +88,7 @@ impl DeployBox {
 
         b.write(
             "/etc/blotctl.toml",
-            &format!("start_settle_ms = 0\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),
+            &format!("start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 10\nblot_port = {blot_port}\n{extra}"),
         );
         // blot: serve the VERSION the checkout had when the job started, as /health.
         let served = b.path("/var/lib/blot-served");
@@ -326,7 +326,7 @@ fn a_blot_that_never_answers_fails_the_deploy_with_its_status() {
     d.b.write(
         "/etc/blotctl.toml",
         &format!(
-            "start_settle_ms = 0\nstart_timeout = 2\nblot_port = {}\n",
+            "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 2\nblot_port = {}\n",
             d.blot_port
         ),
     );

@@ -107,7 +107,7 @@ fn turning_thp_never_off_removes_the_task_and_reloads() {
     let sysctl = b.read("/etc/sysctl.conf");
     b.write(
         "/etc/blotctl.toml",
-        "start_settle_ms = 0\nstart_timeout = 5\nthp_never = false\novercommit_memory = false\n",
+        "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\nthp_never = false\novercommit_memory = false\n",
     );
     b.run(&["provision", "--dry-run"])
         .code(2)

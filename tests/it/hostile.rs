@@ -269,7 +269,7 @@ fn chown_mode(b: &TestBox, path: &str, id: u32, mode: u32) {
 fn config(b: &TestBox, extra: &str) {
     b.write(
         "/etc/blotctl.toml",
-        &format!("start_settle_ms = 0\nstart_timeout = 5\n{extra}"),
+        &format!("start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\n{extra}"),
     );
 }
 

@@ -39,7 +39,7 @@ fn real_logrotate_rotates_the_app_and_root_logs_with_copytruncate() {
     let b = TestBox::fresh();
     b.write(
         "/etc/blotctl.toml",
-        "start_settle_ms = 0\nstart_timeout = 5\nuser = \"nfsnobody\"\nlog_keep = 3\n\
+        "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\nuser = \"nfsnobody\"\nlog_keep = 3\n\
          node = \"/home/ec2-user/.nvm/v4.4.2/bin/node\"\n",
     );
     b.run(&["provision", "--yes", "--no-start"]).success();

@@ -261,7 +261,7 @@ fn capture_leaves_out_secrets_and_never_follows_a_link_out_of_the_tree() {
     b.write("/etc/redis-real.conf", &redis);
     std::fs::remove_file(b.path("/etc/redis.conf")).unwrap();
     std::os::unix::fs::symlink("/../../../etc/redis-real.conf", b.path("/etc/redis.conf")).unwrap();
-    let settings = "start_settle_ms = 0\nstart_timeout = 5\nredis_config = \"/etc/redis.conf\"\n";
+    let settings = "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\nredis_config = \"/etc/redis.conf\"\n";
     b.write("/etc/blotctl.toml", settings);
     // A FIFO among the rc links: never opened (it would block), left out.
     let fifo = b.path("/etc/rc.d/rc3.d/S50fifo");

@@ -223,6 +223,19 @@ fn random_time_kills() {
     let runs = runs_from_env("BLOTCTL_CRASH_RUNS", 200);
     let (old, new) = old_and_new();
     let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+    // The kills land within one whole run's time, measured here (not a fixed guess, which
+    // a faster run outgrows).
+    let whole = {
+        let b = TestBox::fresh();
+        let t = std::time::Instant::now();
+        let out = b
+            .blotctl_std()
+            .args(["provision", "--yes", "--no-start"])
+            .run();
+        let took = t.elapsed().as_micros() as u64;
+        out.success();
+        took.max(1)
+    };
     let mut killed = 0;
     for i in 0..runs {
         let b = TestBox::fresh();
@@ -233,7 +246,7 @@ fn random_time_kills() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(next() % 600_000));
+        std::thread::sleep(Duration::from_micros(next() % whole));
         if child.try_wait().unwrap().is_none() {
             killed += 1;
         }
@@ -376,9 +389,9 @@ fn rolled_back_to(b: &TestBox, fresh: &BTreeMap<String, String>, what: &str) {
     );
 }
 
-/// A signal while provision waits for redis to settle, after upstart has started the whole
-/// chain: the message says the start was under way and which jobs run, and a rollback
-/// stops all of them, not only the one blotctl started itself.
+/// A signal while provision holds the started jobs' stability window, after upstart has
+/// started the whole chain: the message says the wait was under way and which jobs run,
+/// and a rollback stops all of them, not only the one blotctl started itself.
 #[test]
 fn a_signal_during_a_job_start_is_rolled_back_whole() {
     needs!("visudo");
@@ -386,26 +399,34 @@ fn a_signal_during_a_job_start_is_rolled_back_whole() {
     let fresh = b.managed_state();
     b.write(
         "/etc/blotctl.toml",
-        "start_settle_ms = 60000\nstart_timeout = 120\n",
+        "start_settle_ms = 60000\nstart_wait_healthy = false\nstart_timeout = 120\n",
     );
     let conf = b.path("/etc/blotctl.toml");
-    // The journal records the starts before `initctl start redis`; once redis runs, the
-    // run is in its minute-long settle wait.
+    // The journal records the starts before `initctl start redis`; once all four run (and
+    // a moment more), the run is in its minute-long stability window.
     let out = signalled(&b, &["provision", "--yes"], libc::SIGTERM, || {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while !jobs_running(&b).contains(&"redis".to_string()) {
-            assert!(std::time::Instant::now() < deadline, "redis never started");
+        while jobs_running(&b).len() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the jobs never started"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
+        std::thread::sleep(Duration::from_millis(1500));
     });
     out.code(143)
         .stderr_has(
-            "the next, `start redis` was under way and its wait was given up (upstart runs \
-             redis, blot, nginx, monit now)",
+            "the next, `keep redis, blot, nginx, monit up for start_settle_ms` was under way \
+             and its wait was given up (upstart runs redis, blot, nginx, monit now)",
         )
         .stderr_has("or undo them with `blotctl rollback 2")
         .stderr_lacks("the one under way was finished first");
-    std::fs::write(&conf, "start_settle_ms = 0\nstart_timeout = 5\n").unwrap();
+    std::fs::write(
+        &conf,
+        "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\n",
+    )
+    .unwrap();
     rolled_back_to(&b, &fresh, "after SIGTERM in redis's wait");
 }
 
@@ -416,7 +437,7 @@ fn a_signal_during_a_job_start_is_rolled_back_whole() {
 fn signals_while_jobs_start() {
     needs!("visudo");
     let runs = runs_from_env("BLOTCTL_SIGNAL_RUNS", 100) / 8;
-    let settle = "start_settle_ms = 150\nstart_timeout = 5\n";
+    let settle = "start_settle_ms = 150\nstart_wait_healthy = false\nstart_timeout = 5\n";
     let timed = |args: &[&str]| {
         let b = TestBox::fresh();
         b.write("/etc/blotctl.toml", settle);
@@ -460,7 +481,7 @@ fn signals_while_jobs_start() {
         out.check(temps(&b).is_empty(), "temp files left");
         b.write(
             "/etc/blotctl.toml",
-            "start_settle_ms = 0\nstart_timeout = 5\n",
+            "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\n",
         );
         if out.exit() != Some(0) && !runs_of(&b).is_empty() {
             rolled_back_to(&b, &fresh, &what);

@@ -66,13 +66,37 @@ struct Live {
 }
 
 fn provisioned_live() -> Live {
+    let (b, redis, blot, nginx) = live_box(true);
+    b.run(&["provision", "--yes"]).success();
+    Live {
+        b,
+        redis,
+        blot,
+        nginx,
+    }
+}
+
+/// A fresh box whose probes go to loopback listeners, not yet provisioned; without `blot`,
+/// nothing listens on blot's port.
+fn live_box(blot: bool) -> (TestBox, Responder, Option<Responder>, Responder) {
     let b = TestBox::fresh();
-    let (redis, blot, nginx) = (Responder::redis(), Responder::http(), Responder::http());
+    let (redis, nginx) = (Responder::redis(), Responder::http());
+    let blot = blot.then(Responder::http);
+    let blot_port = blot.as_ref().map_or_else(
+        || {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        },
+        |r| r.port,
+    );
     b.write(
         "/etc/blotctl.toml",
         &format!(
-            "start_settle_ms = 0\nstart_timeout = 5\nblot_port = {}\nnginx_port = {}\n",
-            blot.port, nginx.port
+            "start_settle_ms = 0\nstart_timeout = 3\nblot_port = {blot_port}\nnginx_port = {}\n",
+            nginx.port
         ),
     );
     // The checkout's redis config is the one the job runs (as a root-owned copy).
@@ -80,15 +104,23 @@ fn provisioned_live() -> Live {
         .read(REDIS_CONF)
         .replace("\nport 6379\n", &format!("\nport {}\n", redis.port));
     b.write(REDIS_CONF, &conf);
-    b.set_nginx_upstream(blot.port);
+    b.set_nginx_upstream(blot_port);
     b.set_nginx_listen(nginx.port);
-    b.run(&["provision", "--yes"]).success();
-    Live {
-        b,
-        redis,
-        blot: Some(blot),
-        nginx,
-    }
+    (b, redis, blot, nginx)
+}
+
+/// Starting waits, in start order, for each job's health check (start_wait_healthy, the
+/// default): an app that runs but never answers fails the run, naming it and what its
+/// check was told, and nginx (which needs it) is not counted as started.
+#[test]
+fn a_job_that_runs_but_never_answers_its_health_check_fails_the_run() {
+    needs!("visudo");
+    let (b, _redis, _, _nginx) = live_box(false);
+    let out = b.run(&["provision", "--yes"]);
+    out.code(1)
+        .has("blot runs, but its health check did not answer within 3s")
+        .has("Connection refused")
+        .has("stopped at `start blot`");
 }
 
 #[test]
@@ -236,7 +268,7 @@ fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     let b = TestBox::fresh();
     b.write(
         "/etc/blotctl.toml",
-        "start_settle_ms = 300\nstart_timeout = 2\n",
+        "start_settle_ms = 300\nstart_wait_healthy = false\nstart_timeout = 2\n",
     );
     std::fs::create_dir_all(b.path("/var/lib/fake-upstart/exec")).unwrap();
     // blot's process exits at once, as `sudo` does under `Defaults requiretty`.
@@ -252,6 +284,35 @@ fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
          exists; the job's output went to /var/www/blot/logs/app.log and \
          /var/www/blot/logs/sys.log"
     ));
+}
+
+/// The requiretty case a moment later: blot's process runs long enough for upstart to
+/// say start/running (and for blotctl to go on to nginx and monit), then exits. The run's
+/// one stability window, held after every job is up, catches it and names it.
+#[test]
+fn a_job_that_dies_a_moment_after_it_runs_is_caught_by_the_window() {
+    needs!("visudo");
+    let b = TestBox::fresh();
+    b.write(
+        "/etc/blotctl.toml",
+        "start_settle_ms = 5000\nstart_wait_healthy = false\nstart_timeout = 5\n",
+    );
+    std::fs::create_dir_all(b.path("/var/lib/fake-upstart/exec")).unwrap();
+    b.write("/var/lib/fake-upstart/exec/blot", "sleep 1.5; exit 1");
+    let out = b.run(&["provision", "--yes"]);
+    out.code(1);
+    let pid = job_pid(&b, "blot").expect("the fake reports the dead process");
+    out.has(&format!(
+        "job blot did not stay start/running for 5000ms after it started: upstart still \
+         says `blot start/running, process {pid}`, but process {pid}, the one it tracks, no \
+         longer exists; the job's output went to /var/www/blot/logs/app.log and \
+         /var/www/blot/logs/sys.log"
+    ));
+    // Every job was started before the window: the others run.
+    let list = b.fake("initctl", &["list"]);
+    for job in ["redis", "nginx", "monit"] {
+        list.has(&format!("{job} start/running, process "));
+    }
 }
 
 /// Sys::query asks chkconfig and initctl once per look at the box (`cargo xtask bench`

@@ -411,7 +411,7 @@ impl TestBox {
         // Fake jobs have no daemon to wait for.
         tb.write(
             "/etc/blotctl.toml",
-            "start_settle_ms = 0\nstart_timeout = 5\n",
+            "start_settle_ms = 0\nstart_wait_healthy = false\nstart_timeout = 5\n",
         );
         tb
     }
