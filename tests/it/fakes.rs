@@ -446,6 +446,16 @@ fn link_reading_agrees_with_the_fake_chkconfig() {
     ];
     let b = TestBox::fresh();
     let rc = |n: usize| b.path(&format!("etc/rc.d/rc{n}.d"));
+    // rc0.d .. rc6.d in directory order, as chkconfig's unsorted glob sees them.
+    let listing = || -> [Vec<String>; 7] {
+        std::array::from_fn(|n| {
+            fs::read_dir(rc(n))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+    };
     let mut compared = 0;
     for (what, script) in scripts {
         let path = b.path("etc/rc.d/init.d/svc");
@@ -465,13 +475,7 @@ fn link_reading_agrees_with_the_fake_chkconfig() {
             for (n, name) in *set {
                 symlink("../init.d/svc", rc(*n).join(name)).unwrap();
             }
-            let dirs: [Vec<String>; 7] = std::array::from_fn(|n| {
-                fs::read_dir(rc(n))
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            });
+            let dirs = listing();
             let bytes = script.map(str::as_bytes);
             let want = match list_line("svc", bytes, &dirs) {
                 Ok(l) => (format!("{}\n", l.listed), String::new(), 0),
@@ -489,13 +493,7 @@ fn link_reading_agrees_with_the_fake_chkconfig() {
     // And the fresh box's own services.
     for name in ["redis", "nginx", "monit"] {
         let script = fs::read(b.path(&format!("etc/rc.d/init.d/{name}"))).unwrap();
-        let dirs: [Vec<String>; 7] = std::array::from_fn(|n| {
-            fs::read_dir(rc(n))
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        });
+        let dirs = listing();
         let line = list_line(name, Some(&script), &dirs).unwrap();
         assert_eq!(
             b.chk(&["--list", name]).stdout,

@@ -217,6 +217,19 @@ fn crash_at_every_fault_point() {
     assert!(n > 20, "only {n} crash points were reached");
 }
 
+/// How long a whole `provision --yes --no-start` on a fresh box takes here now, in µs.
+fn whole_run_micros() -> u64 {
+    let b = TestBox::fresh();
+    let t = std::time::Instant::now();
+    let out = b
+        .blotctl_std()
+        .args(["provision", "--yes", "--no-start"])
+        .run();
+    let took = t.elapsed().as_micros() as u64;
+    out.success();
+    took.max(1)
+}
+
 #[test]
 fn random_time_kills() {
     needs!("visudo");
@@ -225,17 +238,7 @@ fn random_time_kills() {
     let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     // The kills land within one whole run's time, measured here (not a fixed guess, which
     // a faster run outgrows).
-    let whole = {
-        let b = TestBox::fresh();
-        let t = std::time::Instant::now();
-        let out = b
-            .blotctl_std()
-            .args(["provision", "--yes", "--no-start"])
-            .run();
-        let took = t.elapsed().as_micros() as u64;
-        out.success();
-        took.max(1)
-    };
+    let whole = whole_run_micros();
     let mut killed = 0;
     for i in 0..runs {
         let b = TestBox::fresh();
@@ -289,14 +292,7 @@ fn sigint_and_sigterm_mid_run() {
     let runs = runs_from_env("BLOTCTL_SIGNAL_RUNS", 100);
     let (old, new) = old_and_new();
     // How long a whole run takes on this machine now: the signals land across it.
-    let b = TestBox::fresh();
-    let t = std::time::Instant::now();
-    let out = b
-        .blotctl_std()
-        .args(["provision", "--yes", "--no-start"])
-        .run();
-    let span = t.elapsed().as_micros() as u64;
-    out.success();
+    let span = whole_run_micros();
     let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let (mut part_way, mut before_any, mut finished) = (0, 0, 0);
     for i in 0..runs {
