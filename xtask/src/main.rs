@@ -466,8 +466,8 @@ fn demo(root: &Path) -> Result<()> {
 }
 
 /// A scratch copy of the fixture box at `boxdir` (whatever a previous one started is stopped
-/// first), with its modes and owners, and no settle time: the jobs are fake, there are no
-/// daemons.
+/// first), with its modes and owners, no settle time and no wait for health checks: the
+/// jobs are fake, there are no daemons to answer them.
 fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
     if boxdir.exists() {
         let _ = stop_fake_jobs(root, boxdir);
@@ -477,7 +477,10 @@ fn fresh_fixture_box(root: &Path, boxdir: &Path) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     fixture::fresh_box(boxdir)?;
-    std::fs::write(boxdir.join("etc/blotctl.toml"), "start_settle_ms = 0\n")?;
+    std::fs::write(
+        boxdir.join("etc/blotctl.toml"),
+        "start_settle_ms = 0\nstart_wait_healthy = false\n",
+    )?;
     Ok(())
 }
 
