@@ -19,7 +19,9 @@ It is run as (see xtask/src/bench/pyinfra.rs)
   file) are the bytes `blotctl render --json` prints for that box (RENDER_JSON): the same
   inputs blotctl writes.
 - The rest is written here as a pyinfra user would write it, with blotctl's default
-  settings; the bench checks the result against blotctl's own provisioned box.
+  settings; the bench checks the result against blotctl's own provisioned box. With those
+  defaults (`sites` empty) /etc/hosts needs nothing: a fresh box already maps localhost to
+  127.0.0.1, which is all monit needs, so there is no hosts operation.
 
 What pyinfra does not do that blotctl does (the bench report says so too): no `visudo -c`
 of the new sudoers before it replaces it (`files.line` runs `sed -i`), no lint of the job
@@ -40,7 +42,6 @@ from pyinfra.operations.util import any_changed
 # blotctl's defaults (src/config.rs): the app user and directory, the site's names.
 APP_USER = "ec2-user"
 APP_DIR = "/var/www/blot"
-SITE_LINE = "127.0.0.1   blot.im www.blot.im"
 SYSV_SERVICES = ["redis", "nginx", "monit"]
 JOBS = ["redis", "blot", "nginx", "monit"]
 MODES = {"/etc/monit.rc": "700"}
@@ -123,12 +124,6 @@ for conf in BLOT_CONFIGS:
         group="root",
         mode="644",
     )
-
-files.line(
-    name="hosts: the site's names on 127.0.0.1",
-    path=box("/etc/hosts"),
-    line=SITE_LINE,
-)
 
 files.directory(
     name="the app's log directory",

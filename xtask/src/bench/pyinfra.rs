@@ -4,8 +4,10 @@
 //! `xtask/bench/pyinfra/deploy.py` is blotctl's desired state written as a pyinfra deploy:
 //! the bytes `blotctl render --json` prints for the box (four upstart jobs,
 //! redis-host-settings, monit.rc, the logrotate file), `Defaults requiretty` commented out,
-//! the hosts line, the log files, the sysctl line, `chkconfig NAME off` for the three SysV
-//! services, `initctl reload-configuration` when a job file changed, the four jobs started.
+//! the root-owned copies of Blot's configs in /etc/blot, the log files and directories, the
+//! sysctl line, `chkconfig NAME off` for the three SysV services, `initctl
+//! reload-configuration` when a job file changed, the four jobs started (the hosts file
+//! needs nothing with the default settings).
 //! pyinfra (pinned in `xtask/bench/pyinfra/requirements.txt`) lives in a venv under
 //! `target/bench/venv-pyinfra`, made on first use. It runs with its `@local` connector
 //! inside a private mount namespace (`box-users.sh`: the box's users, `BLOTCTL_ROOT` for
@@ -438,7 +440,8 @@ pub(super) fn render_section(s: &mut String, py: &Pyinfra, rows: &[Compared]) {
         s,
         "The same desired state as a pyinfra deploy (`xtask/bench/pyinfra/deploy.py`: the \
          files `blotctl render --json` prints for the box, `Defaults requiretty` commented \
-         out, the hosts and sysctl lines, the log files, `chkconfig NAME off` ×3, \
+         out, the copies of Blot's configs in /etc/blot, the sysctl line, the log files, \
+         `chkconfig NAME off` ×3, \
          `initctl reload-configuration` when a job changed, the four jobs started), run \
          with pyinfra's `@local` connector on copies of the same fixture box with the same \
          fakes. Each row is one hyperfine run timing both commands on the same box copy.\n"
