@@ -67,6 +67,27 @@ pub fn dist(root: &Path, args: &[String]) -> Result<()> {
         target_dir.display()
     );
     let build_started = Instant::now();
+    // The target dir is shared by every clone on this machine, and cargo judges blotctl's
+    // own unit fresh by the mtimes of *this* clone's sources against the last build of any
+    // clone: a clone whose sources are older would get another clone's binary. blotctl's
+    // own unit is always rebuilt (the dependencies stay cached).
+    duct::cmd(
+        super::cargo(),
+        [
+            "clean".as_ref(),
+            "--release".as_ref(),
+            "--package".as_ref(),
+            "blotctl".as_ref(),
+            "--target".as_ref(),
+            CARGO_TARGET.as_ref(),
+            "--target-dir".as_ref(),
+            target_dir.as_os_str(),
+        ],
+    )
+    .dir(root)
+    .stderr_null()
+    .run()
+    .context("cargo clean --package blotctl in the dist target dir failed")?;
     duct::cmd(
         &zigbuild,
         [
