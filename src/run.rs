@@ -1,8 +1,8 @@
 //! The one run pipeline of the commands that change the box (provision, rollback, deploy,
-//! restart): plan → show → refuse → confirm → preflight (after the temp files a killed run
-//! left) → apply → plan again → an [`Ended`] outcome (what was planned, what was applied,
-//! counted as applied, the backup, the error), which `report::finish` prints as text, JSON
-//! or JUnit. What differs between the commands is data in [`Run`]; nothing here asks which
+//! restart, init): plan → show → refuse → confirm → preflight (after the temp files a
+//! killed run left) → apply → plan again → an [`Ended`] outcome (what was planned, what was
+//! applied, counted as applied, the backup, the error), which `report::finish` prints as
+//! text, JSON or JUnit. What differs between the commands is data in [`Run`]; nothing here asks which
 //! command runs.
 
 use crate::config::Settings;
