@@ -263,7 +263,7 @@ Exit status:
   sudo blotctl init --root ./box --force
 
 Exit status:
-  0   written
+  0   written, or already as it would be written
   1   not root (checked before asking anything), or the file could not be written
   64  usage error: the file exists (use --force)")]
     Init {

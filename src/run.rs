@@ -1,9 +1,9 @@
 //! The one run pipeline of the commands that change the box (provision, rollback, deploy,
-//! restart): plan → show → refuse → confirm → preflight (after the temp files a killed run
-//! left) → apply → plan again → an [`Ended`] outcome (what was planned, what was applied,
-//! counted as applied, the backup, the error), which `report::finish` prints as text, JSON
-//! or JUnit. What differs between the commands is data in [`Run`]; nothing here asks which
-//! command runs.
+//! restart, init): plan → show → refuse → confirm → preflight (after the temp files a
+//! killed run left) → apply → plan again → an [`Ended`] outcome (what was planned, what was
+//! applied, counted as applied, the backup, the error), which `report::finish` prints as
+//! text, JSON or JUnit. What differs between the commands is data in [`Run`]; nothing here
+//! asks which command runs.
 
 use crate::config::Settings;
 use crate::ctx::Ctx;
@@ -317,7 +317,7 @@ pub fn interactive() -> bool {
 }
 
 /// The run lock (`flock`, waiting up to 3 s); a lock held by another run is a `lock` error.
-pub fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
+fn take_lock(sys: &Sys) -> Result<crate::sys::RunLock> {
     sys.lock(journal::LOCK, std::time::Duration::from_secs(3))
         .map_err(|e| kinded(ErrorKind::Lock, e))
 }
@@ -596,7 +596,7 @@ fn converged(ctx: &Ctx, replan: impl Fn(&Ctx) -> Result<Vec<Planned>>, made: usi
 }
 
 /// Stop before the first change when a signal came (or the output failed) while planning.
-pub fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
+fn not_interrupted(sys: &Sys, command: &str, total: usize) -> Result<()> {
     match sys.interrupted() {
         Some(stop) => Err(Interrupted::new(&stop, command, 0, total, None, None).into()),
         None => Ok(()),

@@ -1,21 +1,19 @@
-//! `blotctl init`: write /etc/blotctl.toml, through the engine like any other change.
+//! `blotctl init`: write /etc/blotctl.toml, through the run pipeline like any other change
+//! (its diff, a backup `rollback` restores, the run lock, temp files a killed run left).
 
 use crate::config::{Effective, DEFAULT_CONFIG};
 use crate::ctx::Ctx;
-use crate::engine;
-use crate::failure::{NotRoot, UsageError, EXIT_OK};
-use crate::journal::Journal;
-use crate::outcome::Outcome;
+use crate::failure::{NotRoot, UsageError};
+use crate::plan::{Planned, StepPlan};
 use crate::printer::Printer;
-use crate::report;
-use crate::run;
+use crate::run::{self, Plan, Run, Start};
 use crate::steps;
 use crate::sys::Sys;
 use anyhow::Result;
 
 /// `blotctl init`: a commented config file in which only what differs from the built-in
 /// defaults is live (the answers on a terminal, values from --set, BLOTCTL_* or an existing
-/// file), written through the engine like any other change. Root is checked first, before
+/// file), written by the run pipeline like any other change. Root is checked first, before
 /// anything is asked.
 pub fn run(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8> {
     if !sys.is_root() {
@@ -55,31 +53,41 @@ pub fn run(sys: &Sys, e: &Effective, force: bool, printer: Printer) -> Result<u8
         settings.check_user(&passwd)?;
     }
     let text = crate::config::commented_toml(&settings)?;
-    let ctx = Ctx {
-        sys,
-        settings: &settings,
-        no_start: true,
-        offline: false,
+    let plan_of = |ctx: &Ctx| -> Result<Vec<Planned>> {
+        let changes = steps::plan_managed_as(
+            ctx,
+            DEFAULT_CONFIG,
+            text.as_bytes(),
+            steps::ROOT_0644,
+            "replace (--force)",
+        );
+        Ok(vec![Planned {
+            name: "settings file",
+            plan: changes.map(StepPlan::changes),
+        }])
     };
-    let _lock = run::take_lock(sys)?;
-    let old = sys.observe(DEFAULT_CONFIG)?.map(|(bytes, _)| bytes);
-    let change = crate::plan::Change::new(
-        format!("write {DEFAULT_CONFIG}"),
-        crate::plan::Action::WriteFile {
-            path: DEFAULT_CONFIG.into(),
-            old,
-            new: text.into_bytes(),
-            perms: steps::ROOT_0644,
-            old_perms: None,
-        },
-    );
-    run::not_interrupted(sys, "init", 1)?;
-    engine::preflight(sys, [&change])?;
-    engine::apply(sys, &ctx, &change, &mut Journal::new("init", None))?;
-    let mut o = Outcome::new("init", false);
-    o.extra.insert("wrote".into(), DEFAULT_CONFIG.into());
-    if !report::print_document(&o, printer.format) {
-        crate::outln!("wrote {DEFAULT_CONFIG}");
-    }
-    Ok(EXIT_OK)
+    let start = Start {
+        command: "init",
+        dry_run: false,
+        confirm: None,
+        verb: "write the settings",
+        needs_root: "init must run as root to write /etc/blotctl.toml",
+    };
+    let run = Run {
+        no_start: true,
+        nothing: Some(format!(
+            "{DEFAULT_CONFIG} is already as it would be written"
+        )),
+        ..Run::new(
+            start,
+            Plan::Made(&plan_of),
+            format!("wrote {DEFAULT_CONFIG}"),
+        )
+    };
+    let mut ended = run::run(sys, &settings, &run, printer)?;
+    ended
+        .outcome
+        .extra
+        .insert("wrote".into(), DEFAULT_CONFIG.into());
+    crate::report::finish(ended, printer)
 }

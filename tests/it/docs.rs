@@ -1,5 +1,5 @@
-//! ARCHITECTURE.md stays true: its codemap names every module under src/, and the
-//! integration tests leave the process they share alone.
+//! ARCHITECTURE.md stays true: its codemap names every module under src/, each test its
+//! invariants cite exists, and the integration tests leave the process they share alone.
 
 use crate::util::project;
 
@@ -27,6 +27,59 @@ fn every_module_has_a_codemap_entry() {
         missing.is_empty(),
         "ARCHITECTURE.md's codemap has no entry for {}",
         missing.join(", ")
+    );
+}
+
+/// Every test an invariant of ARCHITECTURE.md cites (a backticked `name` or `module::name`
+/// in its Invariants section) is a `fn`, a `mod` or a file of the project: an invariant
+/// whose test was renamed or removed is no longer held by anything.
+#[test]
+fn every_invariant_names_a_test_that_exists() {
+    let arch = std::fs::read_to_string(project().join("ARCHITECTURE.md")).unwrap();
+    let invariants = arch
+        .split("\n## Invariants")
+        .nth(1)
+        .expect("ARCHITECTURE.md has an Invariants section");
+    let mut sources = String::new();
+    let mut names = Vec::new();
+    let mut todo = ["src", "tests", "xtask/src"]
+        .map(|d| project().join(d))
+        .to_vec();
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                names.push(p.file_stem().unwrap().to_string_lossy().into_owned());
+                sources.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let cited: Vec<&str> = invariants
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.contains('_') || t.contains("::") || !t.contains(' ') && t.len() > 3)
+        .filter(|t| {
+            t.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == ':')
+        })
+        .collect();
+    assert!(cited.len() >= 20, "too few tests cited: {cited:?}");
+    let missing: Vec<&&str> = cited
+        .iter()
+        .filter(|t| {
+            let name = t.rsplit("::").next().unwrap();
+            !(names.iter().any(|n| n == name)
+                || sources.contains(&format!("fn {name}("))
+                || sources.contains(&format!("mod {name} "))
+                || sources.contains(&format!("mod {name};")))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's invariants cite tests that do not exist: {missing:?}"
     );
 }
 

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 const MONIT_INTERVAL: u64 = 1;
 const MONIT_START_DELAY: u64 = 1;
 const APP_LOG: &str = "/var/www/blot/logs/app.log";
+const SYS_LOG: &str = "/var/www/blot/logs/sys.log";
 const MONIT_LOG: &str = "/var/log/blot/monit.log";
 const JOBCTL_LOG: &str = "/opt/live/jobctl.log";
 
@@ -375,7 +376,7 @@ impl Stack {
             ("jobctl (monit's start/stop program)", JOBCTL_LOG),
             ("monit log", MONIT_LOG),
             ("app.log", APP_LOG),
-            ("sys.log", "/var/www/blot/logs/sys.log"),
+            ("sys.log", SYS_LOG),
             ("redis.log", "/var/www/blot/logs/redis.log"),
             ("nginx log", "/var/log/blot/nginx.log"),
         ] {
@@ -518,6 +519,24 @@ fn http_get(port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)>
     Ok((status, body.to_string()))
 }
 
+/// How many `YYYY-MM-DD HH:MM:SS JOB: starting ...` lines a sys.log holds.
+fn starts(sys_log: &str, job: &str) -> usize {
+    sys_log
+        .lines()
+        .filter(|l| {
+            let (date, rest) = l.split_at(l.len().min(20));
+            let stamp = date.len() == 20
+                && date.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    10 | 19 => b == b' ',
+                    13 | 16 => b == b':',
+                    _ => b.is_ascii_digit(),
+                });
+            stamp && rest.starts_with(&format!("{job}: starting"))
+        })
+        .count()
+}
+
 /// The health requests monit made to the app that it answered 200, from app.log.
 fn monit_health_oks(app_log: &str, port: u16) -> Vec<String> {
     let want = format!("GET /health host=localhost:{port} ua=Monit/");
@@ -608,6 +627,18 @@ fn live_blot_is_kept_alive_as_it_really_runs() {
     assert_eq!(seen["cwd"], "/var/www/blot");
     assert_eq!(seen["port"], bp, "the port of its own config");
     eprintln!("live (d): the app started with {started}");
+
+    // The jobs' start lines reach sys.log (the file blotctl creates and rotates), written
+    // by ec2-user's shell after sudo: `<date> <time> redis: starting`, `... blot: starting`.
+    let sys_log = stack.log(SYS_LOG);
+    for job in ["redis", "blot"] {
+        assert_eq!(
+            starts(&sys_log, job),
+            1,
+            "one start of {job} in sys.log:\n{sys_log}"
+        );
+    }
+    assert_eq!(stack.b.owner(SYS_LOG), (500, 500), "sys.log is ec2-user's");
 
     // Who runs what: the app and redis as ec2-user, only nginx's master and monit as
     // root, and nginx on the root-owned copy of the checkout's config.
@@ -728,6 +759,9 @@ fn live_blot_is_kept_alive_as_it_really_runs() {
     );
     assert_eq!(stack.job_pid("nginx"), nginx, "nginx was restarted");
     assert_ne!(stack.job_pid("blot"), blot);
+    // The restart is in sys.log too.
+    let sys_log = stack.log(SYS_LOG);
+    assert_eq!(starts(&sys_log, "blot"), 2, "{sys_log}");
     eprintln!(
         "live (b): the app hung (SIGSTOP); monit's log:\n{}",
         restart.join("\n")

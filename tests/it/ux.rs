@@ -212,6 +212,53 @@ fn init_writes_a_commented_config_in_which_only_what_differs_is_live() {
     b.run(&["init"]).code(64);
 }
 
+/// init is a run like the others: it removes the temp files a killed run left, backs up
+/// the file it replaces (the run id printed, a rollback puts the old file back byte for
+/// byte), and a second identical init changes nothing and backs up nothing.
+#[test]
+fn init_is_a_run_that_rollback_undoes() {
+    needs!(root);
+    let b = TestBox::fresh();
+    let old = "# by hand\nblot_port = 9000\n";
+    b.write("/etc/blotctl.toml", old);
+    b.write("/etc/.blotctl-Xk2p9q~", "half a file");
+    let out = b.run(&["init", "--force", "--set", "nginx_port=81"]);
+    out.success()
+        .stdout_has("removed /etc/.blotctl-Xk2p9q~")
+        .stdout_has("wrote /etc/blotctl.toml: 1 change");
+    assert!(!b.path("/etc/.blotctl-Xk2p9q~").exists());
+    let text = b.read("/etc/blotctl.toml");
+    assert!(
+        text.contains("\nblot_port = 9000\n") && text.contains("\nnginx_port = 81\n"),
+        "{text}"
+    );
+    let id = out
+        .stdout()
+        .lines()
+        .find_map(|l| l.split("`blotctl rollback ").nth(1))
+        .map(|r| r.trim_end_matches("`)").to_string())
+        .unwrap_or_else(|| panic!("no backup named:\n{}", out.stdout()));
+
+    let backups = || {
+        std::fs::read_dir(b.path("/var/lib/blotctl/backups"))
+            .unwrap()
+            .count()
+    };
+    let (before, runs) = (b.managed_state(), backups());
+    b.run(&["init", "--force", "--set", "nginx_port=81"])
+        .success()
+        .stdout_has("/etc/blotctl.toml is already as it would be written: 0 changes");
+    assert_same_state(
+        &before,
+        &b.managed_state(),
+        "an identical init changed the box",
+    );
+    assert_eq!(backups(), runs, "an identical init made a backup");
+
+    b.run(&["rollback", &id, "--yes"]).success();
+    assert_eq!(b.read("/etc/blotctl.toml"), old);
+}
+
 /// Run `command` in a fresh tmux session (160x50); the session ends with the test.
 fn in_tmux(command: &str) -> Session {
     static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

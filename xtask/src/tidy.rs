@@ -7,6 +7,7 @@
 //!   between two steps; no step imports the engine, the run pipeline, the report, an
 //!   outcome or a command; the engine imports no step;
 //! - every command file is small, the upstart parsers' files too;
+//! - every step has an in-memory unit test (`steps::check`);
 //! - every setting has documentation: a line in README's settings and a doc comment.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,48 +51,103 @@ fn modules() -> BTreeMap<String, String> {
 
 const TEST_ONLY: &[&str] = &["steps/check", "sys/fake"];
 
-/// The modules a file names: `crate::a::b` and `super::b` paths, and the names inside a
-/// `use crate::a::{b, c::d}` group, each taken as deep as a module of that name exists.
+/// A file's code without its comments (`//` to the end of a line; a `//` inside a string
+/// cuts the line there, which only hides the rest of that line).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every path that starts with `root` (`crate`, `super`, `std`) in `code`, as its segments
+/// after `root`, with the byte offset where it starts. A `use` group is expanded, nested
+/// and over several lines as rustfmt writes it: `use crate::{a::{b, c}, d}` is `a::b`,
+/// `a::c` and `d`.
+fn paths(code: &str, root: &str) -> Vec<(usize, Vec<String>)> {
+    let prefix = format!("{root}::");
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = code[from..].find(&prefix) {
+        let at = from + i;
+        from = at + prefix.len();
+        // A whole word: not `foo_crate::`, `x::crate::`.
+        if code[..at].ends_with(|c: char| ident(c) || c == ':') {
+            continue;
+        }
+        out.extend(tree(&code[from..]).into_iter().map(|p| (at, p)));
+    }
+    out
+}
+
+/// The paths of one use tree (`a::b`, `a::{b, c::d}`, `{a, b}`), each as its segments;
+/// `self` and `*` segments and `as` renames are dropped.
+fn tree(s: &str) -> Vec<Vec<String>> {
+    let s = s.trim_start();
+    if let Some(inner) = s.strip_prefix('{') {
+        // The members of the group: split at the commas outside inner braces.
+        let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+        for (i, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    out.extend(tree(&inner[start..i]));
+                    return out;
+                }
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.extend(tree(&inner[start..i]));
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        return out;
+    }
+    let name: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if name.is_empty() {
+        return vec![Vec::new()];
+    }
+    let rest = &s[name.len()..];
+    let mut subs = match rest.trim_start().strip_prefix("::") {
+        Some(more) => tree(more),
+        None => vec![Vec::new()],
+    };
+    if name != "self" {
+        for p in &mut subs {
+            p.insert(0, name.clone());
+        }
+    }
+    subs
+}
+
+/// The modules a file names: `crate::a::b` and `super::b` paths, and the members of a
+/// `use crate::a::{b, c::{d, e}}` group, each taken as deep as a module of that name exists.
 fn imports(name: &str, text: &str, all: &BTreeSet<String>) -> BTreeSet<String> {
     let parent = match name.rsplit_once('/') {
         Some((p, _)) => p.to_string(),
         None => String::new(),
     };
-    let deepest = |segs: &[&str]| -> Option<String> {
+    let deepest = |segs: &[String]| -> Option<String> {
         (1..=segs.len())
             .rev()
             .map(|n| segs[..n].join("/"))
             .find(|m| all.contains(m))
     };
+    let code = code(text);
     let mut out = BTreeSet::new();
-    let code: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    for (prefix, base) in [("crate::", String::new()), ("super::", parent.clone())] {
-        let mut rest = code.as_str();
-        while let Some(i) = rest.find(prefix) {
-            rest = &rest[i + prefix.len()..];
-            let path: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+    for (root, base) in [("crate", String::new()), ("super", parent)] {
+        for (_, path) in paths(&code, root) {
+            let mut segs: Vec<String> = base
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
                 .collect();
-            let mut segs: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
-            segs.extend(path.split("::").filter(|s| !s.is_empty()));
-            let group = rest[path.len()..].starts_with('{');
-            if group {
-                // `use crate::a::{b, c::d}`: each member, one level of braces.
-                let end = rest.find('}').unwrap_or(rest.len());
-                for member in rest[path.len() + 1..end].split(',') {
-                    let member = member.trim().split("::").next().unwrap_or("");
-                    let mut s = segs.clone();
-                    if !member.is_empty() && member != "self" {
-                        s.push(member);
-                    }
-                    out.extend(deepest(&s));
-                }
-            }
+            segs.extend(path);
             out.extend(deepest(&segs));
         }
     }
@@ -151,14 +207,11 @@ fn only_sys_and_main_touch_the_outside() {
         if top(&name) == "sys" || name == "main" {
             continue;
         }
-        for (i, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            for door in ["std::fs", "std::process", "std::env", "use std::{"] {
-                if code.contains(door) && (door != "use std::{" || has_door_in_group(code)) {
-                    found.push(format!("src/{name}.rs:{}: {}", i + 1, line.trim()));
-                }
-            }
-        }
+        found.extend(
+            doors(&text)
+                .into_iter()
+                .map(|(line, door)| format!("src/{name}.rs:{line}: std::{door}")),
+        );
     }
     assert!(
         found.is_empty(),
@@ -167,11 +220,19 @@ fn only_sys_and_main_touch_the_outside() {
     );
 }
 
-fn has_door_in_group(code: &str) -> bool {
-    let group = code.split("use std::{").nth(1).unwrap_or("");
-    group
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .any(|w| ["fs", "process", "env"].contains(&w))
+/// Where a file names `std::fs`, `std::process` or `std::env` (in a path or a `use`
+/// group, however nested or wrapped): (line, which).
+fn doors(text: &str) -> Vec<(usize, String)> {
+    let code = code(text);
+    paths(&code, "std")
+        .into_iter()
+        .filter_map(|(at, p)| {
+            let first = p.first()?;
+            ["fs", "process", "env"]
+                .contains(&first.as_str())
+                .then(|| (code[..at].matches('\n').count() + 1, first.clone()))
+        })
+        .collect()
 }
 
 #[test]
@@ -271,6 +332,56 @@ fn every_setting_is_documented() {
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
+#[test]
+fn every_step_has_an_in_memory_unit_test() {
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(src().join("steps")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".rs") || ["mod.rs", "check.rs"].contains(&name.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        missing.extend(
+            untested_steps(&text)
+                .into_iter()
+                .map(|step| format!("src/steps/{name}: {step}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "steps without an in-memory unit test (`steps::check::check(&Step, ..)` in the \
+         file's tests):\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The steps a file implements (`impl Step for X`) that its unit tests do not plan with
+/// `check` or `check_after` (the step named in the tests, which call one of them).
+fn untested_steps(text: &str) -> Vec<String> {
+    let (code, tests) = match text.find("#[cfg(test)]\nmod tests") {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let tests = self::code(tests);
+    let plans = tests.contains("check(") || tests.contains("check_after(");
+    code.split("impl Step for ")
+        .skip(1)
+        .filter_map(|rest| {
+            let step: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let named = tests.match_indices(step.as_str()).any(|(i, _)| {
+                let before = tests[..i].chars().next_back();
+                let after = tests[i + step.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            (!(plans && named)).then_some(step)
+        })
+        .collect()
+}
+
 /// The rules catch what they are for.
 #[test]
 fn the_rules_can_fail() {
@@ -295,6 +406,45 @@ fn the_rules_can_fail() {
     ]
     .into();
     assert_eq!(circle(&edges).unwrap(), ["a", "b", "a"]);
-    assert!(has_door_in_group("use std::{env, io};"));
-    assert!(!has_door_in_group("use std::{io, path::Path};"));
+    // Groups nested and wrapped as rustfmt writes them: every member counts, also the
+    // ones after an inner group.
+    assert_eq!(
+        imports(
+            "steps/init",
+            "use crate::{\n    jobs::{self, Job},\n    engine,\n};\nuse super::{templates as t};",
+            &all
+        ),
+        ["engine", "jobs", "steps/templates"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(
+        imports(
+            "engine",
+            "// use crate::jobs;\nlet x = my_crate::jobs::f();",
+            &all
+        ),
+        BTreeSet::new()
+    );
+    assert_eq!(doors("use std::{env, io};"), [(1, "env".to_string())]);
+    assert_eq!(
+        doors("use std::{\n    io::{self, Read},\n    fs::File,\n};\nstd::process::exit(1);"),
+        [(1, "fs".to_string()), (5, "process".to_string())]
+    );
+    let step = "impl Step for Hosts {}\nimpl Step for Sites {}\n";
+    assert_eq!(
+        untested_steps(&format!(
+            "{step}#[cfg(test)]\nmod tests {{ check(&Hosts, |_, _| {{}}, e) }}"
+        )),
+        ["Sites"]
+    );
+    assert_eq!(
+        untested_steps(&format!(
+            "{step}#[cfg(test)]\nmod tests {{ // check(&Sites)\n Hosts }}"
+        )),
+        ["Hosts", "Sites"]
+    );
+    assert!(
+        doors("use std::{io, path::Path};\n// std::fs::read(p)\nuse rustix::std::fs;").is_empty()
+    );
 }
