@@ -647,10 +647,14 @@ fn cases() -> Vec<Case> {
             expect: Error("invalid config file /etc/blotctl.toml"),
         },
         // ---- tools that answer nonsense
+        // SysV state is read as chkconfig reads it: its errors are chkconfig's own.
         Case {
-            name: "chkconfig: unparseable answer",
-            setup: |b| garbage_tool(b, "chkconfig", "redis on everywhere\\n"),
-            expect: Error("cannot understand `chkconfig --list redis`"),
+            name: "chkconfig: an empty init script",
+            setup: |b| b.write("/etc/rc.d/init.d/redis", ""),
+            expect: Error(
+                "error reading information on service redis: Invalid argument (reading \
+                 /etc/init.d/redis as chkconfig does)",
+            ),
         },
         Case {
             name: "initctl: unparseable list",
