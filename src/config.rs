@@ -481,11 +481,12 @@ impl Settings {
     }
 }
 
-/// Root's own logs: what the programs that run as root print (nginx's master, monit).
+/// Root's own logs: what the programs that run as root print (nginx's master, monit, and
+/// sudo in the jobs that run `sudo -u USER`, before the app user's shell opens its logs).
 /// Never in the checkout: a file root opens there could be a link the app user planted.
 pub const ROOT_LOG_DIR: &str = "/var/log/blot";
 
-/// The log of a job whose program runs as root (`nginx`, `monit`).
+/// A job's log in root's own directory (see [`crate::jobs::Job::root_log`]).
 pub fn root_log(job: &str) -> String {
     format!("{ROOT_LOG_DIR}/{job}.log")
 }

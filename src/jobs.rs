@@ -108,12 +108,20 @@ impl Job {
             .collect()
     }
 
+    /// Its log in root's own directory, which root opens: what nginx and monit print, and
+    /// for the jobs run under `sudo -u`, what sudo prints before the app user's shell opens
+    /// that user's logs (a refusal, e.g. requiretty's).
+    pub fn root_log(self) -> String {
+        crate::config::root_log(self.name())
+    }
+
     /// Where its output goes (for people: a job that will not stay up says why there).
     pub fn output(self, s: &Settings) -> Vec<String> {
+        let sudos = format!("{} (sudo's own messages)", self.root_log());
         match self {
-            Blot => vec![s.app_log(), s.sys_log()],
-            Redis => vec![s.sys_log()],
-            Nginx | Monit => vec![crate::config::root_log(self.name())],
+            Blot => vec![sudos, s.app_log(), s.sys_log()],
+            Redis => vec![sudos, s.sys_log()],
+            Nginx | Monit => vec![self.root_log()],
         }
     }
 
@@ -395,10 +403,10 @@ fn not_up(ctx: &Ctx, job: &str, life: &Life, when: &str) -> anyhow::Error {
         Life::Alive(pid) => format!("it runs again, as a new process {pid} (it was restarted)"),
     };
     let output = Job::named(job).map_or(Vec::new(), |j| j.output(ctx.settings));
-    let whereto = if output.is_empty() {
-        String::new()
-    } else {
-        format!("; the job's output went to {}", output.join(" and "))
+    let whereto = match output.split_last() {
+        None => String::new(),
+        Some((only, [])) => format!("; the job's output went to {only}"),
+        Some((last, rest)) => format!("; the job's output went to {} and {last}", rest.join(", ")),
     };
     anyhow!(
         "job {job} did not stay start/running {when}: {seen}{whereto} (upstart logs how its \

@@ -1,8 +1,9 @@
 //! Log rotation: Amazon Linux already runs logrotate daily (`/etc/cron.daily/logrotate`,
 //! which reads `/etc/logrotate.d/*`). `/etc/logrotate.d/blot` rotates the app's logs by
 //! copy-then-truncate (the runbook's rule: a writer is never interrupted, it keeps its open
-//! file), as the app user who owns them (`su`), and root's own logs of nginx and monit in
-//! /var/log/blot as root; compressed, `log_keep` of them kept.
+//! file), as the app user who owns them (`su`), and root's own log of each job in
+//! /var/log/blot (what nginx and monit print, what sudo prints for blot and redis) as root;
+//! compressed, `log_keep` of them kept.
 
 use super::{plan_managed, Ctx, Step, ROOT_0644};
 use crate::plan::{Change, StepPlan};
@@ -44,10 +45,7 @@ pub fn render(ctx: &Ctx) -> Result<String> {
         "logrotate",
         &Data {
             log_files: s.log_files(),
-            root_log_files: ["nginx", "monit"]
-                .iter()
-                .map(|j| crate::config::root_log(j))
-                .collect(),
+            root_log_files: crate::jobs::Job::ALL.map(|j| j.root_log()).to_vec(),
             user: &s.user,
             group,
             log_rotate: &s.log_rotate,
@@ -98,14 +96,14 @@ mod tests {
             - create /etc/logrotate.d/blot (mode 0644, owner 0:0)
             --- /dev/null
             +++ /etc/logrotate.d/blot
-            @@ -0,0 +1,32 @@
+            @@ -0,0 +1,34 @@
             +# Blot's logs: rotated by copy-then-truncate, so the writers (node and redis through the
-            +# jobs' `>>`, nginx's stderr, monit's logfile) keep writing to the same open file and are
-            +# never interrupted.
+            +# jobs' `>>`, nginx's stderr, monit's logfile, sudo's stderr) keep writing to the same open
+            +# file and are never interrupted.
             +#
             +# Managed by blotctl: `blotctl provision` rewrites this file; edit blotctl's settings instead.
             +# The app's logs belong to ec2-user, so logrotate rotates them as ec2-user (`su`); root's own
-            +# logs (what nginx's master and monit print) stay root's.
+            +# logs (what nginx's master, monit and the jobs' sudo print) stay root's.
             +
             +/var/www/blot/logs/app.log
             +/var/www/blot/logs/sys.log
@@ -120,6 +118,8 @@ mod tests {
             +    notifempty
             +}
             +
+            +/var/log/blot/redis.log
+            +/var/log/blot/blot.log
             +/var/log/blot/nginx.log
             +/var/log/blot/monit.log
             +{

@@ -1,8 +1,9 @@
 //! Log files: `<app_dir>/logs/{app,sys}.log` exist and belong to the app user (users
 //! resolved from the box's /etc/passwd, not the host's), who writes them: the jobs open them
-//! after `sudo -u USER`. What programs running as root print (nginx's master, monit) goes
-//! to root's own directory, /var/log/blot: root never opens a file in the app user's
-//! checkout, where it could be a link to anywhere.
+//! after `sudo -u USER`. What programs running as root print (nginx's master, monit, and
+//! sudo itself before the app user's shell runs) goes to root's own directory,
+//! /var/log/blot: root never opens a file in the app user's checkout, where it could be a
+//! link to anywhere.
 
 use super::{Ctx, Step};
 use crate::plan::{plan_perms, Action, Change, Perms, StepPlan};
@@ -96,7 +97,7 @@ impl Step for Logs {
         changes.extend(super::plan_root_dir(
             ctx,
             crate::config::ROOT_LOG_DIR,
-            "for nginx's and monit's logs",
+            "for sudo's, nginx's and monit's logs",
         )?);
         Ok(StepPlan::changes(changes))
     }
@@ -117,7 +118,7 @@ mod tests {
             - create /var/www/blot/logs/ (mode 0755, owner ec2-user)
             - create /var/www/blot/logs/app.log (mode 0644, owner ec2-user)
             - create /var/www/blot/logs/sys.log (mode 0644, owner ec2-user)
-            - create /var/log/blot/ (root's, for nginx's and monit's logs)
+            - create /var/log/blot/ (root's, for sudo's, nginx's and monit's logs)
         "#]],
         );
         check(

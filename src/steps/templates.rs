@@ -100,10 +100,8 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
                 "config": r.run,
                 "config_origin": r.origin,
                 "nginx_forks": jobconf::nginx_forks(&r)?,
-                "root_log": crate::config::root_log("nginx"),
             })
         }
-        "monit.conf" => serde_json::json!({ "root_log": crate::config::root_log("monit") }),
         "monit.rc" => serde_json::json!({
             "root_log": crate::config::root_log("monit"),
             "checks": crate::health::checks(ctx)?,
@@ -115,10 +113,12 @@ pub fn render(ctx: &Ctx, name: &str) -> Result<String> {
     if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
         d.extend(e);
     }
-    // The graph's edges, in the job files upstart reads them from.
+    // The graph's edges, in the job files upstart reads them from; and root's own log of
+    // each job, which root opens (what nginx and monit print, what sudo prints).
     if let Some(job) = name.strip_suffix(".conf").and_then(Job::named) {
         data["start_on"] = job.start_on().into();
         data["stop_on"] = job.stop_on().into();
+        data["root_log"] = job.root_log().into();
     }
     render_with(name, &data)
 }
@@ -488,7 +488,7 @@ mod tests {
                 - replace (differs from the template) in /etc/init/blot.conf
                 --- /etc/init/blot.conf
                 +++ /etc/init/blot.conf
-                @@ -14,6 +14,7 @@
+                @@ -20,6 +20,7 @@
                  stop on stopping redis
  
                  respawn
@@ -565,6 +565,7 @@ mod tests {
             "pidfile": "/var/run/blot.pid",
             "app_log": "/var/www/blot/logs/app.log",
             "sys_log": "/var/www/blot/logs/sys.log",
+            "root_log": "/var/log/blot/blot.log",
             "start_on": "started redis",
             "stop_on": "stopping redis",
         });

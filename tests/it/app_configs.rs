@@ -28,7 +28,7 @@ fn an_app_user_edit_changes_nothing_root_runs_until_an_operator_provisions() {
     ));
     assert!(b
         .read("/etc/init/redis.conf")
-        .contains(" /etc/blot/redis.conf --daemonize no'\n"));
+        .contains(" /etc/blot/redis.conf --daemonize no' 2>> /var/log/blot/redis.log\n"));
     let before = roots_files(&b);
     let nginx_pid = b.fake("initctl", &["status", "nginx"]).stdout().to_string();
 
@@ -95,5 +95,5 @@ fn without_checkout_configs_the_boxs_own_run_in_place_with_a_note() {
     ));
     assert!(b
         .render("redis")
-        .contains(" /etc/redis.conf --daemonize no'\n"));
+        .contains(" /etc/redis.conf --daemonize no' 2>> /var/log/blot/redis.log\n"));
 }

@@ -68,6 +68,8 @@ fn real_logrotate_rotates_the_app_and_root_logs_with_copytruncate() {
             "missingok",
             "notifempty",
             "}",
+            "/var/log/blot/redis.log",
+            "/var/log/blot/blot.log",
             "/var/log/blot/nginx.log",
             "/var/log/blot/monit.log",
             "{",
@@ -119,10 +121,13 @@ fn real_logrotate_rotates_the_app_and_root_logs_with_copytruncate() {
     let mut app = open(logs.join("app.log"));
     let mut sys = open(logs.join("sys.log"));
     let mut monit = open(root_logs.join("monit.log"));
+    // sudo's stderr in the blot job, as `2>> /var/log/blot/blot.log` holds it.
+    let mut sudo = open(root_logs.join("blot.log"));
     let inode = std::fs::metadata(logs.join("app.log")).unwrap().ino();
     app.write_all(b"before 1\nbefore 2\n").unwrap();
     sys.write_all(b"sys before\n").unwrap();
     monit.write_all(b"monit before\n").unwrap();
+    sudo.write_all(b"sudo before\n").unwrap();
 
     logrotate(&conf, &state).success();
     let read = |name: &str| std::fs::read_to_string(logs.join(name)).unwrap();
@@ -130,6 +135,7 @@ fn real_logrotate_rotates_the_app_and_root_logs_with_copytruncate() {
         (&logs, "app.log", "before 1\nbefore 2\n", (65534, 65534)),
         (&logs, "sys.log", "sys before\n", (65534, 65534)),
         (&root_logs, "monit.log", "monit before\n", (0, 0)),
+        (&root_logs, "blot.log", "sudo before\n", (0, 0)),
     ] {
         let rotated = dir.join(format!("{log}.1"));
         assert_eq!(

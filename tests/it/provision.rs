@@ -167,7 +167,10 @@ fn redis_runs_in_the_foreground_under_sudo() {
     assert!(job.contains("\nkill timeout 300\n"), "{job}");
     assert!(
         job.contains("\nexec /usr/bin/sudo -u ec2-user /bin/sh -c '")
-            && job.contains("exec /usr/sbin/redis-server /etc/blot/redis.conf --daemonize no'\n"),
+            && job.contains(concat!(
+                "exec /usr/sbin/redis-server /etc/blot/redis.conf --daemonize no' ",
+                "2>> /var/log/blot/redis.log\n"
+            )),
         "{job}"
     );
     b.write("/etc/blotctl.toml", "redis_kill_timeout = 900\n");

@@ -281,8 +281,8 @@ fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     out.has(&format!(
         "job blot did not stay start/running within 2s: upstart still says `blot \
          start/running, process {pid}`, but process {pid}, the one it tracks, no longer \
-         exists; the job's output went to /var/www/blot/logs/app.log and \
-         /var/www/blot/logs/sys.log"
+         exists; the job's output went to /var/log/blot/blot.log (sudo's own messages), \
+         /var/www/blot/logs/app.log and /var/www/blot/logs/sys.log"
     ));
 }
 
@@ -305,8 +305,8 @@ fn a_job_that_dies_a_moment_after_it_runs_is_caught_by_the_window() {
     out.has(&format!(
         "job blot did not stay start/running for 5000ms after it started: upstart still \
          says `blot start/running, process {pid}`, but process {pid}, the one it tracks, no \
-         longer exists; the job's output went to /var/www/blot/logs/app.log and \
-         /var/www/blot/logs/sys.log"
+         longer exists; the job's output went to /var/log/blot/blot.log (sudo's own \
+         messages), /var/www/blot/logs/app.log and /var/www/blot/logs/sys.log"
     ));
     // Every job was started before the window: the others run.
     let list = b.fake("initctl", &["list"]);
