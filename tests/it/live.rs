@@ -29,8 +29,9 @@
 //! It proves: (a) monit restarts nothing while the app is healthy for at least 3 cycles;
 //! (b) monit restarts the app after it stops answering (nginx, which answers its own
 //! /health, is left alone); (c) verify passes, then fails with the app stopped; (d) the app
-//! saw NODE_ENV=production (past the real sudo's env_reset), as ec2-user, and no PORT. The
-//! monit log lines of (a) and (b) are printed (`--nocapture`) for the record.
+//! saw NODE_ENV=production (past the real sudo's env_reset), as ec2-user, and no PORT; (e)
+//! the real sudo's refusal under requiretty lands in root's log of the job, and nothing
+//! else does. The monit log lines of (a) and (b) are printed (`--nocapture`) for the record.
 
 use crate::util::*;
 use rustix::process::{Pid, Signal};
@@ -48,6 +49,8 @@ const APP_LOG: &str = "/var/www/blot/logs/app.log";
 const SYS_LOG: &str = "/var/www/blot/logs/sys.log";
 const MONIT_LOG: &str = "/var/log/blot/monit.log";
 const JOBCTL_LOG: &str = "/opt/live/jobctl.log";
+/// What sudo prints in the blot job, before ec2-user's shell opens the app's logs.
+const BLOT_ROOT_LOG: &str = "/var/log/blot/blot.log";
 
 /// Run in the new mount namespace: $1 the box, $2 this machine's node. Prints `ready`.
 const NAMESPACE: &str = r#"set -e
@@ -379,6 +382,8 @@ impl Stack {
             ("sys.log", SYS_LOG),
             ("redis.log", "/var/www/blot/logs/redis.log"),
             ("nginx log", "/var/log/blot/nginx.log"),
+            ("blot's root log (sudo's own)", BLOT_ROOT_LOG),
+            ("redis's root log (sudo's own)", "/var/log/blot/redis.log"),
         ] {
             s.push_str(&format!("--- {what}\n{}\n", tail(p, 25)));
         }
@@ -821,6 +826,43 @@ fn live_blot_is_kept_alive_as_it_really_runs() {
     );
     let (status, body) = http_get(bp, "/health", "localhost").unwrap();
     assert_eq!(status, 503, "{body}");
+
+    // (e) sudo's own messages go to root's log of the job, and only they: after every
+    // start so far (the real sudo, the box's sudoers), root's logs of blot and redis hold
+    // only lines of sudo's (in this chroot, `unable to resolve host`: the box's /etc/hosts
+    // does not name this machine), the app's output being in ec2-user's logs. Then
+    // `Defaults requiretty` comes back (a sudoers.d drop-in someone adds): the real sudo
+    // refuses the blot job, which has no tty, and says so in root's log, where the operator
+    // can read it; ec2-user's logs have nothing of it. (monit is paused so that it does not
+    // start blot itself.)
+    let sudos_only = |text: &str| text.lines().all(|l| l.starts_with("sudo: "));
+    for log in [BLOT_ROOT_LOG, "/var/log/blot/redis.log"] {
+        let text = stack.log(log);
+        assert!(sudos_only(&text), "{log}: {text}");
+    }
+    send(stack.job_pid("monit"), Signal::STOP);
+    stack.initctl(&["stop", "blot"]).success();
+    stack
+        .b
+        .write("/etc/sudoers.d/requiretty", "Defaults requiretty\n");
+    let user_logs = || [APP_LOG, SYS_LOG].map(|p| stack.log(p));
+    let before = (user_logs(), stack.log(BLOT_ROOT_LOG).len());
+    let start = stack.initctl(&["start", "blot"]);
+    let refusal = "sudo: sorry, you must have a tty to run sudo";
+    let root_log = stack.wait_log(BLOT_ROOT_LOG, Duration::from_secs(10), |t| {
+        t.lines().any(|l| l == refusal)
+    });
+    let new = &root_log[before.1..];
+    start.check(
+        new.lines().any(|l| l == refusal) && sudos_only(new),
+        format_args!("root's log of blot: {root_log:?}\n{}", stack.diagnostics()),
+    );
+    assert_eq!(
+        user_logs(),
+        before.0,
+        "sudo's refusal reached ec2-user's logs"
+    );
+    eprintln!("live (e): with requiretty, sudo's lines in {BLOT_ROOT_LOG}:\n{new}");
     eprintln!(
         "live stack: checks done in {:.1} s\n{}",
         begun.elapsed().as_secs_f64(),

@@ -256,3 +256,123 @@ fn the_plan_shows_a_mode_change_beside_the_content_change() {
     b.run(&["provision", "--yes"]).success();
     assert_eq!(b.mode("/etc/sudoers"), 0o440);
 }
+
+/// What the real sudo prints, and its exit status, when `Defaults requiretty` is in force
+/// and it has no tty (FACTS.md: upstart's jobs have none; the live test sees the real one).
+const SUDO_REFUSAL: &str = "sudo: sorry, you must have a tty to run sudo\n";
+
+/// The process a rendered job runs, as upstart 0.6.5 runs it (`/bin/sh -e`): its `script`
+/// body, else its `exec` line.
+fn job_process(job: &str) -> String {
+    match job.split_once("\nscript\n") {
+        Some((_, rest)) => rest.split_once("\nend script\n").unwrap().0.to_string(),
+        None => job
+            .lines()
+            .find(|l| l.starts_with("exec "))
+            .unwrap()
+            .to_string(),
+    }
+}
+
+/// sudo's own messages in the blot and redis jobs (its refusal under requiretty, which
+/// upstart 0.6.5 would send to /dev/null) land in root's log of the job, and only there;
+/// what the app prints lands in the app user's logs, never in root's. The jobs' processes
+/// run as rendered for the fixture box, with /bin/sh, on a temp tree (only the paths moved
+/// into it), with stand-ins for sudo and the programs it runs.
+#[test]
+fn sudos_own_refusal_lands_in_roots_log_and_the_apps_output_in_its_own() {
+    let b = TestBox::fresh();
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path();
+    let at = |p: &str| t.join(p.trim_start_matches('/'));
+    for d in [
+        "/usr/bin",
+        "/var/www/blot/logs",
+        "/var/log/blot",
+        "/var/run",
+        "/stand-ins",
+    ] {
+        std::fs::create_dir_all(at(d)).unwrap();
+    }
+    // The programs sudo runs: each prints on stdout and stderr.
+    let node = at("/home/ec2-user/.nvm/v4.4.2/bin/node");
+    let redis = at("/usr/sbin/redis-server");
+    for p in [&node, &redis] {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        write_program(p, "#!/bin/sh\necho app out\necho app err >&2\n");
+    }
+    // sudo as under requiretty with no tty; and sudo that runs the command (as root here:
+    // who it runs as is not what this test looks at).
+    let refuses = format!("#!/bin/sh\nprintf '%s' '{SUDO_REFUSAL}' >&2\nexit 1\n");
+    let runs = "#!/bin/sh\n[ \"$1\" = -u ] && shift 2\nexec \"$@\"\n";
+    let sudo = at("/usr/bin/sudo");
+    let path = format!("{}:/usr/bin:/bin", at("/usr/bin").display());
+    let read = |p: &str| std::fs::read_to_string(at(p)).unwrap_or_default();
+    let user_logs = ["/var/www/blot/logs/app.log", "/var/www/blot/logs/sys.log"];
+
+    for job in ["blot", "redis"] {
+        let root_log = format!("/var/log/blot/{job}.log");
+        let mut process = job_process(&b.render(job));
+        for p in [
+            "/usr/bin/sudo",
+            "/home/ec2-user/",
+            "/usr/sbin/redis-server",
+            "/var/www/blot/",
+            "/var/log/blot/",
+            "/var/run/",
+        ] {
+            process = process.replace(p, &at(p).display().to_string());
+        }
+        // Nothing of this machine's own /var is written: every such path was moved.
+        let moved = format!("{}/var/", t.display());
+        assert_eq!(
+            process.matches("/var/").count(),
+            process.matches(&moved).count(),
+            "{process}"
+        );
+        assert!(
+            process.contains(&format!("2>> {}", at(&root_log).display())),
+            "{process}"
+        );
+        let run = |sudo_text: &str| {
+            write_program(&sudo, sudo_text);
+            std::process::Command::new("/bin/sh")
+                .args(["-e", "-c", &process])
+                .env("PATH", &path)
+                .current_dir(t)
+                .stdin(std::process::Stdio::null())
+                .run()
+        };
+
+        // Refused: the line is in root's log, as sudo printed it; the app user's logs
+        // have nothing of it (its shell never ran).
+        let before: Vec<String> = user_logs.iter().map(|p| read(p)).collect();
+        run(&refuses).code(1);
+        assert_eq!(read(&root_log), SUDO_REFUSAL, "{job}: {process}");
+        let after: Vec<String> = user_logs.iter().map(|p| read(p)).collect();
+        assert_eq!(
+            after, before,
+            "{job}: sudo's refusal reached the app user's logs"
+        );
+
+        // Run: everything the program prints is in the app user's logs; root's log has
+        // only the refusal of before.
+        run(runs).success();
+        assert_eq!(
+            read(&root_log),
+            SUDO_REFUSAL,
+            "{job}: the app wrote to root's log"
+        );
+        let app_log = if job == "blot" {
+            user_logs[0]
+        } else {
+            user_logs[1]
+        };
+        let text = read(app_log);
+        assert!(
+            text.ends_with("app out\napp err\n"),
+            "{job}: {app_log}: {text:?}"
+        );
+        assert!(read(user_logs[1]).contains(&format!(" {job}: starting")));
+    }
+}
