@@ -62,8 +62,27 @@ pub fn preflight<'a>(sys: &Sys, changes: impl IntoIterator<Item = &'a Change>) -
         }
     }
     if validated {
-        // The record of what the validators accepted, beside the backups.
-        add(dir_of(crate::validated::RECORD), 4096, 1);
+        // The record of what the validators accepted, beside the backups, is written after
+        // a validated file: what is at its path must be replaceable now (no link, FIFO or
+        // directory), or the run stops before its first change.
+        let record = crate::validated::RECORD;
+        let dir = sys
+            .meta(record)?
+            .is_some_and(|m| m.kind == crate::sys::Kind::Dir);
+        sys.ensure_writable(record)
+            .and_then(|()| {
+                if dir {
+                    bail!("{record} is a directory")
+                }
+                Ok(())
+            })
+            .with_context(|| {
+                format!(
+                    "{record} (blotctl's record of what the validators accepted) cannot be \
+                     replaced, so this run could not finish; no managed file was changed"
+                )
+            })?;
+        add(dir_of(record), 4096, 1);
     }
     if journaled > 0 {
         // The run's directory, blotctl's own directories, and the manifest rewritten

@@ -447,9 +447,12 @@ impl Step for MonitRc {
             let v = monit_validation(ctx, path, text.as_bytes());
             changes = changes
                 .into_iter()
-                .map(|c| match writes(&c) {
-                    true => c.validated_by(v.clone()),
-                    false => c,
+                .map(|c| {
+                    if writes(&c) {
+                        c.validated_by(v.clone())
+                    } else {
+                        c
+                    }
                 })
                 .collect();
         }
