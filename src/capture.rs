@@ -290,6 +290,10 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
         .collect();
     drop(crate::verify::checks_of(&ctx, planned));
     let mut seen = sys.recorded();
+    // blotctl's own state is not the box's: verify reads what the validators accepted
+    // here (`crate::validated`), but a copy's files are checked by the validators there.
+    let state = format!("{}/", crate::journal::STATE);
+    seen.retain(|p, _| !p.starts_with(&state));
     if !unreadable.is_empty() {
         return Err(kinded(
             ErrorKind::Refused,

@@ -8,7 +8,7 @@ use crate::jobs::{self, InitState};
 use crate::journal::Journal;
 use crate::plan::{Action, Change};
 use crate::sys::{command_failure, Sys};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 /// What a run will need of the filesystem that holds one directory it writes.
 #[derive(Default)]
@@ -37,8 +37,10 @@ pub fn preflight<'a>(sys: &Sys, changes: impl IntoIterator<Item = &'a Change>) -
         n.inodes += inodes;
     };
     let mut journaled = 0u64;
+    let mut validated = false;
     for c in changes {
         journaled += 1;
+        validated |= c.validated.is_some();
         match &c.action {
             Action::WriteFile { path, old, new, .. } => {
                 // A temp file beside it; a blob of the old contents in the backups.
@@ -58,6 +60,29 @@ pub fn preflight<'a>(sys: &Sys, changes: impl IntoIterator<Item = &'a Change>) -
             }
             _ => {}
         }
+    }
+    if validated {
+        // The record of what the validators accepted, beside the backups, is written after
+        // a validated file: what is at its path must be replaceable now (no link, FIFO or
+        // directory), or the run stops before its first change.
+        let record = crate::validated::RECORD;
+        let dir = sys
+            .meta(record)?
+            .is_some_and(|m| m.kind == crate::sys::Kind::Dir);
+        sys.ensure_writable(record)
+            .and_then(|()| {
+                if dir {
+                    bail!("{record} is a directory")
+                }
+                Ok(())
+            })
+            .with_context(|| {
+                format!(
+                    "{record} (blotctl's record of what the validators accepted) cannot be \
+                     replaced, so this run could not finish; no managed file was changed"
+                )
+            })?;
+        add(dir_of(record), 4096, 1);
     }
     if journaled > 0 {
         // The run's directory, blotctl's own directories, and the manifest rewritten
@@ -130,7 +155,13 @@ pub fn apply(sys: &Sys, ctx: &Ctx, change: &Change, journal: &mut Journal) -> Re
             if sys.observe(path)?.map(|(bytes, _)| bytes) != *old {
                 bail!("{path} changed while blotctl was running; nothing was written to it (run again)");
             }
-            sys.write_atomic(path, new, perms.mode, perms.uid, perms.gid)
+            sys.write_atomic(path, new, perms.mode, perms.uid, perms.gid)?;
+            match (&change.validated, journal.run_id()) {
+                (Some(v), Some(run)) => crate::validated::record(sys, v, run).with_context(|| {
+                    format!("{path} was written, but what validated it could not be recorded")
+                }),
+                _ => Ok(()),
+            }
         }
         Action::SetPerms { path, from, to } => sys.set_meta(
             path,

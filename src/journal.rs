@@ -14,6 +14,8 @@ use crate::sys::{Kind, Look, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+/// blotctl's own state: the backups, and what the validators accepted (`crate::validated`).
+pub const STATE: &str = "/var/lib/blotctl";
 pub const BACKUPS: &str = "/var/lib/blotctl/backups";
 pub const LOCK: &str = "/var/lock/blotctl.lock";
 
@@ -100,10 +102,7 @@ impl Manifest {
 
 /// The sha256 of some bytes, in hex (as the manifest records blobs, and as `--host` names
 /// and checks the binary it uploads).
-pub fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
-}
+pub use crate::validated::sha256;
 
 /// Records originals for one run.
 pub struct Journal {
@@ -254,7 +253,7 @@ impl Journal {
         if self.manifest.is_some() {
             return Ok(());
         }
-        for dir in ["/var", "/var/lib", "/var/lib/blotctl", BACKUPS] {
+        for dir in ["/var", "/var/lib", STATE, BACKUPS] {
             if sys.meta(dir)?.is_none() {
                 sys.create_dir(dir, 0o700, 0, 0)?;
             }

@@ -30,4 +30,5 @@ pub mod settings;
 pub mod steps;
 pub mod sys;
 pub mod upstart;
+pub mod validated;
 pub mod verify;

@@ -141,6 +141,10 @@ pub struct Change {
     /// validate with, init state unknown): a dry run reports it, a real run refuses to
     /// start with this text as the reason.
     pub blocked: Option<String>,
+    /// For a file write: the validator that accepted the new contents while planning, and
+    /// what it read. The engine records it once the file is written (`crate::validated`).
+    #[serde(skip)]
+    pub validated: Option<crate::validated::Validation>,
 }
 
 impl Change {
@@ -149,7 +153,14 @@ impl Change {
             summary: summary.into(),
             action,
             blocked: None,
+            validated: None,
         }
+    }
+
+    /// This change's new contents were accepted by `v` (see [`Change::validated`]).
+    pub fn validated_by(mut self, v: Option<crate::validated::Validation>) -> Change {
+        self.validated = v;
+        self
     }
 
     pub fn blocked(mut self, why: impl Into<String>) -> Change {

@@ -389,6 +389,7 @@ fn clean_stale_temps(sys: &Sys, ctx: &Ctx, printer: Printer) -> Result<()> {
             printer.say(&format!("removed {p} (left by a run that was killed)"));
         }
     }
+    sys.remove_stale_temps(journal::STATE)?;
     sys.remove_stale_temps(journal::BACKUPS)?;
     for run in ctx.sys.list_dir(journal::BACKUPS)?.unwrap_or_default() {
         sys.remove_stale_temps(&format!("{}/{run}", journal::BACKUPS))?;

@@ -111,6 +111,18 @@ impl Meta {
     }
 }
 
+/// Which program file a validator is (`stat`, links followed): a program replaced (a new
+/// inode) or changed in place (size, mtime, ctime) is another one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProgramId {
+    pub path: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
 /// Free room and writability of the filesystem that holds a directory ([`Sys::space`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Space {
@@ -137,6 +149,16 @@ pub struct Output {
 impl Output {
     pub fn success(&self) -> bool {
         self.status == 0
+    }
+
+    /// stdout then stderr on one line: each line trimmed, blank ones left out, `; ` between.
+    pub fn one_line(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -1276,6 +1298,21 @@ impl Sys {
     /// Find a program on PATH.
     pub fn which(&self, program: &str) -> Option<PathBuf> {
         which::which(program).ok()
+    }
+
+    /// The program `program` on PATH runs, as a [`ProgramId`]; `None` when it is not on
+    /// PATH or cannot be inspected.
+    pub fn program_id(&self, program: &str) -> Option<ProgramId> {
+        let path = self.which(program)?;
+        let st = rustix::fs::stat(&path).ok()?;
+        Some(ProgramId {
+            path: path.to_string_lossy().into_owned(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+        })
     }
 
     /// Run a command (argv, found on PATH) with `BLOTCTL_ROOT` set; capture its output.

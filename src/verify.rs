@@ -189,18 +189,21 @@ fn kernel_checks(ctx: &Ctx) -> Vec<StepOutcome> {
 /// The configs the jobs run are valid for their programs, where those are installed here:
 /// /etc/sudoers (`visudo -c`), the monit control file (`monit -t`), and, on the box itself
 /// only, nginx's config (`nginx -t` opens the files it names, which under --root would be
-/// this machine's).
+/// this machine's). visudo and `monit -t` run again only when what they read is not what
+/// a run recorded they accepted (`crate::validated`).
 fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
+    use crate::steps::{sudoers, templates};
+    use crate::validated::{unchanged_since, Validation};
     let sys = ctx.sys;
-    let s = ctx.settings;
     let missing = |program: &str| format!("{program} is not on PATH");
-    let output = |out: &crate::sys::Output| {
-        format!("{}{}", out.stdout, out.stderr)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ")
+    // The run whose validator accepted exactly these files, by the program on PATH now.
+    let recorded = |v: Option<Validation>, path: &str| {
+        let v = v?;
+        let run = unchanged_since(sys, &v)?;
+        Some(format!(
+            "{path} validated by {} at run {run}, unchanged since",
+            v.validator
+        ))
     };
     let mut checks = Vec::new();
 
@@ -211,10 +214,14 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         StepOutcome::result(
             name,
             (|| {
-                let path = crate::steps::sudoers::PATH;
-                let out = crate::steps::sudoers::visudo_check(ctx)?;
+                let path = sudoers::PATH;
+                let now = sudoers::AsItIs::load(ctx)?;
+                if let Some(done) = recorded(now.validation(ctx), path) {
+                    return Ok(done);
+                }
+                let out = now.visudo(ctx)?;
                 if !out.success() {
-                    anyhow::bail!("visudo rejects {path}: {}", output(&out));
+                    anyhow::bail!("visudo rejects {path}: {}", out.one_line());
                 }
                 Ok(format!("visudo -c accepts {path}"))
             })(),
@@ -228,31 +235,16 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
         StepOutcome::result(
             name,
             (|| {
-                let path = &s.monit_rc;
+                let path = &ctx.settings.monit_rc;
                 let bytes = sys
                     .read(path)?
                     .ok_or_else(|| anyhow::anyhow!("{path} does not exist"))?;
-                // A wrapper keeps monit's id and state files in the scratch directory.
-                let out = sys.check_in_scratch(&[("monit.rc", &bytes, 0o700)], &|dir| {
-                    let d = dir.display();
-                    (
-                        "wrapper.rc",
-                        format!(
-                            "set idfile {d}/monit.id\nset statefile {d}/monit.state\n\
-                                 include {d}/monit.rc\n"
-                        ),
-                        vec![
-                            "monit".into(),
-                            "-t".into(),
-                            "-c".into(),
-                            format!("{d}/wrapper.rc"),
-                            "-l".into(),
-                            format!("{d}/monit.log"),
-                        ],
-                    )
-                })?;
+                if let Some(done) = recorded(templates::monit_validation(ctx, path, &bytes), path) {
+                    return Ok(done);
+                }
+                let out = templates::monit_check(ctx, &bytes)?;
                 if !out.success() {
-                    anyhow::bail!("monit -t rejects {path}: {}", output(&out));
+                    anyhow::bail!("monit -t rejects {path}: {}", out.one_line());
                 }
                 Ok(format!("monit -t accepts {path}"))
             })(),
@@ -275,7 +267,7 @@ fn config_checks(ctx: &Ctx) -> Vec<StepOutcome> {
                 let path = jobconf::resolve(ctx, Program::Nginx)?.run;
                 let out = sys.ask(&["nginx", "-t", "-q", "-c", &path])?;
                 if !out.success() {
-                    anyhow::bail!("nginx -t rejects {path}: {}", output(&out));
+                    anyhow::bail!("nginx -t rejects {path}: {}", out.one_line());
                 }
                 Ok(format!("nginx -t accepts {path}"))
             })(),

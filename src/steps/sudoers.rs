@@ -23,6 +23,7 @@
 
 use super::{Ctx, Step};
 use crate::plan::{plan_file, plan_perms, Change, Perms, StepPlan};
+use crate::validated::Validation;
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 
@@ -91,6 +92,11 @@ impl Step for Sudoers {
                 } else {
                     let out =
                         sys.check_tree(&["visudo", "-c", "-f"], &tree.copies(&edit.text), PATH)?;
+                    let v = tree.validation(ctx, &edit.text);
+                    changes = changes
+                        .into_iter()
+                        .map(|c| c.validated_by(v.clone()))
+                        .collect();
                     if !out.success() {
                         let msg = format!("{}{}", out.stdout, out.stderr);
                         bail!(
@@ -111,16 +117,33 @@ impl Step for Sudoers {
     }
 }
 
-/// `visudo -c` on the box's sudoers as it is, with the files it includes (a copy of the
-/// tree, so under `--root` visudo reads the box's files and not this machine's).
-pub fn visudo_check(ctx: &Ctx) -> Result<crate::sys::Output> {
-    let text = ctx
-        .sys
-        .read_text(PATH)?
-        .ok_or_else(|| anyhow!("{PATH} does not exist"))?;
-    let tree = Tree::load(ctx, &text)?;
-    ctx.sys
-        .check_tree(&["visudo", "-c", "-f"], &tree.copies(&text), PATH)
+/// The box's sudoers as it is, with the files it includes, as `visudo -c` checks it.
+pub struct AsItIs {
+    text: String,
+    tree: Tree,
+}
+
+impl AsItIs {
+    pub fn load(ctx: &Ctx) -> Result<AsItIs> {
+        let text = ctx
+            .sys
+            .read_text(PATH)?
+            .ok_or_else(|| anyhow!("{PATH} does not exist"))?;
+        let tree = Tree::load(ctx, &text)?;
+        Ok(AsItIs { text, tree })
+    }
+
+    /// What visudo's acceptance of it would be (see `crate::validated`).
+    pub fn validation(&self, ctx: &Ctx) -> Option<Validation> {
+        self.tree.validation(ctx, &self.text)
+    }
+
+    /// `visudo -c` on a copy of the tree (so under `--root` visudo reads the box's files and
+    /// not this machine's).
+    pub fn visudo(&self, ctx: &Ctx) -> Result<crate::sys::Output> {
+        let copies = self.tree.copies(&self.text);
+        ctx.sys.check_tree(&["visudo", "-c", "-f"], &copies, PATH)
+    }
 }
 
 /// The result of editing sudoers text.
@@ -897,6 +920,16 @@ impl Tree {
         }
         chain.pop();
         Ok(())
+    }
+
+    /// What visudo reads of the tree, /etc/sudoers being `main`, as a validation by the
+    /// visudo on PATH (`None` when there is none).
+    fn validation(&self, ctx: &Ctx, main: &str) -> Option<Validation> {
+        let read = self.files.iter().enumerate().map(|(i, f)| {
+            let text = if i == 0 { main } else { f.text.as_str() };
+            (f.path.as_str(), text.as_bytes())
+        });
+        Validation::of(ctx.sys, "visudo", read)
     }
 
     /// The files as visudo must see them in a private copy: /etc/sudoers as blotctl would

@@ -7,8 +7,9 @@ use super::{plan_managed, Ctx, Step, ROOT_0644};
 use crate::config::AUTO;
 use crate::jobconf::{self, redis_config, Program};
 use crate::jobs::Job;
-use crate::plan::{Change, Perms, StepPlan};
+use crate::plan::{Action, Change, Perms, StepPlan};
 use crate::render::render_with;
+use crate::validated::Validation;
 use anyhow::{anyhow, bail, Result};
 
 const MONIT_RC_PERMS: Perms = Perms {
@@ -430,13 +431,68 @@ impl Step for MonitRc {
         check_nginx_listen(ctx)?;
         let text = render(ctx, "monit.rc")?;
         let path = &ctx.settings.monit_rc;
-        Ok(StepPlan::changes(plan_managed(
-            ctx,
-            path,
-            text.as_bytes(),
-            MONIT_RC_PERMS,
-        )?))
+        let mut changes = plan_managed(ctx, path, text.as_bytes(), MONIT_RC_PERMS)?;
+        let writes = |c: &Change| matches!(c.action, Action::WriteFile { .. });
+        // The new contents are checked by the monit that will read them, where it is
+        // installed, before they may replace anything.
+        if changes.iter().any(writes) && ctx.sys.which("monit").is_some() {
+            let out = monit_check(ctx, text.as_bytes())?;
+            if !out.success() {
+                bail!(
+                    "`monit -t` rejects {path} as blotctl would write it, so it was left \
+                     unchanged: {}",
+                    out.one_line()
+                );
+            }
+            let v = monit_validation(ctx, path, text.as_bytes());
+            changes = changes
+                .into_iter()
+                .map(|c| {
+                    if writes(&c) {
+                        c.validated_by(v.clone())
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+        }
+        Ok(StepPlan::changes(changes))
     }
+}
+
+/// `monit -t` on a control file's contents, in a private scratch directory: a wrapper keeps
+/// monit's id and state files there and includes the copy.
+pub fn monit_check(ctx: &Ctx, bytes: &[u8]) -> Result<crate::sys::Output> {
+    ctx.sys
+        .check_in_scratch(&[("monit.rc", bytes, 0o700)], &|dir| {
+            let d = dir.display();
+            (
+                "wrapper.rc",
+                format!(
+                    "set idfile {d}/monit.id\nset statefile {d}/monit.state\ninclude {d}/monit.rc\n"
+                ),
+                vec![
+                    "monit".into(),
+                    "-t".into(),
+                    "-c".into(),
+                    format!("{d}/wrapper.rc"),
+                    "-l".into(),
+                    format!("{d}/monit.log"),
+                ],
+            )
+        })
+}
+
+/// What [`monit_check`] reads of the control file at `path`, as a validation by the monit
+/// on PATH (see `crate::validated`): the file alone. `None` for a file that may include
+/// others: monit reads an include at its path on this machine (under --root not the box's),
+/// which no read of the box can stand for, so such a file is checked every time.
+pub fn monit_validation(ctx: &Ctx, path: &str, bytes: &[u8]) -> Option<Validation> {
+    let text = String::from_utf8_lossy(bytes).to_ascii_lowercase();
+    if text.contains("include") {
+        return None;
+    }
+    Validation::of(ctx.sys, "monit", [(path, bytes)])
 }
 
 #[cfg(test)]

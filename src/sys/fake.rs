@@ -337,6 +337,17 @@ impl Look for FakeBox {
             .then(|| PathBuf::from(format!("/usr/bin/{program}")))
     }
 
+    fn program_id(&self, program: &str) -> Option<crate::sys::ProgramId> {
+        self.which(program).map(|p| crate::sys::ProgramId {
+            path: p.to_string_lossy().into_owned(),
+            dev: 0,
+            ino: 0,
+            size: 0,
+            mtime: (0, 0),
+            ctime: (0, 0),
+        })
+    }
+
     fn query(&self, argv: &[&str]) -> Result<Output> {
         self.asked(argv)
     }

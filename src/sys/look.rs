@@ -3,7 +3,7 @@
 //! box, locks and signals stay on the concrete [`Sys`], which the engine holds. A step can
 //! so be planned against an in-memory box in a unit test (`sys::fake`).
 
-use super::{Meta, Output, Sys};
+use super::{Meta, Output, ProgramId, Sys};
 use anyhow::{anyhow, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +36,8 @@ pub trait Look {
     fn is_root(&self) -> bool;
     fn euid(&self) -> u32;
     fn which(&self, program: &str) -> Option<PathBuf>;
+    /// Which file the program on PATH is (a validator's identity).
+    fn program_id(&self, program: &str) -> Option<ProgramId>;
     /// A state-only command (`initctl list`), asked once per look at the box.
     fn query(&self, argv: &[&str]) -> Result<Output>;
     /// A command that reads and changes nothing on the box (`git show`, `git ls-remote`).
@@ -106,6 +108,9 @@ impl Look for Sys {
     }
     fn which(&self, program: &str) -> Option<PathBuf> {
         Sys::which(self, program)
+    }
+    fn program_id(&self, program: &str) -> Option<ProgramId> {
+        Sys::program_id(self, program)
     }
     fn query(&self, argv: &[&str]) -> Result<Output> {
         Sys::query(self, argv)

@@ -490,6 +490,49 @@ fn cases() -> Vec<Case> {
         },
         Case {
             class: "special files",
+            name: "a FIFO at the validation record",
+            setup: |b| {
+                backups_dir(b);
+                fifo(b, "/var/lib/blotctl/validated.json")
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "/var/lib/blotctl/validated.json is a FIFO",
+                "no managed file was changed",
+            ]),
+        },
+        Case {
+            class: "special files",
+            name: "a link at the validation record",
+            setup: |b| {
+                backups_dir(b);
+                std::os::unix::fs::symlink("/etc/shadow", b.inside("/var/lib/blotctl/validated.json"))
+                    .unwrap()
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "/var/lib/blotctl/validated.json",
+                "symlink",
+                "no managed file was changed",
+            ]),
+        },
+        Case {
+            class: "special files",
+            name: "a directory at the validation record",
+            setup: |b| {
+                std::fs::create_dir_all(b.inside("/var/lib/blotctl/validated.json")).unwrap()
+            },
+            args: PROVISION,
+            cmd: plain,
+            expect: Refused(&[
+                "/var/lib/blotctl/validated.json is a directory",
+                "no managed file was changed",
+            ]),
+        },
+        Case {
+            class: "special files",
             name: "a FIFO in /etc/sudoers.d",
             setup: |b| fifo(b, "/etc/sudoers.d/zz-pipe"),
             args: PROVISION,
@@ -1080,7 +1123,10 @@ fn cases() -> Vec<Case> {
                        dd if=/dev/zero of="$R/var/lib/blotctl/filler" bs=4k count=64 2>/dev/null || true"#,
                 )
             },
-            expect: Refused(&["not enough free space for /var/lib/blotctl/backups"]),
+            // The backups, and the record of what the validators accepted beside them.
+            expect: Refused(&[
+                "not enough free space for /var/lib/blotctl, /var/lib/blotctl/backups",
+            ]),
         },
         Case {
             class: "full or read-only filesystems",
@@ -1110,7 +1156,8 @@ fn cases() -> Vec<Case> {
                        mount -o remount,bind,ro "$R/var/lib/blotctl""#,
                 )
             },
-            expect: Refused(&["/var/lib/blotctl/backups is on a read-only filesystem"]),
+            // /var/lib/blotctl (the record of what the validators accepted) is checked with them.
+            expect: Refused(&["/var/lib/blotctl is on a read-only filesystem"]),
         },
         Case {
             class: "full or read-only filesystems",

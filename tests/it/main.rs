@@ -28,3 +28,4 @@ mod safety;
 mod schema;
 mod services;
 mod ux;
+mod validated;

@@ -231,9 +231,13 @@ fn capture_copies_what_planning_reads_with_modes_owners_and_links() {
             "{p}"
         );
     }
-    // Only what planning looks at: not the app, not the box's other jobs.
+    // Only what planning looks at: not the app, not the box's other jobs, not blotctl's own
+    // state (verify reads the record of what the validators accepted on the box; a copy's
+    // files are checked by the validators where it is used).
     assert!(!c.path("/var/www/blot/app.js").exists());
     assert!(!c.path("/etc/init/tty.conf").exists());
+    assert!(c.b.path("/var/lib/blotctl/validated.json").exists());
+    assert!(!c.path("/var/lib/blotctl").exists());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(c.path("/blotctl-capture.json")).unwrap()).unwrap();
     assert_eq!(manifest["owners_kept"], true);

@@ -982,3 +982,71 @@ impl Drop for LockHolder {
         let _ = self.child.wait();
     }
 }
+
+/// The programs blotctl itself spawned in one run (its children's first successful
+/// `execve`, by base name, with their arguments), from `strace -f`: every spawn is seen,
+/// whichever program it runs.
+pub fn spawned_by(b: &TestBox, args: &[&str]) -> Vec<String> {
+    spawned_with(b, args, &fake_path())
+}
+
+/// [`spawned_by`], with this PATH.
+pub fn spawned_with(b: &TestBox, args: &[&str], path: &str) -> Vec<String> {
+    let trace = b
+        .root
+        .parent()
+        .unwrap()
+        .join(format!("spawns-{}.txt", args.join("-")));
+    let _ = std::fs::remove_file(&trace);
+    Cmd::new("strace")
+        .args(["-f", "-s", "512", "-o"])
+        .arg(&trace)
+        .args(["-e", "trace=execve,clone,clone3,fork,vfork", "--"])
+        .arg(blotctl_bin())
+        .arg("--root")
+        .arg(&b.root)
+        .args(args)
+        .env("PATH", path)
+        .on(b)
+        .run();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let pid = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
+    let blotctl = pid(text.lines().next().unwrap());
+    let ret = |l: &str| l.rsplit("= ").next().unwrap_or("").trim().to_string();
+    // blotctl's children, from every line first: strace may print a child's execve before
+    // the `= PID` of the clone that made it (a vfork child runs while its parent waits).
+    let children: std::collections::HashSet<String> = text
+        .lines()
+        .filter(|l| (l.contains("clone") || l.contains("fork")) && pid(l) == blotctl)
+        .filter_map(|l| ret(l).parse::<u32>().ok())
+        .map(|child| child.to_string())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut pending = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let ret = ret(l);
+        let p = pid(l);
+        // `execve(...) = 0`, or its `<unfinished ...>` and `<... execve resumed>) = 0`.
+        if let Some((_, args)) = l.split_once("execve(") {
+            pending.insert(p.clone(), args.to_string());
+        }
+        let done = ret == "0" && (l.contains("execve(") || l.contains("execve resumed"));
+        if done && children.contains(&p) && seen.insert(p.clone()) {
+            let args = &pending[&p];
+            let argv = args.split_once("[").unwrap().1.split_once("]").unwrap().0;
+            let words: Vec<String> = argv
+                .split(", ")
+                .map(|w| w.trim_matches('"').to_string())
+                .collect();
+            let prog = words[0].rsplit('/').next().unwrap().to_string();
+            out.push(
+                std::iter::once(prog)
+                    .chain(words[1..].iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+    }
+    out
+}
