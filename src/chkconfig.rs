@@ -218,22 +218,12 @@ pub fn list_line(
         )));
     }
     parse_header(script).ok_or_else(|| ChkconfigError::NotSupported(name.into()))?;
-    let ours = |entry: &&String| {
-        let b = entry.as_bytes();
-        b.len() > 3
-            && matches!(b[0], b'S' | b'K')
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && entry[3..] == *name
-    };
     let mut listed = [false; 7];
-    let mut at_boot = [false; 7];
     let mut referenced = false;
     for (level, names) in dirs.iter().enumerate() {
-        let mut links = names.iter().filter(ours).peekable();
+        let mut links = names.iter().filter(|l| is_link_of(l, name)).peekable();
         referenced |= links.peek().is_some();
         listed[level] = links.peek().is_some_and(|l| l.starts_with('S'));
-        at_boot[level] = links.any(|l| l.starts_with('S'));
     }
     if !referenced {
         return Err(ChkconfigError::NotReferenced(name.into()));
@@ -243,7 +233,29 @@ pub fn list_line(
             name: name.into(),
             levels: listed,
         },
-        at_boot,
+        at_boot: started_at_boot(name, dirs),
+    })
+}
+
+/// Whether `entry`, a name in an `rcN.d` directory, is one of `name`'s links: chkconfig's
+/// glob `[SK][0-9][0-9]NAME`.
+fn is_link_of(entry: &str, name: &str) -> bool {
+    let b = entry.as_bytes();
+    b.len() > 3
+        && matches!(b[0], b'S' | b'K')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && entry[3..] == *name
+}
+
+/// The runlevels whose `S` link of `name` makes `/etc/rc.d/rc` start it at boot. rc runs
+/// every `S` link, whatever chkconfig makes of the init script's header, so this holds
+/// even for a script [`list_line`] refuses.
+pub fn started_at_boot(name: &str, dirs: &[Vec<String>; 7]) -> [bool; 7] {
+    std::array::from_fn(|level| {
+        dirs[level]
+            .iter()
+            .any(|l| l.starts_with('S') && is_link_of(l, name))
     })
 }
 

@@ -6,10 +6,12 @@
 //! rules and errors ([`crate::chkconfig::list_line`], held to the real transcript). A
 //! service is off when no runlevel starts it at boot; `chkconfig NAME off` is the one way
 //! it is changed (the engine runs it), so without chkconfig on PATH the change is reported
-//! but cannot be applied.
+//! but cannot be applied. A script whose header blotctl does not take as chkconfig's does
+//! not hide its `S` links: `/etc/rc.d/rc` runs them all the same, so `chkconfig NAME off`
+//! is planned, and fails loudly if chkconfig refuses the script too.
 
 use super::{Ctx, Step};
-use crate::chkconfig::{list_line, ChkconfigError, Runlevels, ServiceLevels};
+use crate::chkconfig::{list_line, started_at_boot, ChkconfigError, Runlevels, ServiceLevels};
 use crate::plan::{Action, Change, StepPlan};
 use anyhow::{anyhow, Result};
 
@@ -22,6 +24,9 @@ pub enum Found {
     Absent(String),
     /// Its runlevels.
     Levels(Runlevels),
+    /// Its init script has no header chkconfig's rules accept (as blotctl reads them), yet
+    /// `S` links start it at boot in these runlevels.
+    Unlisted { name: String, at_boot: [bool; 7] },
 }
 
 /// The services and the init script names to try for each.
@@ -68,9 +73,14 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
     }
     match list_line(&name, Some(&script), &dirs) {
         Ok(levels) => Ok(Found::Levels(levels)),
-        Err(ChkconfigError::NotSupported(_)) => Ok(Found::Absent(format!(
-            "{name}: init script does not support chkconfig"
-        ))),
+        Err(ChkconfigError::NotSupported(_)) => {
+            let at_boot = started_at_boot(&name, &dirs);
+            Ok(if at_boot.contains(&true) {
+                Found::Unlisted { name, at_boot }
+            } else {
+                Found::Absent(format!("{name}: init script does not support chkconfig"))
+            })
+        }
         // No link in any runlevel: nothing starts it at boot.
         Err(ChkconfigError::NotReferenced(_)) => Ok(Found::Levels(Runlevels {
             listed: ServiceLevels {
@@ -106,12 +116,34 @@ impl Step for Chkconfig {
         let mut changes = Vec::new();
         let mut notes = Vec::new();
         let mut absent = 0;
+        let mut off = |name: &str, why: String| {
+            let c = Change::new(
+                format!("chkconfig {name} off ({why})"),
+                Action::ChkconfigOff {
+                    service: name.to_string(),
+                },
+            );
+            changes.push(if can_change {
+                c
+            } else {
+                c.blocked("chkconfig is not on PATH here, so this cannot be changed")
+            });
+        };
         for (label, candidates) in services(ctx) {
             match observe(ctx, &candidates)? {
                 Found::Absent(why) => {
                     absent += 1;
                     notes.push(format!("{label}: {why}"));
                 }
+                Found::Unlisted { name, at_boot } => off(
+                    &name,
+                    format!(
+                        "an S link starts it at boot in runlevels {}, though its init script \
+                         has no chkconfig header blotctl recognises; if chkconfig refuses it \
+                         too, remove those rc links by hand",
+                        levels_text(&at_boot)
+                    ),
+                ),
                 Found::Levels(l) if l.at_boot.contains(&true) => {
                     let name = &l.listed.name;
                     let why = if l.listed.levels == l.at_boot {
@@ -127,17 +159,7 @@ impl Step for Chkconfig {
                             }
                         )
                     };
-                    let c = Change::new(
-                        format!("chkconfig {name} off ({why})"),
-                        Action::ChkconfigOff {
-                            service: name.clone(),
-                        },
-                    );
-                    changes.push(if can_change {
-                        c
-                    } else {
-                        c.blocked("chkconfig is not on PATH here, so this cannot be changed")
-                    });
+                    off(name, why);
                 }
                 Found::Levels(_) => {}
             }
@@ -183,6 +205,45 @@ mod tests {
               blocked: chkconfig is not on PATH here, so this cannot be changed
             - chkconfig monit off (on in runlevels 2,3,4,5)
               blocked: chkconfig is not on PATH here, so this cannot be changed
+        "#]],
+        );
+    }
+
+    /// A script whose header blotctl does not take as chkconfig's (no `description:`
+    /// line) does not hide the S links rc runs at boot; with no S link it is only noted.
+    #[test]
+    fn s_links_count_whatever_the_header() {
+        let headless = |b: &mut crate::sys::fake::FakeBox| {
+            b.on_path("chkconfig");
+            let script = b.text("/etc/rc.d/init.d/nginx").unwrap();
+            let cut: String = script
+                .split_inclusive('\n')
+                .filter(|l| !l.contains("description:") && !l.contains("proxy and IMAP"))
+                .collect();
+            assert_ne!(cut, script);
+            b.write("/etc/rc.d/init.d/nginx", &cut);
+        };
+        check(
+            &Chkconfig,
+            |b, _| headless(b),
+            expect![[r#"
+            - chkconfig redis off (on in runlevels 2,3,4,5)
+            - chkconfig nginx off (an S link starts it at boot in runlevels 2,3,4,5, though its init script has no chkconfig header blotctl recognises; if chkconfig refuses it too, remove those rc links by hand)
+            - chkconfig monit off (on in runlevels 2,3,4,5)
+        "#]],
+        );
+        check(
+            &Chkconfig,
+            |b, _| {
+                headless(b);
+                for level in 2..=5 {
+                    b.remove(&format!("/etc/rc.d/rc{level}.d/S85nginx"));
+                }
+            },
+            expect![[r#"
+            - chkconfig redis off (on in runlevels 2,3,4,5)
+            - chkconfig monit off (on in runlevels 2,3,4,5)
+            note: nginx: nginx: init script does not support chkconfig
         "#]],
         );
     }

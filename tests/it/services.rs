@@ -262,6 +262,66 @@ fn redis_under_its_other_name_is_found() {
         .stdout_has("chkconfig redis-server off");
 }
 
+/// An init script whose header blotctl does not take as chkconfig's (here: no
+/// `description:` line) does not hide the S links that start the service at boot:
+/// `chkconfig nginx off` is planned; the fake chkconfig refuses the script, so the run
+/// fails with its error and nginx's links stay as they were; once they are removed by hand
+/// (as the plan says), the box converges.
+#[test]
+fn s_links_of_a_script_blotctl_cannot_read_are_not_hidden() {
+    needs!("visudo");
+    let b = TestBox::fresh();
+    let script = b.read("/etc/rc.d/init.d/nginx");
+    let cut: String = script
+        .split_inclusive('\n')
+        .filter(|l| !l.contains("description:") && !l.contains("proxy and IMAP"))
+        .collect();
+    assert_ne!(cut, script);
+    b.write("/etc/rc.d/init.d/nginx", &cut);
+    let links = |b: &TestBox| -> Vec<String> {
+        let mut out = Vec::new();
+        for n in 0..=6 {
+            let dir = b.path(&format!("/etc/rc.d/rc{n}.d"));
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with("nginx") {
+                    out.push(format!("rc{n}.d/{name}"));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let before = links(&b);
+    let started: Vec<&String> = before.iter().filter(|l| l.contains(".d/S")).collect();
+    assert_eq!(started.len(), 4, "{before:?}");
+
+    b.run(&["provision", "--dry-run"]).code(2).stdout_has(
+        "chkconfig nginx off (an S link starts it at boot in runlevels 2,3,4,5, though its \
+         init script has no chkconfig header blotctl recognises",
+    );
+    b.run(&["provision", "--yes", "--no-start"]).code(1).has(
+        "`chkconfig nginx off` exited with status 1: service nginx does not support chkconfig",
+    );
+    assert_eq!(links(&b), before, "nginx's rc links changed");
+    b.run(&["verify", "--offline"])
+        .code(1)
+        .has("chkconfig nginx off");
+
+    for l in started {
+        std::fs::remove_file(b.path(&format!("/etc/rc.d/{l}"))).unwrap();
+    }
+    b.run(&["provision", "--yes", "--no-start"]).success();
+    assert!(
+        links(&b).iter().all(|l| !l.contains(".d/S")),
+        "{:?}",
+        links(&b)
+    );
+    b.run(&["verify", "--offline"])
+        .success()
+        .stdout_has("pass  provisioned: chkconfig: in sync");
+}
+
 #[test]
 fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     needs!("visudo");
