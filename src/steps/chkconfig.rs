@@ -95,6 +95,30 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
     }
 }
 
+/// The runlevels `chkconfig NAME off` (no `--level`) switches off: 2, 3, 4 and 5. The
+/// runbook's "off" is exactly that; an S link in 0, 1 or 6 is left as chkconfig leaves it
+/// (planning a change there would never converge) and only noted.
+const OFF_LEVELS: std::ops::RangeInclusive<usize> = 2..=5;
+
+/// `levels` with only [`OFF_LEVELS`] kept.
+fn off_levels(levels: &[bool; 7]) -> [bool; 7] {
+    std::array::from_fn(|i| levels[i] && OFF_LEVELS.contains(&i))
+}
+
+/// An S link in a runlevel `chkconfig NAME off` switches off.
+fn booting(at_boot: &[bool; 7]) -> bool {
+    off_levels(at_boot).contains(&true)
+}
+
+/// The note for S links only in runlevels 0, 1 or 6.
+fn beyond_off(name: &str, at_boot: &[bool; 7]) -> String {
+    format!(
+        "{name}: an S link starts it in runlevels {} (not 2-5, which `chkconfig {name} off` \
+         switches off); left as chkconfig leaves it",
+        levels_text(at_boot)
+    )
+}
+
 /// Runlevels as `2,3,4,5`.
 fn levels_text(levels: &[bool; 7]) -> String {
     levels
@@ -135,31 +159,38 @@ impl Step for Chkconfig {
                     absent += 1;
                     notes.push(format!("{label}: {why}"));
                 }
+                Found::Unlisted { name, at_boot } if !booting(&at_boot) => {
+                    notes.push(beyond_off(&name, &at_boot))
+                }
                 Found::Unlisted { name, at_boot } => off(
                     &name,
                     format!(
                         "an S link starts it at boot in runlevels {}, though its init script \
                          has no chkconfig header blotctl recognises; if chkconfig refuses it \
                          too, remove those rc links by hand",
-                        levels_text(&at_boot)
+                        levels_text(&off_levels(&at_boot))
                     ),
                 ),
-                Found::Levels(l) if l.at_boot.contains(&true) => {
+                Found::Levels(l) if booting(&l.at_boot) => {
                     let name = &l.listed.name;
-                    let why = if l.listed.levels == l.at_boot {
-                        format!("on in runlevels {}", levels_text(&l.at_boot))
+                    let (at_boot, listed) = (off_levels(&l.at_boot), off_levels(&l.listed.levels));
+                    let why = if listed == at_boot {
+                        format!("on in runlevels {}", levels_text(&at_boot))
                     } else {
                         format!(
                             "an S link starts it at boot in runlevels {}, though chkconfig \
                              lists it on in {}",
-                            levels_text(&l.at_boot),
-                            match levels_text(&l.listed.levels) {
+                            levels_text(&at_boot),
+                            match levels_text(&listed) {
                                 t if t.is_empty() => "none".to_string(),
                                 t => t,
                             }
                         )
                     };
                     off(name, why);
+                }
+                Found::Levels(l) if l.at_boot.contains(&true) => {
+                    notes.push(beyond_off(&l.listed.name, &l.at_boot))
                 }
                 Found::Levels(_) => {}
             }
@@ -245,6 +276,32 @@ mod tests {
             - chkconfig monit off (on in runlevels 2,3,4,5)
             note: nginx: nginx: init script does not support chkconfig
         "#]],
+        );
+    }
+
+    /// `chkconfig NAME off` switches off runlevels 2-5 only: an S link in 0, 1 or 6 is
+    /// noted, not planned (a change there would never converge).
+    #[test]
+    fn s_links_beyond_2_to_5_are_noted_not_planned() {
+        check(
+            &Chkconfig,
+            |b, _| {
+                b.on_path("chkconfig");
+                for level in 2..=5 {
+                    b.remove(&format!("/etc/rc.d/rc{level}.d/S85nginx"))
+                        .symlink(
+                            &format!("/etc/rc.d/rc{level}.d/K15nginx"),
+                            "../init.d/nginx",
+                        );
+                }
+                b.remove("/etc/rc.d/rc1.d/K15nginx")
+                    .symlink("/etc/rc.d/rc1.d/S85nginx", "../init.d/nginx");
+            },
+            expect![[r#"
+                - chkconfig redis off (on in runlevels 2,3,4,5)
+                - chkconfig monit off (on in runlevels 2,3,4,5)
+                note: nginx: an S link starts it in runlevels 1 (not 2-5, which `chkconfig nginx off` switches off); left as chkconfig leaves it
+            "#]],
         );
     }
 }

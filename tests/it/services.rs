@@ -322,6 +322,40 @@ fn s_links_of_a_script_blotctl_cannot_read_are_not_hidden() {
         .stdout_has("pass  provisioned: chkconfig: in sync");
 }
 
+/// `chkconfig NAME off` switches off runlevels 2-5 only: an S link in runlevel 1 is left
+/// (and noted), so a provision converges instead of planning the same `off` forever.
+#[test]
+fn an_s_link_outside_2_to_5_is_left_and_the_run_converges() {
+    needs!("visudo");
+    let b = TestBox::fresh();
+    std::fs::remove_file(b.path("/etc/rc.d/rc1.d/K15nginx")).unwrap();
+    std::os::unix::fs::symlink("../init.d/nginx", b.path("/etc/rc.d/rc1.d/S85nginx")).unwrap();
+    b.run(&["provision", "--yes", "--no-start"])
+        .success()
+        .stdout_has("chkconfig nginx off (on in runlevels 2,3,4,5)");
+    for n in 2..=5 {
+        assert!(
+            b.path(&format!("/etc/rc.d/rc{n}.d/K15nginx"))
+                .symlink_metadata()
+                .is_ok(),
+            "chkconfig nginx off did not run: no K link in rc{n}.d"
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(b.path("/etc/rc.d/rc1.d/S85nginx")).unwrap(),
+        std::path::Path::new("../init.d/nginx"),
+        "runlevel 1's S link is chkconfig's to leave"
+    );
+    b.run(&["provision", "--dry-run", "--no-start"])
+        .code(0)
+        .stdout_has(
+            "ok           chkconfig\n  note: nginx: an S link starts it in runlevels 1 (not 2-5",
+        );
+    b.run(&["verify", "--offline"])
+        .success()
+        .stdout_has("pass  provisioned: chkconfig: in sync");
+}
+
 #[test]
 fn a_job_that_dies_at_once_fails_the_run_with_its_last_status() {
     needs!("visudo");
