@@ -785,11 +785,5 @@ fn bad_input_suite() {
             failures.push(format!("[{}] {}", case.name, panic_text(&*e)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    assert_all_cases_passed(&failures, cases.len());
 }

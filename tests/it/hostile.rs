@@ -163,13 +163,7 @@ fn run_class(class: &str) {
             failures.push(format!("[{class}: {}] {}", case.name, panic_text(&*e)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    assert_all_cases_passed(&failures, cases.len());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -944,6 +944,18 @@ pub fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
+/// The end of a table-driven suite: every case ran (one failing case does not hide the
+/// next), and the test fails listing each failure.
+pub fn assert_all_cases_passed(failures: &[String], total: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        total,
+        failures.join("\n\n")
+    );
+}
+
 /// Another process holding the run lock of a box: `flock` on the lock file, with its pid
 /// written in it as blotctl writes its own. Returned only once the lock is held (the
 /// command `flock` runs after taking it says so on a pipe), so no test waits on a guess.
