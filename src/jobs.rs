@@ -207,9 +207,12 @@ pub fn observe(ctx: &Ctx) -> Result<InitState> {
             _ => Err(anyhow!("{}", command_failure(&argv, &out))),
         };
     }
-    let list =
-        parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))?;
-    Ok(InitState::Known(list))
+    Ok(InitState::Known(parsed_list(&out)?))
+}
+
+/// The jobs in a successful `initctl list`'s output.
+fn parsed_list(out: &crate::sys::Output) -> Result<Vec<JobStatus>> {
+    parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))
 }
 
 /// Which of blotctl's jobs upstart runs now (goal start), in start order; `None` when that
@@ -371,7 +374,7 @@ fn list_now(sys: &Sys) -> Result<Vec<JobStatus>> {
     if !out.success() {
         bail!("{}", command_failure(&argv, &out));
     }
-    parse_list(&out.stdout).map_err(|e| anyhow!("cannot understand `initctl list`: {e}"))
+    parsed_list(&out)
 }
 
 /// What one look shows of a job.
