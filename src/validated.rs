@@ -71,10 +71,11 @@ struct Record {
 }
 
 /// The record, if there is one that can be trusted: read with no link on the way, a
-/// regular file of one link, root's, writable by no one else, and parsed.
+/// regular file of one link, root's, writable by no one else, in directories no one but
+/// root can write (else another user could swap in an old record of root's), and parsed.
 fn load(sys: &dyn Look) -> Option<Record> {
     let (bytes, meta) = sys.observe(RECORD).ok()??;
-    if meta.uid != 0 || meta.mode & 0o022 != 0 {
+    if meta.uid != 0 || meta.mode & 0o022 != 0 || !matches!(sys.nonroot_writer(RECORD), Ok(None)) {
         return None;
     }
     serde_json::from_slice(&bytes).ok()

@@ -121,7 +121,7 @@ fn a_changed_monit_control_file_runs_monit_again() {
 fn a_missing_or_untrustworthy_record_runs_both_validators() {
     needs!("visudo", "monit", "strace");
     type Tamper<'a> = (&'a str, &'a dyn Fn(&TestBox));
-    let tampered: [Tamper; 6] = [
+    let tampered: [Tamper; 7] = [
         ("removed", &|b| {
             std::fs::remove_file(b.inside(RECORD)).unwrap()
         }),
@@ -136,6 +136,9 @@ fn a_missing_or_untrustworthy_record_runs_both_validators() {
         }),
         ("garbage", &|b| {
             std::fs::write(b.inside(RECORD), "{\"validations\": [garbage").unwrap()
+        }),
+        ("in a directory the app user owns", &|b| {
+            std::os::unix::fs::chown(b.inside("/var/lib/blotctl"), Some(500), Some(500)).unwrap()
         }),
         ("a link to a good copy", &|b| {
             let copy = b.inside("/var/lib/blotctl/copy.json");
