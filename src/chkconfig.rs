@@ -239,7 +239,7 @@ pub fn list_line(
 
 /// Whether `entry`, a name in an `rcN.d` directory, is one of `name`'s links: chkconfig's
 /// glob `[SK][0-9][0-9]NAME`.
-fn is_link_of(entry: &str, name: &str) -> bool {
+pub fn is_link_of(entry: &str, name: &str) -> bool {
     let b = entry.as_bytes();
     b.len() > 3
         && matches!(b[0], b'S' | b'K')

@@ -512,13 +512,7 @@ pub fn service_links(sys: &dyn Look, service: &str) -> Result<Vec<RcLink>> {
     for level in 0..=6u8 {
         let dir = RcLink::dir(level);
         for name in sys.list_dir(&dir)?.unwrap_or_default() {
-            let b = name.as_bytes();
-            let ours = b.len() > 3
-                && (b[0] == b'S' || b[0] == b'K')
-                && b[1].is_ascii_digit()
-                && b[2].is_ascii_digit()
-                && &name[3..] == service;
-            if ours {
+            if crate::chkconfig::is_link_of(&name, service) {
                 let path = format!("{dir}/{name}");
                 let target = sys.read_link(&path)?.unwrap_or_default();
                 out.push(RcLink {

@@ -15,7 +15,7 @@ pub fn run(sys: &Sys, settings: &Settings, args: &RestartArgs, printer: Printer)
         dry_run: args.dry_run,
         confirm: None,
         verb: "restart",
-        needs_root: "restart must run as root (git as the app user, upstart)",
+        needs_root: "restart must run as root (it starts and stops upstart jobs)",
     };
     let restart = Restart {
         job: args.job.job(),

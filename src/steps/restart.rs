@@ -86,13 +86,14 @@ impl Step for Restart {
         );
         match observe(ctx)? {
             InitState::Unknown(why) => {
-                changes.push(restart.blocked(format!("init state unknown: {why}")));
+                changes.push(restart.blocked(crate::jobs::unknown_reason(&why)));
             }
             state @ InitState::Known(_) => {
                 if state.job(job).is_none() {
                     bail!(
-                        "upstart has no job `{job}` (is /etc/init/{job}.conf installed? run \
-                         `blotctl provision` first)"
+                        "upstart has no job `{job}` (is {} installed? run `blotctl provision` \
+                         first)",
+                        crate::jobs::path(job)
                     );
                 }
                 for dep in self.job.needs() {
