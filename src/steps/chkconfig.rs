@@ -30,9 +30,9 @@ pub enum Found {
 }
 
 /// The services and the init script names to try for each.
-pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
+fn services(settings: &crate::config::Settings) -> Vec<(&'static str, Vec<String>)> {
     vec![
-        ("redis", ctx.settings.redis_services.clone()),
+        ("redis", settings.redis_services.clone()),
         ("nginx", vec!["nginx".into()]),
         ("monit", vec!["monit".into()]),
     ]
@@ -40,14 +40,18 @@ pub fn services(ctx: &Ctx) -> Vec<(&'static str, Vec<String>)> {
 
 /// Every init script name blotctl may turn off with these settings.
 pub fn services_of(settings: &crate::config::Settings) -> Vec<String> {
-    let mut out = settings.redis_services.clone();
-    out.extend(["nginx".to_string(), "monit".to_string()]);
-    out
+    services(settings)
+        .into_iter()
+        .flat_map(|(_, c)| c)
+        .collect()
 }
+
+/// The names in /etc/rc0.d … rc6.d, listed once per plan (when some service has a script).
+type RcDirs = [Vec<String>; 7];
 
 /// Find a service's real init script name (the first candidate with an `/etc/init.d`
 /// script) and its runlevels, as `chkconfig --list NAME` would tell them.
-pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
+fn observe(ctx: &Ctx, candidates: &[String], listed: &mut Option<RcDirs>) -> Result<Found> {
     let mut found = None;
     for c in candidates {
         if let Some(script) = ctx.sys.read(&format!("/etc/init.d/{c}"))? {
@@ -61,20 +65,24 @@ pub fn observe(ctx: &Ctx, candidates: &[String]) -> Result<Found> {
             candidates.join(" or ")
         )));
     };
-    let mut dirs: [Vec<String>; 7] = Default::default();
-    for (level, names) in dirs.iter_mut().enumerate() {
-        let dir = format!("/etc/rc{level}.d");
-        *names = ctx.sys.list_dir_unsorted(&dir)?.ok_or_else(|| {
-            anyhow!(
-                "{dir} does not exist, so chkconfig cannot tell (nor change) which runlevels \
-                 {name} starts in; restore the /etc/rcN.d -> rc.d/rcN.d links"
-            )
-        })?;
+    if listed.is_none() {
+        let mut dirs = RcDirs::default();
+        for (level, names) in dirs.iter_mut().enumerate() {
+            let dir = format!("/etc/rc{level}.d");
+            *names = ctx.sys.list_dir_unsorted(&dir)?.ok_or_else(|| {
+                anyhow!(
+                    "{dir} does not exist, so chkconfig cannot tell (nor change) which \
+                     runlevels {name} starts in; restore the /etc/rcN.d -> rc.d/rcN.d links"
+                )
+            })?;
+        }
+        *listed = Some(dirs);
     }
-    match list_line(&name, Some(&script), &dirs) {
+    let dirs = listed.as_ref().expect("listed just above");
+    match list_line(&name, Some(&script), dirs) {
         Ok(levels) => Ok(Found::Levels(levels)),
         Err(ChkconfigError::NotSupported(_)) => {
-            let at_boot = started_at_boot(&name, &dirs);
+            let at_boot = started_at_boot(&name, dirs);
             Ok(if at_boot.contains(&true) {
                 Found::Unlisted { name, at_boot }
             } else {
@@ -153,8 +161,9 @@ impl Step for Chkconfig {
                 c.blocked("chkconfig is not on PATH here, so this cannot be changed")
             });
         };
-        for (label, candidates) in services(ctx) {
-            match observe(ctx, &candidates)? {
+        let mut listed = None;
+        for (label, candidates) in services(ctx.settings) {
+            match observe(ctx, &candidates, &mut listed)? {
                 Found::Absent(why) => {
                     absent += 1;
                     notes.push(format!("{label}: {why}"));
