@@ -125,18 +125,33 @@ impl Job {
         }
     }
 
-    /// Ask its health probe once: redis answers PING on the port of the config it runs,
-    /// blot and nginx their health checks (`crate::health`, as monit asks them). monit has
-    /// no probe of its own.
-    pub fn probe(self, ctx: &Ctx, timeout: Duration) -> Result<()> {
+    /// Its health probe, worked out once (the configs it needs read now, not at every
+    /// tick): redis answers PING on the port of the config it runs, blot and nginx their
+    /// health checks (`crate::health`, as monit asks them). monit has no probe of its own.
+    pub fn health_probe(self, ctx: &Ctx) -> Result<Probe> {
+        Ok(match self {
+            Redis => Probe::Redis(crate::jobconf::running_redis_config(ctx)?.port),
+            Blot => Probe::Http(crate::health::app(ctx)),
+            Nginx => Probe::Http(crate::health::nginx(ctx)?),
+            Monit => Probe::Nothing,
+        })
+    }
+}
+
+/// What a job's health probe asks ([`Job::health_probe`]).
+pub enum Probe {
+    Redis(u16),
+    Http(crate::health::HttpCheck),
+    Nothing,
+}
+
+impl Probe {
+    /// Ask it once.
+    pub fn ask(&self, ctx: &Ctx, timeout: Duration) -> Result<()> {
         match self {
-            Redis => {
-                let port = crate::jobconf::running_redis_config(ctx)?.port;
-                ctx.sys.probe_redis(port, timeout)
-            }
-            Blot => crate::health::app(ctx).probe(ctx, timeout).map(drop),
-            Nginx => crate::health::nginx(ctx)?.probe(ctx, timeout).map(drop),
-            Monit => Ok(()),
+            Probe::Redis(port) => ctx.sys.probe_redis(*port, timeout),
+            Probe::Http(check) => check.probe(ctx, timeout).map(drop),
+            Probe::Nothing => Ok(()),
         }
     }
 }
@@ -266,7 +281,8 @@ pub fn restart(sys: &Sys, ctx: &Ctx, job: &str, dependents: &[String], probe: bo
     stop(sys, job)?;
     for j in std::iter::once(job).chain(dependents.iter().map(String::as_str)) {
         let up = start(sys, ctx, j).and_then(|()| {
-            if probe {
+            // start has waited for health already, unless told not to.
+            if probe && !ctx.settings.start_wait_healthy {
                 wait_healthy(sys, ctx, j)
             } else {
                 Ok(())
@@ -288,10 +304,11 @@ pub fn restart(sys: &Sys, ctx: &Ctx, job: &str, dependents: &[String], probe: bo
 fn wait_healthy(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
     let s = ctx.settings;
     let each = Duration::from_secs(2);
-    let probe = || match Job::named(job) {
-        Some(j) => j.probe(ctx, each),
-        None => Ok(()),
+    let asked = match Job::named(job) {
+        Some(j) => j.health_probe(ctx)?,
+        None => Probe::Nothing,
     };
+    let probe = || asked.ask(ctx, each);
     let deadline = deadline_after(Duration::from_secs(s.start_timeout));
     loop {
         if sys.interrupted().is_some() {
@@ -333,16 +350,19 @@ pub fn start(sys: &Sys, ctx: &Ctx, job: &str) -> Result<()> {
         }
     }
     let timeout = Duration::from_secs(ctx.settings.start_timeout);
-    let probed = Job::named(job).filter(|_| ctx.settings.start_wait_healthy);
+    let probed = match Job::named(job).filter(|_| ctx.settings.start_wait_healthy) {
+        Some(j) => Some(j.health_probe(ctx)?),
+        None => None,
+    };
     let begun = Instant::now();
     loop {
         if sys.interrupted().is_some() {
             bail!("interrupted while waiting for {job} to run");
         }
         let life = life(sys, &list_now(sys)?, job);
-        let unhealthy = match (&life, probed) {
+        let unhealthy = match (&life, &probed) {
             (Life::Alive(_), None) => return Ok(()),
-            (Life::Alive(_), Some(j)) => match j.probe(ctx, PROBE_TIMEOUT) {
+            (Life::Alive(_), Some(p)) => match p.ask(ctx, PROBE_TIMEOUT) {
                 Ok(()) => return Ok(()),
                 Err(e) => Some(e),
             },
