@@ -7,7 +7,7 @@ use crate::ctx::Ctx;
 use crate::jobs::{self, InitState};
 use crate::journal::Journal;
 use crate::plan::{Action, Change};
-use crate::sys::{command_failure, Sys};
+use crate::sys::{command_failure, Look, Sys};
 use anyhow::{anyhow, bail, Context, Result};
 
 /// What a run will need of the filesystem that holds one directory it writes.

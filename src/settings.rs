@@ -4,7 +4,7 @@
 
 use crate::config::{self, Effective, Layer, DEFAULT_CONFIG};
 use crate::failure::UsageError;
-use crate::sys::{self, Sys};
+use crate::sys::{self, Look, Sys};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 

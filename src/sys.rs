@@ -679,16 +679,6 @@ impl Sys {
         }
     }
 
-    /// Read a text file; `None` when it does not exist.
-    pub fn read_text(&self, box_path: &str) -> Result<Option<String>> {
-        match self.read(box_path)? {
-            None => Ok(None),
-            Some(b) => String::from_utf8(b)
-                .map(Some)
-                .map_err(|_| anyhow!("{box_path} is not valid UTF-8 text")),
-        }
-    }
-
     /// Read a file blotctl manages or keeps (its backups): no symlink anywhere on the way,
     /// a regular file with one link; its contents and metadata from the one handle.
     /// `None` when it does not exist.

@@ -8,7 +8,7 @@ use crate::plan::{Planned, StepPlan};
 use crate::printer::Printer;
 use crate::run::{self, Plan, Run, Start};
 use crate::steps;
-use crate::sys::Sys;
+use crate::sys::{Look, Sys};
 use anyhow::Result;
 
 /// `blotctl init`: a commented config file in which only what differs from the built-in

@@ -67,9 +67,6 @@ impl Look for Sys {
     fn read(&self, p: &str) -> Result<Option<Vec<u8>>> {
         Sys::read(self, p)
     }
-    fn read_text(&self, p: &str) -> Result<Option<String>> {
-        Sys::read_text(self, p)
-    }
     fn observe(&self, p: &str) -> Result<Option<(Vec<u8>, Meta)>> {
         Sys::observe(self, p)
     }
