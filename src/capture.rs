@@ -293,7 +293,7 @@ pub fn run(sys: &Sys, settings: &Settings, dest: &Path, printer: Printer) -> Res
     // blotctl's own state is not the box's: verify reads what the validators accepted
     // here (`crate::validated`), but a copy's files are checked by the validators there.
     let state = format!("{}/", crate::journal::STATE);
-    seen.retain(|p, _| !p.starts_with(&state));
+    seen.retain(|p, _| !p.starts_with(&state) && p != crate::journal::STATE);
     if !unreadable.is_empty() {
         return Err(kinded(
             ErrorKind::Refused,
